@@ -1,0 +1,28 @@
+# SDX — the two commands a newcomer needs: `make run` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+export SDX_PORT ?= 5000
+export SDX_VAR_DIR ?= ./var
+
+.PHONY: install run test bench-auth clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	@touch $(STAMP)
+
+## Start SDX on the embedded default (SQLite + local S3 under $(SDX_VAR_DIR)) and print its URL.
+run: install
+	$(BIN)/flask --app app sdx run
+
+## Run the whole test suite (SQLite always; PostgreSQL when SDX_TEST_POSTGRES_URL is set).
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache

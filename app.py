@@ -1,0 +1,82 @@
+"""SDX application factory: ``create_app(config)``; also the target of ``flask --app app …``."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask
+from flask.cli import AppGroup
+from flask_migrate import Migrate
+from flask_smorest import Api
+
+from exchange.core import celery as celery_ext
+from exchange.core import observability, problems
+from exchange.core.config import load_config, persistent_secret
+from exchange.core.db import db
+
+MIGRATIONS_DIR = str(Path(__file__).resolve().parent / "migrations")
+
+migrate = Migrate(compare_type=True, render_as_batch=True)
+
+
+def _api_settings(app: Flask) -> None:
+    app.config.setdefault("API_TITLE", "SDX — Satellite Data Exchange")
+    app.config.setdefault("API_VERSION", "v1")
+    app.config.setdefault("OPENAPI_VERSION", "3.0.3")
+    app.config.setdefault("OPENAPI_URL_PREFIX", "/api")
+    app.config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
+    app.config.setdefault("OPENAPI_SWAGGER_UI_PATH", "docs")
+    app.config.setdefault("OPENAPI_SWAGGER_UI_URL", "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/")
+
+
+def _database_settings(app: Flask) -> None:
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    options: dict = {"pool_pre_ping": True}
+    if uri.startswith("sqlite:"):
+        path = uri.removeprefix("sqlite:///")
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        options["connect_args"] = {"timeout": 15}
+    elif uri.startswith("postgresql"):
+        options["connect_args"] = {"connect_timeout": 5}
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", options)
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the platform: configuration from ``SDX_*`` variables, then ``config`` overrides."""
+    app = Flask(__name__)
+    app.config.update(load_config())
+    app.config.update(config or {})
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = persistent_secret(app.config["SDX_VAR_DIR"], "flask-secret-key")
+    app.config.setdefault("PROPAGATE_EXCEPTIONS", False)
+    _api_settings(app)
+    _database_settings(app)
+
+    observability.configure_logging(app.config["LOG_FORMAT"], app.config["LOG_LEVEL"])
+    observability.init_app(app)
+    db.init_app(app)
+    migrate.init_app(app, db, directory=MIGRATIONS_DIR)
+    celery_ext.init_app(app)
+
+    api = Api(app)
+    problems.init_app(app)  # after Api: our problem+json handlers replace flask-smorest's
+
+    from auth.api import blp as accounts_blp
+    from exchange.core.health import bp as health_bp
+    from exchange.web.views import bp as web_bp
+
+    api.register_blueprint(accounts_blp)
+    app.register_blueprint(health_bp)
+    app.register_blueprint(web_bp)
+    app.cli.add_command(_sdx_commands())
+    return app
+
+
+def _sdx_commands() -> AppGroup:
+    from auth.cli import COMMANDS as account_commands
+    from exchange.core.cli import COMMANDS as platform_commands
+
+    group = AppGroup("sdx", help="SDX platform commands.")
+    for command in [*platform_commands, *account_commands]:
+        group.add_command(command)
+    return group

@@ -1,0 +1,43 @@
+"""Demo accounts for the embedded default, so a newcomer can sign in right away.
+
+Passwords are generated on the first run and kept in ``<var>/demo-accounts.json`` (mode 0600);
+later runs find the accounts and only print where the passwords are.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+
+from auth import service
+from auth.policy import SYSTEM
+
+DEMO_ORGS = [
+    ("SDX Platform", "platform", "admin@sdx.example", ["admin"]),
+    ("Demo Provider", "provider", "provider@sdx.example", ["provider"]),
+    ("Demo Buyer", "buyer", "buyer@sdx.example", ["buyer"]),
+]
+
+
+def seed_demo_accounts(var_dir: str) -> list[str]:
+    """Create the demo organisations and users that are missing; return lines to show the user."""
+    path = Path(var_dir) / "demo-accounts.json"
+    accounts = json.loads(path.read_text()) if path.exists() else {}
+    created = []
+    for org_name, kind, email, roles in DEMO_ORGS:
+        if service.find_org(org_name) is None:
+            service.create_org(SYSTEM, {"name": org_name, "kind": kind})
+        if email not in accounts and service.find_user(email) is None:
+            password = secrets.token_urlsafe(12)
+            service.create_user(SYSTEM, {"org": org_name, "email": email, "password": password, "roles": roles})
+            accounts[email] = {"password": password, "roles": roles, "organisation": org_name}
+            created.append(email)
+    if created:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump(accounts, fh, indent=2)
+    lines = [f"demo account {email} ({', '.join(info['roles'])}) password {info['password']}"
+             for email, info in accounts.items() if email in created]
+    lines.append(f"demo accounts and passwords: {path}")
+    return lines

@@ -1,0 +1,72 @@
+"""Input and output shapes for identities; the CLI and the API validate with the same schemas."""
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from auth.models import OrgKind, OrgStatus, Role
+
+_KINDS = [k.value for k in OrgKind]
+_ROLES = [r.value for r in Role]
+_SIGNUP_KINDS = [k for k in _KINDS if k != OrgKind.platform.value]
+
+
+class _Strict(Schema):
+    class Meta:
+        ordered = True
+
+
+def _name() -> fields.String:
+    return fields.String(required=True, validate=validate.Length(min=1, max=200))
+
+
+class OrganisationInSchema(_Strict):
+    name = _name()
+    kind = fields.String(required=True, validate=validate.OneOf(_KINDS))
+
+
+class UserInSchema(_Strict):
+    org = fields.String(required=True, validate=validate.Length(min=1, max=200),
+                        metadata={"description": "Name of the user's organisation"})
+    email = fields.Email(required=True, validate=validate.Length(max=320))
+    password = fields.String(required=True, load_only=True, validate=validate.Length(min=10, max=1024))
+    roles = fields.List(fields.String(validate=validate.OneOf(_ROLES)), required=True,
+                        validate=validate.Length(min=1))
+
+
+class SignupOrganisationSchema(_Strict):
+    name = _name()
+    kind = fields.String(required=True, validate=validate.OneOf(_SIGNUP_KINDS))
+
+
+class SignupUserSchema(_Strict):
+    email = fields.Email(required=True, validate=validate.Length(max=320))
+    password = fields.String(required=True, load_only=True, validate=validate.Length(min=10, max=1024))
+
+
+class SignupSchema(_Strict):
+    organisation = fields.Nested(SignupOrganisationSchema, required=True)
+    user = fields.Nested(SignupUserSchema, required=True)
+
+
+class OrganisationSchema(_Strict):
+    id = fields.UUID(dump_only=True)
+    name = fields.String()
+    kind = fields.Enum(OrgKind, by_value=True)
+    status = fields.Enum(OrgStatus, by_value=True)
+    created_at = fields.DateTime(format="iso")
+
+
+class UserSchema(_Strict):
+    id = fields.UUID(dump_only=True)
+    org_id = fields.UUID()
+    email = fields.String()
+    roles = fields.Method("_roles")
+    created_at = fields.DateTime(format="iso")
+
+    def _roles(self, user) -> list[str]:
+        return sorted(role.value for role in user.roles)
+
+
+class SignupResultSchema(_Strict):
+    organisation = fields.Nested(OrganisationSchema)
+    user = fields.Nested(UserSchema)

@@ -1,0 +1,124 @@
+"""Account management: organisations, users and self sign-up.
+
+Each function takes the acting identity first, asks the policy decision point, validates with the
+shared schemas (every bad field reported at once) and writes in one unit of work.
+"""
+from __future__ import annotations
+
+from marshmallow import ValidationError
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from werkzeug.security import generate_password_hash
+
+from auth.models import Organisation, OrgKind, OrgStatus, Role, User, UserRole
+from auth.policy import Identity, decide
+from auth.schemas import OrganisationInSchema, SignupSchema, UserInSchema
+from exchange.core.db import db, unit_of_work
+from exchange.core.problems import Conflict, Forbidden, ValidationProblem, flatten_messages
+
+
+def _load(schema, data: dict) -> dict:
+    try:
+        return schema.load(data)
+    except ValidationError as exc:
+        raise ValidationProblem("One or more fields are invalid; see errors.",
+                                errors=flatten_messages(exc.messages)) from exc
+
+
+def _require(identity: Identity, action: str, resource=None) -> None:
+    decision = decide(identity, action, resource)
+    if not decision.allowed:
+        raise Forbidden(decision.reason, rule=decision.rule)
+
+
+def _org_name_taken(name: str) -> bool:
+    return db.session.scalar(select(Organisation.id).where(func.lower(Organisation.name) == name.lower())) is not None
+
+
+def _email_taken(email: str) -> bool:
+    return db.session.scalar(select(User.id).where(User.email == email)) is not None
+
+
+def find_org(name: str) -> Organisation | None:
+    return db.session.scalar(select(Organisation).where(func.lower(Organisation.name) == name.strip().lower()))
+
+
+def find_user(email: str) -> User | None:
+    return db.session.scalar(select(User).where(User.email == email.strip().lower()))
+
+
+def _new_user(org: Organisation, email: str, password: str, roles: set[Role]) -> User:
+    user = User(organisation=org, email=email, password_hash=generate_password_hash(password))
+    user.role_rows = [UserRole(role=role) for role in sorted(roles, key=lambda r: r.value)]
+    return user
+
+
+def _lost_race() -> Conflict:
+    # A concurrent request took the same unique name or email between our check and our commit.
+    return Conflict("An organisation or user with that name or email already exists.")
+
+
+def create_org(identity: Identity, data: dict, *, status: OrgStatus = OrgStatus.active) -> Organisation:
+    """Create an organisation (console and admins); active unless told otherwise."""
+    _require(identity, "account:create-org")
+    body = _load(OrganisationInSchema(), data)
+    name = body["name"].strip()
+    if _org_name_taken(name):
+        raise Conflict(f"An organisation named {name!r} already exists.",
+                       errors=[{"field": "name", "message": "already taken"}])
+    try:
+        with unit_of_work() as uow:
+            org = Organisation(name=name, kind=OrgKind(body["kind"]), status=status)
+            uow.add(org)
+    except IntegrityError as exc:
+        raise _lost_race() from exc
+    return org
+
+
+def create_user(identity: Identity, data: dict) -> User:
+    """Create a user in an existing organisation with one or more roles."""
+    _require(identity, "account:create-user")
+    body = _load(UserInSchema(), data)
+    email = body["email"].strip().lower()
+    errors = []
+    org = find_org(body["org"])
+    if org is None:
+        errors.append({"field": "org", "message": f"no organisation named {body['org']!r}"})
+    if _email_taken(email):
+        errors.append({"field": "email", "message": "already registered"})
+    if errors:
+        problem = Conflict if all(e["field"] == "email" for e in errors) else ValidationProblem
+        raise problem("The user cannot be created; see errors.", errors=errors)
+    try:
+        with unit_of_work() as uow:
+            user = _new_user(org, email, body["password"], {Role(r) for r in body["roles"]})
+            uow.add(user)
+    except IntegrityError as exc:
+        raise _lost_race() from exc
+    return user
+
+
+def signup(identity: Identity, data: dict) -> tuple[Organisation, User]:
+    """Self sign-up: a *pending* organisation and its first user, waiting for an admin's approval."""
+    _require(identity, "account:signup")
+    body = _load(SignupSchema(), data)
+    name = body["organisation"]["name"].strip()
+    email = body["user"]["email"].strip().lower()
+    errors = []
+    if _org_name_taken(name):
+        errors.append({"field": "organisation.name", "message": "already taken"})
+    if _email_taken(email):
+        errors.append({"field": "user.email", "message": "already registered"})
+    if errors:
+        raise Conflict("The account cannot be created; see errors.", errors=errors)
+    kind = OrgKind(body["organisation"]["kind"])
+    role = Role.provider if kind is OrgKind.provider else Role.buyer
+    try:
+        with unit_of_work() as uow:
+            org = Organisation(name=name, kind=kind, status=OrgStatus.pending)
+            user = _new_user(org, email, body["user"]["password"], {role})
+            uow.add(org)
+            uow.add(user)
+    except IntegrityError as exc:
+        raise _lost_race() from exc
+    return org, user

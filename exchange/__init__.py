@@ -1,0 +1,1 @@
+"""The exchange's domain packages: catalog, ingest, licensing, trading, metering, sharing, web."""

@@ -1,0 +1,42 @@
+"""The Celery app, bound to a Flask app so that tasks run inside its application context.
+
+Tasks are declared with ``@shared_task`` in each package's ``tasks.py`` and take ids, never
+objects. Without ``SDX_BROKER_URL`` (the embedded default) tasks run in-process at enqueue time,
+so no broker process is needed; with it, they go to the broker for the worker processes.
+"""
+from __future__ import annotations
+
+from celery import Celery, Task
+from flask import Flask
+
+TASK_MODULES: list[str] = []  # each package with a tasks.py adds itself here
+
+
+def init_app(app: Flask) -> Celery:
+    class FlaskTask(Task):
+        def __call__(self, *args, **kwargs):
+            with app.app_context():
+                return self.run(*args, **kwargs)
+
+    broker = app.config["BROKER_URL"]
+    celery = Celery(app.import_name, task_cls=FlaskTask)
+    celery.conf.update(
+        broker_url=broker or "memory://",
+        task_always_eager=not broker,
+        task_eager_propagates=True,
+        task_ignore_result=True,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        broker_connection_retry_on_startup=True,
+        broker_connection_timeout=3,
+        broker_transport_options={"socket_connect_timeout": 3, "socket_timeout": 5},
+        task_serializer="json",
+        accept_content=["json"],
+        timezone="UTC",
+        enable_utc=True,
+        include=TASK_MODULES,
+    )
+    celery.set_default()
+    app.extensions["celery"] = celery
+    return celery

@@ -1,0 +1,112 @@
+"""Configuration from ``SDX_*`` environment variables.
+
+Every variable the platform reads is listed once in ``SETTINGS``; ``load_config`` reads exactly
+those, so the table is also the documentation (``flask --app app sdx settings``) and what the
+compose-file test checks against. The defaults give the embedded mode: SQLite and a local S3
+server under the var dir, Celery tasks run in-process.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Mapping
+
+log = logging.getLogger(__name__)
+
+
+def _bool(value: str) -> bool:
+    if value.lower() in {"1", "true", "yes", "on"}:
+        return True
+    if value.lower() in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError(f"expected a boolean (true/false), got {value!r}")
+
+
+@dataclass(frozen=True)
+class Setting:
+    env: str
+    key: str
+    default: str | None
+    help: str
+    parse: Callable[[str], object] = str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("SDX_VAR_DIR", "SDX_VAR_DIR", "./var", "Directory for the embedded database, S3 data and generated secrets."),
+    Setting("SDX_DATABASE_URL", "SQLALCHEMY_DATABASE_URI", None,
+            "SQLAlchemy URL; default sqlite:///<var>/sdx.db. Production: postgresql+psycopg://…"),
+    Setting("SDX_S3_ENDPOINT", "S3_ENDPOINT", "", "host:port of the S3 server; empty = embedded SeaweedFS started by `sdx run`."),
+    Setting("SDX_S3_ACCESS_KEY", "S3_ACCESS_KEY", "", "S3 access key."),
+    Setting("SDX_S3_SECRET_KEY", "S3_SECRET_KEY", "", "S3 secret key."),
+    Setting("SDX_S3_SECURE", "S3_SECURE", "false", "Use HTTPS to reach the S3 server.", _bool),
+    Setting("SDX_S3_REGION", "S3_REGION", "us-east-1", "S3 region used for signing."),
+    Setting("SDX_S3_PRODUCTS_BUCKET", "S3_PRODUCTS_BUCKET", "sdx-products", "Bucket for product assets."),
+    Setting("SDX_S3_PUBLIC_BUCKET", "S3_PUBLIC_BUCKET", "sdx-public", "Bucket for thumbnails and other public assets."),
+    Setting("SDX_S3_TIMEOUT", "S3_TIMEOUT", "10", "Seconds to wait for the S3 server before giving up.", float),
+    Setting("SDX_BROKER_URL", "BROKER_URL", "", "Celery broker (redis://…); empty = tasks run in-process (embedded)."),
+    Setting("SDX_SECRET_KEY", "SECRET_KEY", None, "Flask secret key; default generated once and kept under the var dir."),
+    Setting("SDX_PUBLIC_BASE_URL", "PUBLIC_BASE_URL", None, "External base URL; default http://127.0.0.1:<SDX_PORT>."),
+    Setting("SDX_HOST", "SDX_HOST", "127.0.0.1", "Address `sdx run` binds to."),
+    Setting("SDX_PORT", "SDX_PORT", "5000", "Port `sdx run` listens on.", int),
+    Setting("SDX_LOG_FORMAT", "LOG_FORMAT", "text", "`text` for people, `json` for production log collectors."),
+    Setting("SDX_LOG_LEVEL", "LOG_LEVEL", "INFO", "Python log level."),
+    Setting("SDX_MAX_BODY_BYTES", "MAX_CONTENT_LENGTH", str(10 * 1024 * 1024),
+            "Largest accepted request body; larger ones get 413.", int),
+    Setting("SDX_DEMO_DATA", "DEMO_DATA", "true", "Whether `sdx run` seeds demo organisations and users.", _bool),
+)
+
+ENV_NAMES = frozenset(s.env for s in SETTINGS)
+
+
+class ConfigError(ValueError):
+    """A configuration variable has a value the platform cannot use."""
+
+
+def load_config(environ: Mapping[str, str] | None = None) -> dict:
+    """Read every known ``SDX_*`` variable, apply defaults and derive what follows from them."""
+    environ = os.environ if environ is None else environ
+    unknown = sorted(k for k in environ if k.startswith("SDX_") and k not in ENV_NAMES and not k.startswith("SDX_TEST_"))
+    for name in unknown:
+        log.warning("ignoring unknown configuration variable %s", name)
+
+    config: dict = {}
+    problems = []
+    for setting in SETTINGS:
+        raw = environ.get(setting.env, setting.default)
+        if raw is None:
+            config[setting.key] = None
+            continue
+        try:
+            config[setting.key] = setting.parse(raw)
+        except ValueError as exc:
+            problems.append(f"{setting.env}: {exc}")
+    if problems:
+        raise ConfigError("; ".join(problems))
+
+    var_dir = Path(config["SDX_VAR_DIR"]).resolve()
+    config["SDX_VAR_DIR"] = str(var_dir)
+    if not config["SQLALCHEMY_DATABASE_URI"]:
+        config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{var_dir / 'sdx.db'}"
+    if not config["PUBLIC_BASE_URL"]:
+        config["PUBLIC_BASE_URL"] = f"http://127.0.0.1:{config['SDX_PORT']}"
+    config["PUBLIC_BASE_URL"] = config["PUBLIC_BASE_URL"].rstrip("/")
+    return config
+
+
+def persistent_secret(var_dir: str, name: str) -> str:
+    """A random secret generated on first use and kept (mode 0600) under the var dir.
+
+    Lets the embedded mode run with no configuration while keeping sessions valid across restarts.
+    """
+    path = Path(var_dir) / "secrets" / name
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(value)
+    return value

@@ -1,0 +1,99 @@
+"""The database handle, the declarative base and the unit of work.
+
+A service opens one ``unit_of_work()``; it commits once at the end and only then runs the
+callbacks registered with ``after_commit`` (typically ``task.delay``), so a worker never sees an id
+whose row is not yet committed, and a rolled-back request enqueues nothing.
+"""
+from __future__ import annotations
+
+import logging
+import uuid
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from typing import Any, Callable, Iterator
+
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import DateTime, MetaData, TypeDecorator
+from sqlalchemy.orm import DeclarativeBase
+
+log = logging.getLogger(__name__)
+
+# Stable constraint names so that Alembic revisions are identical on SQLite and PostgreSQL.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator):
+    """A timestamp that is always timezone-aware UTC in Python, whatever the backend stores."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; SDX stores UTC-aware timestamps only")
+        return value.astimezone(timezone.utc)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+db = SQLAlchemy(model_class=Base)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def new_id() -> uuid.UUID:
+    return uuid.uuid4()
+
+
+class UnitOfWork:
+    def __init__(self) -> None:
+        self._after_commit: list[tuple[Callable[..., Any], tuple, dict]] = []
+
+    @property
+    def session(self):
+        return db.session
+
+    def add(self, obj: Any) -> None:
+        db.session.add(obj)
+
+    def flush(self) -> None:
+        db.session.flush()
+
+    def after_commit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        """Run ``fn(*args, **kwargs)`` once the transaction has committed (never on rollback)."""
+        self._after_commit.append((fn, args, kwargs))
+
+
+@contextmanager
+def unit_of_work() -> Iterator[UnitOfWork]:
+    """One transaction: commit on success, roll back on any exception, then run after-commit hooks."""
+    uow = UnitOfWork()
+    try:
+        yield uow
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    for fn, args, kwargs in uow._after_commit:
+        try:
+            fn(*args, **kwargs)
+        except Exception:  # the data is committed; a lost enqueue must be visible, not fatal
+            log.exception("after-commit callback %s failed", getattr(fn, "__qualname__", fn))
+

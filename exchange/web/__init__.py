@@ -1,0 +1,1 @@
+"""HTML pages for providers, buyers and admins."""

@@ -1,0 +1,51 @@
+"""Alembic environment for SDX, run through Flask-Migrate (`flask --app app db …`).
+
+Logging is the app's own (no fileConfig here, so `sdx run` keeps its log format). Tables that
+PostGIS creates for itself are not ours and are left out of autogenerate comparisons.
+"""
+import logging
+
+from alembic import context
+from flask import current_app
+
+log = logging.getLogger("alembic.env")
+config = context.config
+migrate_ext = current_app.extensions["migrate"]
+engine = migrate_ext.db.engine
+target_metadata = migrate_ext.db.metadata
+
+POSTGIS_OWN_TABLES = {"spatial_ref_sys", "geography_columns", "geometry_columns", "raster_columns",
+                      "raster_overviews", "topology", "layer"}
+
+
+def include_object(obj, name, type_, reflected, compare_to):
+    return not (type_ == "table" and reflected and compare_to is None and name in POSTGIS_OWN_TABLES)
+
+
+def skip_empty_autogenerate(context_, revision, directives):
+    if getattr(config.cmd_opts, "autogenerate", False) and directives[0].upgrade_ops.is_empty():
+        directives[:] = []
+        log.info("No changes in schema detected.")
+
+
+def run_offline() -> None:
+    context.configure(url=engine.url.render_as_string(hide_password=False), target_metadata=target_metadata,
+                      literal_binds=True, include_object=include_object)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_online() -> None:
+    options = dict(migrate_ext.configure_args)
+    options.setdefault("process_revision_directives", skip_empty_autogenerate)
+    with engine.connect() as connection:
+        context.configure(connection=connection, target_metadata=target_metadata,
+                          include_object=include_object, **options)
+        with context.begin_transaction():
+            context.run_migrations()
+
+
+if context.is_offline_mode():
+    run_offline()
+else:
+    run_online()
