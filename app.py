@@ -48,7 +48,6 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.update(config or {})
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = persistent_secret(app.config["SDX_VAR_DIR"], "flask-secret-key")
-    app.config.setdefault("PROPAGATE_EXCEPTIONS", False)
     _api_settings(app)
     _database_settings(app)
 

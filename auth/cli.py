@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 import click
+from flask.cli import with_appcontext
 
 from auth import service
 from auth.models import OrgKind, Role
@@ -25,6 +26,7 @@ def emit(payload: dict) -> None:
 
 
 @click.command("create-org")
+@with_appcontext
 @click.option("--name", required=True, help="Organisation name (unique, case-insensitive).")
 @click.option("--kind", required=True, type=click.Choice([k.value for k in OrgKind]), help="What the organisation is.")
 def create_org_command(name: str, kind: str) -> None:
@@ -37,6 +39,7 @@ def create_org_command(name: str, kind: str) -> None:
 
 
 @click.command("create-user")
+@with_appcontext
 @click.option("--org", required=True, help="Name of the user's organisation.")
 @click.option("--email", required=True)
 @click.option("--password", required=True, help="At least 10 characters.")

@@ -1,12 +1,13 @@
 """Alembic environment for SDX, run through Flask-Migrate (`flask --app app db …`).
 
-Logging is the app's own (no fileConfig here, so `sdx run` keeps its log format). Tables that
-PostGIS creates for itself are not ours and are left out of autogenerate comparisons.
+Logging is the app's own (no fileConfig here, so `sdx run` keeps its log format).
 """
 import logging
 
 from alembic import context
 from flask import current_app
+
+from exchange.core.db import include_object
 
 log = logging.getLogger("alembic.env")
 config = context.config
@@ -14,12 +15,6 @@ migrate_ext = current_app.extensions["migrate"]
 engine = migrate_ext.db.engine
 target_metadata = migrate_ext.db.metadata
 
-POSTGIS_OWN_TABLES = {"spatial_ref_sys", "geography_columns", "geometry_columns", "raster_columns",
-                      "raster_overviews", "topology", "layer"}
-
-
-def include_object(obj, name, type_, reflected, compare_to):
-    return not (type_ == "table" and reflected and compare_to is None and name in POSTGIS_OWN_TABLES)
 
 
 def skip_empty_autogenerate(context_, revision, directives):

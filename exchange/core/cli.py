@@ -8,6 +8,7 @@ from contextlib import nullcontext
 from pathlib import Path
 
 import click
+from flask.cli import with_appcontext
 from flask import current_app
 from flask_migrate import upgrade
 from werkzeug.serving import run_simple
@@ -32,6 +33,7 @@ def _stop_on_sigterm(signum, frame) -> None:
 
 
 @click.command("run")
+@with_appcontext
 def run_command() -> None:
     """Start the platform: embedded S3 (unless SDX_S3_ENDPOINT is set), migrations, buckets, demo data, web."""
     app = current_app._get_current_object()
@@ -69,6 +71,7 @@ def run_command() -> None:
 
 
 @click.command("ensure-buckets")
+@with_appcontext
 def ensure_buckets_command() -> None:
     """Create the platform's S3 buckets if they are missing (production start-up)."""
     created = get_store().ensure_buckets()
@@ -76,6 +79,7 @@ def ensure_buckets_command() -> None:
 
 
 @click.command("settings")
+@with_appcontext
 def settings_command() -> None:
     """List every SDX_* environment variable the platform reads, with its default."""
     for setting in SETTINGS:

@@ -28,6 +28,16 @@ NAMING_CONVENTION = {
 }
 
 
+#: Tables PostGIS creates for itself: not ours, so Alembic comparisons leave them out.
+POSTGIS_OWN_TABLES = frozenset({"spatial_ref_sys", "geography_columns", "geometry_columns", "raster_columns",
+                                "raster_overviews", "topology", "layer"})
+
+
+def include_object(obj: Any, name: str, type_: str, reflected: bool, compare_to: Any) -> bool:
+    """Alembic filter: everything except the PostGIS tables that no model of ours describes."""
+    return not (type_ == "table" and reflected and compare_to is None and name in POSTGIS_OWN_TABLES)
+
+
 class UTCDateTime(TypeDecorator):
     """A timestamp that is always timezone-aware UTC in Python, whatever the backend stores."""
 
