@@ -28,6 +28,13 @@ def _api_settings(app: Flask) -> None:
     app.config.setdefault("OPENAPI_SWAGGER_UI_URL", "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/")
 
 
+def _session_settings(app: Flask) -> None:
+    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
+    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    app.config.setdefault("SESSION_COOKIE_SECURE", app.config["PUBLIC_BASE_URL"].startswith("https://"))
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", 3600)
+
+
 def _database_settings(app: Flask) -> None:
     uri = app.config["SQLALCHEMY_DATABASE_URI"]
     options: dict = {"pool_pre_ping": True}
@@ -50,6 +57,7 @@ def create_app(config: dict | None = None) -> Flask:
         app.config["SECRET_KEY"] = persistent_secret(app.config["SDX_VAR_DIR"], "flask-secret-key")
     _api_settings(app)
     _database_settings(app)
+    _session_settings(app)
 
     observability.configure_logging(app.config["LOG_FORMAT"], app.config["LOG_LEVEL"])
     observability.init_app(app)
@@ -60,12 +68,17 @@ def create_app(config: dict | None = None) -> Flask:
     api = Api(app)
     problems.init_app(app)  # after Api: our problem+json handlers replace flask-smorest's
 
+    from auth import oauth_server
     from auth.api import blp as accounts_blp
+    from auth.views import bp as oauth_bp, limiter
     from exchange.core.health import bp as health_bp
     from exchange.web.views import bp as web_bp
 
     api.register_blueprint(accounts_blp)
     app.register_blueprint(health_bp)
+    app.register_blueprint(oauth_bp)
+    oauth_server.init_app(app)
+    limiter.init_app(app)
     app.register_blueprint(web_bp)
     app.cli.add_command(_sdx_commands())
     return app

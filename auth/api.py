@@ -1,20 +1,85 @@
-"""Account endpoints of the platform API."""
+"""Account and client endpoints of the platform API (thin: parse, call the service, serialise)."""
 from __future__ import annotations
 
 from flask_smorest import Blueprint
 
-from auth import service
+from auth import clients, service
+from auth.models import OrgStatus
 from auth.policy import ANONYMOUS
-from auth.schemas import SignupResultSchema, SignupSchema
+from auth.schemas import (ClientCreatedSchema, ClientInSchema, ClientPageSchema, ClientSchema, OrganisationSchema,
+                          PageArgsSchema, SignupResultSchema, SignupSchema)
+from auth.tokens import current_identity, require_scopes
 from exchange.core.body import json_object
 
-blp = Blueprint("accounts", __name__, url_prefix="/api/v1", description="Organisations and users")
+blp = Blueprint("accounts", __name__, url_prefix="/api/v1", description="Organisations, users and API clients")
 
 
 @blp.route("/signup", methods=["POST"])
-@blp.doc(requestBody={"content": {"application/json": {"schema": SignupSchema}}})
+@blp.doc(requestBody={"content": {"application/json": {"schema": SignupSchema}}}, security=[])
 @blp.response(201, SignupResultSchema)
 def signup():
     """Ask for an organisation account; it stays `pending` until an administrator approves it."""
     org, user = service.signup(ANONYMOUS, json_object())
     return {"organisation": org, "user": user}
+
+
+@blp.route("/clients", methods=["POST"])
+@require_scopes()
+@blp.doc(requestBody={"content": {"application/json": {"schema": ClientInSchema}}})
+@blp.response(201, ClientCreatedSchema)
+def create_client():
+    """Register an API client of your own. The secret is in this answer only."""
+    client, secret = clients.create_client(current_identity(), json_object())
+    return {**ClientSchema().dump(client), "client_secret": secret}
+
+
+@blp.route("/clients", methods=["GET"])
+@require_scopes()
+@blp.arguments(PageArgsSchema, location="query")
+@blp.response(200, ClientPageSchema)
+def list_clients(args):
+    """Your API clients, a page at a time."""
+    items, next_cursor = clients.list_own_clients(current_identity(), after=args["after"], limit=args["limit"])
+    return {"items": items, "next": next_cursor}
+
+
+@blp.route("/clients/<client_id>", methods=["DELETE"])
+@require_scopes()
+@blp.response(204)
+def delete_client(client_id: str):
+    """Delete one of your clients; its tokens stop working at once."""
+    clients.delete_client(current_identity(), client_id)
+
+
+@blp.route("/admin/clients", methods=["GET"])
+@require_scopes("admin:accounts")
+@blp.arguments(PageArgsSchema, location="query")
+@blp.response(200, ClientPageSchema)
+def admin_list_clients(args):
+    """Every API client on the platform (administrators)."""
+    items, next_cursor = clients.list_all_clients(current_identity(), after=args["after"], limit=args["limit"])
+    return {"items": items, "next": next_cursor}
+
+
+@blp.route("/admin/clients/<client_id>/disable", methods=["POST"])
+@require_scopes("admin:accounts")
+@blp.response(200, ClientSchema)
+def admin_disable_client(client_id: str):
+    """Switch a client off and revoke its tokens (administrators)."""
+    return clients.disable_client(current_identity(), client_id)
+
+
+@blp.route("/admin/orgs/<uuid:org_id>/approve", methods=["POST"])
+@require_scopes("admin:accounts")
+@blp.response(200, OrganisationSchema)
+def approve_org(org_id):
+    """Activate a pending organisation (administrators)."""
+    return service.set_org_status(current_identity(), org_id, OrgStatus.active)
+
+
+@blp.route("/admin/orgs/<uuid:org_id>/suspend", methods=["POST"])
+@require_scopes("admin:accounts")
+@blp.response(200, OrganisationSchema)
+def suspend_org(org_id):
+    """Suspend an organisation: its users' tokens stop working at once (administrators)."""
+    return service.set_org_status(current_identity(), org_id, OrgStatus.suspended)

@@ -6,7 +6,7 @@ import json
 import click
 from flask.cli import with_appcontext
 
-from auth import service
+from auth import clients, keys, service
 from auth.models import OrgKind, Role
 from auth.policy import SYSTEM
 from exchange.core.problems import Problem
@@ -54,4 +54,45 @@ def create_user_command(org: str, email: str, password: str, roles: tuple[str, .
     emit({"id": user.id, "org_id": user.org_id, "email": user.email, "roles": sorted(r.value for r in user.roles)})
 
 
-COMMANDS = [create_org_command, create_user_command]
+@click.command("create-client")
+@with_appcontext
+@click.option("--user", "email", required=True, help="Email of the user who owns the client.")
+@click.option("--scopes", required=True, help='Space-separated scopes, e.g. "catalog:read orders:read".')
+@click.option("--name", default=None, help="A name people recognise; default derived from the user.")
+@click.option("--redirect-uri", "redirect_uris", multiple=True,
+              help="Exact redirect URI for the authorization-code flow; repeatable.")
+@click.option("--public", is_flag=True, help="A public client (no secret; PKCE only).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (client_id, client_secret, …).")
+def create_client_command(email: str, scopes: str, name: str | None, redirect_uris: tuple[str, ...], public: bool,
+                          as_json: bool) -> None:
+    """Register an OAuth client for a user; the secret is printed once."""
+    owner = service.find_user(email)
+    if owner is None:
+        fail(Problem(f"no user with email {email!r}"))
+    grant_types = ["authorization_code", "refresh_token"] if redirect_uris else []
+    if not public:
+        grant_types.append("client_credentials")
+    try:
+        client, secret = clients.create_client(SYSTEM, {
+            "name": name or f"{owner.email} client", "grant_types": grant_types,
+            "redirect_uris": list(redirect_uris), "scope": scopes, "public": public}, owner=owner)
+    except Problem as problem:
+        fail(problem)
+    if as_json:
+        emit({"client_id": client.client_id, "client_secret": secret, "scope": client.scope,
+              "grant_types": client.grant_types, "redirect_uris": client.redirect_uris})
+    else:
+        click.echo(f"client_id:     {client.client_id}")
+        click.echo(f"client_secret: {secret or '(public client: none)'}   <- shown once; store it now")
+        click.echo(f"scopes:        {client.scope}")
+
+
+@click.command("rotate-signing-key")
+@with_appcontext
+def rotate_signing_key_command() -> None:
+    """Start signing access tokens with a new key; the old one stays published until its tokens expire."""
+    key = keys.rotate()
+    emit({"kid": key.kid, "alg": key.alg})
+
+
+COMMANDS = [create_org_command, create_user_command, create_client_command, rotate_signing_key_command]

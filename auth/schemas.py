@@ -70,3 +70,45 @@ class UserSchema(_Strict):
 class SignupResultSchema(_Strict):
     organisation = fields.Nested(OrganisationSchema)
     user = fields.Nested(UserSchema)
+
+
+GRANT_TYPES = ["authorization_code", "client_credentials", "refresh_token"]
+
+
+class ClientInSchema(_Strict):
+    name = _name()
+    grant_types = fields.List(fields.String(validate=validate.OneOf(GRANT_TYPES)), required=True,
+                              validate=validate.Length(min=1))
+    redirect_uris = fields.List(fields.String(validate=validate.Length(min=1, max=2000)), load_default=list,
+                                validate=validate.Length(max=20))
+    scope = fields.String(required=True, validate=validate.Length(min=1, max=1000),
+                          metadata={"description": "Space-separated scopes, e.g. `catalog:read orders:read`"})
+    public = fields.Boolean(load_default=False,
+                            metadata={"description": "A public client (browser or native app) has no secret"})
+
+
+class ClientSchema(_Strict):
+    client_id = fields.String()
+    name = fields.String()
+    owner_id = fields.UUID()
+    grant_types = fields.List(fields.String())
+    redirect_uris = fields.List(fields.String())
+    scope = fields.String()
+    public = fields.Boolean(attribute="is_public")
+    disabled = fields.Boolean()
+    created_at = fields.DateTime(format="iso")
+
+
+class ClientCreatedSchema(ClientSchema):
+    client_secret = fields.String(allow_none=True,
+                                  metadata={"description": "Shown once; store it now. Null for public clients."})
+
+
+class PageArgsSchema(Schema):
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+    after = fields.String(load_default=None, metadata={"description": "The `next` cursor of the previous page"})
+
+
+class ClientPageSchema(_Strict):
+    items = fields.List(fields.Nested(ClientSchema))
+    next = fields.String(allow_none=True, metadata={"description": "Cursor for the next page; null on the last"})

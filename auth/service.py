@@ -5,30 +5,15 @@ shared schemas (every bad field reported at once) and writes in one unit of work
 """
 from __future__ import annotations
 
-from marshmallow import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import generate_password_hash
 
 from auth.models import Organisation, OrgKind, OrgStatus, Role, User, UserRole
-from auth.policy import Identity, decide
+from auth.policy import Identity, require
 from auth.schemas import OrganisationInSchema, SignupSchema, UserInSchema
 from exchange.core.db import db, unit_of_work
-from exchange.core.problems import Conflict, Forbidden, ValidationProblem, flatten_messages
-
-
-def _load(schema, data: dict) -> dict:
-    try:
-        return schema.load(data)
-    except ValidationError as exc:
-        raise ValidationProblem("One or more fields are invalid; see errors.",
-                                errors=flatten_messages(exc.messages)) from exc
-
-
-def _require(identity: Identity, action: str, resource=None) -> None:
-    decision = decide(identity, action, resource)
-    if not decision.allowed:
-        raise Forbidden(decision.reason, rule=decision.rule)
+from exchange.core.problems import Conflict, NotFound, ValidationProblem, load_or_problem
 
 
 def _org_name_taken(name: str) -> bool:
@@ -60,8 +45,8 @@ def _lost_race() -> Conflict:
 
 def create_org(identity: Identity, data: dict, *, status: OrgStatus = OrgStatus.active) -> Organisation:
     """Create an organisation (console and admins); active unless told otherwise."""
-    _require(identity, "account:create-org")
-    body = _load(OrganisationInSchema(), data)
+    require(identity, "account:create-org")
+    body = load_or_problem(OrganisationInSchema(), data)
     name = body["name"].strip()
     if _org_name_taken(name):
         raise Conflict(f"An organisation named {name!r} already exists.",
@@ -77,8 +62,8 @@ def create_org(identity: Identity, data: dict, *, status: OrgStatus = OrgStatus.
 
 def create_user(identity: Identity, data: dict) -> User:
     """Create a user in an existing organisation with one or more roles."""
-    _require(identity, "account:create-user")
-    body = _load(UserInSchema(), data)
+    require(identity, "account:create-user")
+    body = load_or_problem(UserInSchema(), data)
     email = body["email"].strip().lower()
     errors = []
     org = find_org(body["org"])
@@ -100,8 +85,8 @@ def create_user(identity: Identity, data: dict) -> User:
 
 def signup(identity: Identity, data: dict) -> tuple[Organisation, User]:
     """Self sign-up: a *pending* organisation and its first user, waiting for an admin's approval."""
-    _require(identity, "account:signup")
-    body = _load(SignupSchema(), data)
+    require(identity, "account:signup")
+    body = load_or_problem(SignupSchema(), data)
     name = body["organisation"]["name"].strip()
     email = body["user"]["email"].strip().lower()
     errors = []
@@ -122,3 +107,15 @@ def signup(identity: Identity, data: dict) -> tuple[Organisation, User]:
     except IntegrityError as exc:
         raise _lost_race() from exc
     return org, user
+
+
+def set_org_status(identity: Identity, org_id, status: OrgStatus) -> Organisation:
+    """Approve (activate) or suspend an organisation."""
+    action = "account:approve-org" if status is OrgStatus.active else "account:suspend-org"
+    require(identity, action)
+    org = db.session.get(Organisation, org_id)
+    if org is None:
+        raise NotFound(f"No organisation {org_id}.")
+    with unit_of_work():
+        org.status = status
+    return org

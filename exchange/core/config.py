@@ -25,6 +25,13 @@ def _bool(value: str) -> bool:
     raise ValueError(f"expected a boolean (true/false), got {value!r}")
 
 
+def _seconds_up_to_15_minutes(value: str) -> int:
+    seconds = int(value)
+    if not 60 <= seconds <= 900:
+        raise ValueError("must be between 60 and 900 seconds")
+    return seconds
+
+
 @dataclass(frozen=True)
 class Setting:
     env: str
@@ -55,6 +62,18 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SDX_LOG_LEVEL", "LOG_LEVEL", "INFO", "Python log level."),
     Setting("SDX_MAX_BODY_BYTES", "MAX_CONTENT_LENGTH", str(10 * 1024 * 1024),
             "Largest accepted request body; larger ones get 413.", int),
+    Setting("SDX_OAUTH_ACCESS_TOKEN_SECONDS", "OAUTH_ACCESS_TOKEN_SECONDS", "600",
+            "Access-token lifetime in seconds (at most 900).", _seconds_up_to_15_minutes),
+    Setting("SDX_OAUTH_REFRESH_TOKEN_SECONDS", "OAUTH_REFRESH_TOKEN_SECONDS", str(30 * 24 * 3600),
+            "Refresh-token lifetime in seconds.", int),
+    Setting("SDX_OAUTH_AUDIENCE", "OAUTH_AUDIENCE", "", "`aud` of access tokens; default the public base URL."),
+    Setting("SDX_RATELIMIT_STORAGE_URL", "RATELIMIT_STORAGE_URI", "memory://",
+            "Where rate-limit counters live; use redis://… when several processes serve."),
+    Setting("SDX_RATELIMIT_LOGIN", "RATELIMIT_LOGIN", "20 per minute", "Login attempts allowed per client address."),
+    Setting("SDX_RATELIMIT_TOKEN", "RATELIMIT_TOKEN", "120 per minute", "Token requests allowed per client address."),
+    Setting("SDX_LOGIN_LOCK_AFTER", "LOGIN_LOCK_AFTER", "5", "Wrong passwords in a row before an account is slowed down.", int),
+    Setting("SDX_LOGIN_LOCK_SECONDS", "LOGIN_LOCK_SECONDS", "30",
+            "First lock after too many wrong passwords; doubles with each further miss, up to 15 minutes.", int),
     Setting("SDX_DEMO_DATA", "DEMO_DATA", "true", "Whether `sdx run` seeds demo organisations and users.", _bool),
 )
 

@@ -11,6 +11,7 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, g, json
+from marshmallow import Schema, ValidationError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -105,6 +106,15 @@ def flatten_messages(messages: Any, prefix: str = "") -> list[dict]:
                 out.extend(flatten_messages(message, prefix))
         return out
     return [{"field": prefix or None, "message": str(messages)}]
+
+
+def load_or_problem(schema: Schema, data: object) -> dict:
+    """Validate with a marshmallow schema; every bad field becomes one entry of a 422 problem."""
+    try:
+        return schema.load(data)
+    except ValidationError as exc:
+        raise ValidationProblem("One or more fields are invalid; see errors.",
+                                errors=flatten_messages(exc.messages)) from exc
 
 
 def _handle_problem(exc: Problem) -> Response:

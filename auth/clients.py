@@ -1,0 +1,120 @@
+"""OAuth client management: users register their own API clients; admins oversee all of them.
+
+A client can never hold a scope its owner's role lacks, and a token cannot register a client with
+more scopes than the token itself carries. The secret is returned once and stored only as a digest.
+"""
+from __future__ import annotations
+
+import secrets
+from urllib.parse import urlsplit
+
+from sqlalchemy import delete, select
+
+from auth.models import User
+from auth.oauth_models import AccessToken, AuthorizationCode, OAuthClient, RefreshToken, digest
+from auth.oauth_server import revoke_family
+from auth.policy import Identity, decide, require
+from auth.schemas import ClientInSchema
+from auth.scopes import SCOPES, join_scope, parse_scope, scopes_for_roles
+from exchange.core.db import db, unit_of_work
+from exchange.core.problems import NotFound, ValidationProblem, load_or_problem
+
+LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "[::1]", "::1"}
+
+
+def _redirect_uri_problem(uri: str) -> str | None:
+    parts = urlsplit(uri)
+    if parts.fragment:
+        return "must not contain a fragment"
+    if parts.scheme == "https" and parts.netloc:
+        return None
+    if parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS:
+        return None  # native apps on the user's machine (RFC 8252)
+    if parts.scheme and parts.scheme not in ("http", "https") and "." in parts.scheme:
+        return None  # private-use scheme of a native app, e.g. com.example.app:/cb
+    return "must be https://…, http://localhost…, or a private-use scheme like com.example.app:/callback"
+
+
+def create_client(identity: Identity, data: dict, *, owner: User | None = None) -> tuple[OAuthClient, str | None]:
+    """Register a client for ``owner`` (default: the acting user). Returns the client and its secret."""
+    require(identity, "client:create")
+    body = load_or_problem(ClientInSchema(), data)
+    owner = owner or db.session.get(User, identity.user_id)
+    errors = []
+    scopes = parse_scope(body["scope"])
+    unknown = [s for s in scopes if s not in SCOPES]
+    if unknown:
+        errors.append({"field": "scope", "message": f"unknown scope(s): {' '.join(unknown)}"})
+    beyond_role = sorted(set(scopes) - scopes_for_roles(owner.roles) - set(unknown))
+    if beyond_role:
+        errors.append({"field": "scope", "message": f"your role does not allow: {' '.join(beyond_role)}"})
+    if identity.scopes is not None:
+        beyond_token = sorted(set(scopes) - identity.scopes - set(unknown) - set(beyond_role))
+        if beyond_token:
+            errors.append({"field": "scope", "message": f"your token does not carry: {' '.join(beyond_token)}"})
+    grant_types = body["grant_types"]
+    if body["public"] and "client_credentials" in grant_types:
+        errors.append({"field": "grant_types", "message": "a public client cannot use client_credentials"})
+    if "authorization_code" in grant_types and not body["redirect_uris"]:
+        errors.append({"field": "redirect_uris", "message": "authorization_code needs at least one redirect URI"})
+    for index, uri in enumerate(body["redirect_uris"]):
+        problem = _redirect_uri_problem(uri)
+        if problem:
+            errors.append({"field": f"redirect_uris.{index}", "message": problem})
+    if errors:
+        raise ValidationProblem("The client cannot be registered; see errors.", errors=errors)
+    secret = None if body["public"] else secrets.token_urlsafe(32)
+    with unit_of_work() as uow:
+        client = OAuthClient(client_id=secrets.token_urlsafe(18), secret_hash=digest(secret) if secret else None,
+                             name=body["name"].strip(), owner_id=owner.id, grant_types=sorted(set(grant_types)),
+                             redirect_uris=body["redirect_uris"], scope=join_scope(scopes))
+        uow.add(client)
+    return client, secret
+
+
+def _page(query, after: str | None, limit: int) -> tuple[list[OAuthClient], str | None]:
+    if after:
+        query = query.where(OAuthClient.client_id > after)
+    rows = list(db.session.scalars(query.order_by(OAuthClient.client_id).limit(limit + 1)))
+    return rows[:limit], (rows[limit - 1].client_id if len(rows) > limit else None)
+
+
+def list_own_clients(identity: Identity, *, after: str | None, limit: int) -> tuple[list[OAuthClient], str | None]:
+    require(identity, "client:list-own")
+    return _page(select(OAuthClient).where(OAuthClient.owner_id == identity.user_id), after, limit)
+
+
+def list_all_clients(identity: Identity, *, after: str | None, limit: int) -> tuple[list[OAuthClient], str | None]:
+    require(identity, "client:list-all")
+    return _page(select(OAuthClient), after, limit)
+
+
+def _get(client_id: str) -> OAuthClient:
+    client = db.session.scalar(select(OAuthClient).where(OAuthClient.client_id == client_id))
+    if client is None:
+        raise NotFound(f"No client {client_id!r}.")
+    return client
+
+
+def delete_client(identity: Identity, client_id: str) -> None:
+    """Delete one of your clients; every token it holds stops working at once."""
+    client = _get(client_id)
+    if not decide(identity, "client:delete", client):
+        raise NotFound(f"No client {client_id!r}.")  # someone else's client: do not reveal that it exists
+    with unit_of_work():
+        for model in (AccessToken, RefreshToken, AuthorizationCode):
+            db.session.execute(delete(model).where(model.client_id == client.client_id))
+        db.session.delete(client)
+
+
+def disable_client(identity: Identity, client_id: str) -> OAuthClient:
+    """Administrators switch a client off: it gets no new tokens and its current ones are revoked."""
+    require(identity, "client:disable")
+    client = _get(client_id)
+    with unit_of_work():
+        client.disabled = True
+        families = set(db.session.scalars(select(AccessToken.family_id).where(AccessToken.client_id == client_id)))
+        families |= set(db.session.scalars(select(RefreshToken.family_id).where(RefreshToken.client_id == client_id)))
+        for family_id in families:
+            revoke_family(family_id)
+    return client

@@ -1,0 +1,171 @@
+"""OAuth 2.0 endpoints and the server-rendered sign-in and consent pages.
+
+Token, revocation and introspection answers are RFC 6749 JSON (from Authlib); each endpoint runs in
+one unit of work, so what a request changes (a used code, a revoked family) is committed together.
+Forms carry a CSRF token; sign-in and the token endpoint are rate-limited per client address.
+"""
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from authlib.oauth2 import OAuth2Error
+from flask import Blueprint, current_app, jsonify, redirect, render_template, request, session, url_for
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_wtf.csrf import generate_csrf, validate_csrf
+from wtforms import ValidationError as CSRFInvalid
+
+from auth import keys
+from auth.login import LoginFailed, LoginThrottled, authenticate_password
+from auth.models import OrgStatus, User
+from auth.scopes import SCOPES, parse_scope, scopes_for_roles
+from exchange.core.db import db, unit_of_work
+
+bp = Blueprint("oauth", __name__, template_folder="templates")
+limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)
+
+
+def _server():
+    return current_app.extensions["sdx_oauth_server"]
+
+
+def _signed_in_user() -> User | None:
+    user_id = session.get("user_id")
+    user = db.session.get(User, user_id) if user_id else None
+    if user is None or user.organisation.status is not OrgStatus.active:
+        return None
+    return user
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths, so the sign-in page cannot be used as an open redirect."""
+    if not target:
+        return url_for("web.home")
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return url_for("web.home")
+    return target
+
+
+def _csrf_ok() -> bool:
+    try:
+        validate_csrf(request.form.get("csrf_token"))
+        return True
+    except CSRFInvalid:
+        return False
+
+
+# -- sign-in ------------------------------------------------------------------------------------
+@bp.get("/login")
+def login_form():
+    return render_template("login.html", next=request.args.get("next", ""), csrf_token=generate_csrf())
+
+
+@bp.post("/login")
+@limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN"])
+def login():
+    next_url = request.form.get("next", "")
+    if not _csrf_ok():
+        return render_template("login.html", next=next_url, csrf_token=generate_csrf(),
+                               error="The form expired; please try again."), 400
+    try:
+        user = authenticate_password(request.form.get("email", ""), request.form.get("password", ""))
+    except (LoginFailed, LoginThrottled) as problem:
+        response = render_template("login.html", next=next_url, csrf_token=generate_csrf(), error=problem.detail,
+                                   email=request.form.get("email", ""))
+        return response, problem.status, problem.headers
+    session.clear()
+    session["user_id"] = str(user.id)
+    return redirect(_safe_next(next_url))
+
+
+@bp.post("/logout")
+def logout():
+    if _csrf_ok():
+        session.clear()
+    return redirect(url_for("web.home"))
+
+
+# -- authorization endpoint -----------------------------------------------------------------------
+@bp.route("/oauth/authorize", methods=["GET", "POST"])
+def authorize():
+    user = _signed_in_user()
+    if user is None:
+        return redirect(url_for("oauth.login_form", next=request.full_path))
+    server = _server()
+    if request.method == "GET":
+        try:
+            grant = server.get_consent_grant(end_user=user)
+        except OAuth2Error as error:
+            if getattr(error, "redirect_uri", None):  # the client is known: tell it, with `iss` (RFC 9207)
+                return server.create_authorization_response(grant_user=None)
+            return render_template("oauth_error.html", error=error), error.status_code
+        asked = parse_scope(grant.request.scope)
+        allowed = scopes_for_roles(user.roles)
+        return render_template("consent.html", client=grant.client, user=user, csrf_token=generate_csrf(),
+                               granted=[(s, SCOPES[s]) for s in asked if s in allowed],
+                               withheld=[s for s in asked if s not in allowed])
+    if not _csrf_ok():
+        return render_template("oauth_error.html", error=None, message="The form expired; please try again."), 400
+    with unit_of_work():
+        if request.form.get("confirm") != "yes":
+            return server.create_authorization_response(grant_user=None)
+        grant = server.get_consent_grant(end_user=user)
+        # The user's role bounds the token: scopes it does not allow are left out, never granted.
+        allowed = scopes_for_roles(user.roles)
+        grant.request.scope = " ".join(s for s in parse_scope(grant.request.scope) if s in allowed)
+        if not grant.request.scope:
+            return server.create_authorization_response(grant_user=None)
+        return server.create_authorization_response(grant_user=user, grant=grant)
+
+
+# -- token, revocation, introspection, discovery --------------------------------------------------
+@bp.post("/oauth/token")
+@limiter.limit(lambda: current_app.config["RATELIMIT_TOKEN"])
+def issue_token():
+    with unit_of_work():
+        return _server().create_token_response()
+
+
+@bp.post("/oauth/revoke")
+def revoke_token():
+    with unit_of_work():
+        return _server().create_endpoint_response("revocation")
+
+
+@bp.post("/oauth/introspect")
+def introspect_token():
+    with unit_of_work():
+        return _server().create_endpoint_response("introspection")
+
+
+@bp.get("/oauth/jwks")
+def jwks():
+    keys.signing_key()  # a fresh platform publishes its first key before any token exists
+    response = jsonify(keys.published_jwks())
+    response.cache_control.max_age = keys.JWKS_CACHE_SECONDS
+    response.cache_control.public = True
+    return response
+
+
+@bp.get("/.well-known/oauth-authorization-server")
+def metadata():
+    issuer = current_app.config["OAUTH_ISSUER"]
+    return jsonify({
+        "issuer": issuer,
+        "authorization_endpoint": f"{issuer}/oauth/authorize",
+        "token_endpoint": f"{issuer}/oauth/token",
+        "revocation_endpoint": f"{issuer}/oauth/revoke",
+        "introspection_endpoint": f"{issuer}/oauth/introspect",
+        "jwks_uri": f"{issuer}/oauth/jwks",
+        "scopes_supported": list(SCOPES),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "client_credentials", "refresh_token"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "code_challenge_methods_supported": ["S256"],
+        "authorization_response_iss_parameter_supported": True,
+        "service_documentation": f"{issuer}/api/docs",
+    })
