@@ -30,7 +30,7 @@ from sqlalchemy import select, update
 from auth import keys
 from auth.models import OrgStatus, Role, User
 from auth.oauth_models import AccessToken, AuthorizationCode, OAuthClient, RefreshToken, digest
-from auth.scopes import SCOPES
+from auth.scopes import SCOPES, parse_scope, scopes_for_roles
 from exchange.core.db import db, new_id, utcnow
 
 CODE_LIFETIME = timedelta(minutes=10)
@@ -113,9 +113,12 @@ class CodeGrant(grants.AuthorizationCodeGrant):
 
     def save_authorization_code(self, code: str, request) -> None:
         data = request.payload.data
+        # The user's role bounds what the code can yield: scopes it does not allow are left out.
+        allowed = scopes_for_roles(request.user.roles)
+        scope = " ".join(s for s in parse_scope(request.scope) if s in allowed)
         db.session.add(AuthorizationCode(
             code_hash=digest(code), client_id=request.client.client_id, user_id=request.user.id,
-            redirect_uri=request.payload.redirect_uri or "", scope=request.scope or "",
+            redirect_uri=request.payload.redirect_uri or "", scope=scope,
             code_challenge=data["code_challenge"], code_challenge_method=data["code_challenge_method"],
             expires_at=utcnow() + CODE_LIFETIME))
 

@@ -6,8 +6,10 @@ Forms carry a CSRF token; sign-in and the token endpoint are rate-limited per cl
 """
 from __future__ import annotations
 
+import uuid
 from urllib.parse import urlsplit
 
+from authlib.common.urls import add_params_to_uri
 from authlib.oauth2 import OAuth2Error
 from flask import Blueprint, current_app, jsonify, redirect, render_template, request, session, url_for
 from flask_limiter import Limiter
@@ -30,8 +32,11 @@ def _server():
 
 
 def _signed_in_user() -> User | None:
-    user_id = session.get("user_id")
-    user = db.session.get(User, user_id) if user_id else None
+    try:
+        user_id = uuid.UUID(session.get("user_id", ""))
+    except ValueError:
+        return None
+    user = db.session.get(User, user_id)
     if user is None or user.organisation.status is not OrgStatus.active:
         return None
     return user
@@ -87,36 +92,38 @@ def logout():
 
 
 # -- authorization endpoint -----------------------------------------------------------------------
+def _authorization_error(server, error: OAuth2Error):
+    """Errors the client can be told about go back to its redirect URI (with ``iss``, RFC 9207); the
+    rest (unknown client, unregistered redirect URI) are shown to the user and never redirected."""
+    if getattr(error, "redirect_uri", None):
+        response = server.handle_error_response(None, error)
+        response.location = add_params_to_uri(response.location, {"iss": current_app.config["OAUTH_ISSUER"]})
+        return response
+    return render_template("oauth_error.html", error=error), error.status_code
+
+
 @bp.route("/oauth/authorize", methods=["GET", "POST"])
 def authorize():
     user = _signed_in_user()
     if user is None:
         return redirect(url_for("oauth.login_form", next=request.full_path))
     server = _server()
+    if request.method == "POST" and not _csrf_ok():
+        return render_template("oauth_error.html", error=None, message="The form expired; please try again."), 400
+    try:
+        grant = server.get_consent_grant(end_user=user)
+    except OAuth2Error as error:
+        return _authorization_error(server, error)
+    asked = parse_scope(grant.request.scope)
+    allowed = scopes_for_roles(user.roles)
     if request.method == "GET":
-        try:
-            grant = server.get_consent_grant(end_user=user)
-        except OAuth2Error as error:
-            if getattr(error, "redirect_uri", None):  # the client is known: tell it, with `iss` (RFC 9207)
-                return server.create_authorization_response(grant_user=None)
-            return render_template("oauth_error.html", error=error), error.status_code
-        asked = parse_scope(grant.request.scope)
-        allowed = scopes_for_roles(user.roles)
         return render_template("consent.html", client=grant.client, user=user, csrf_token=generate_csrf(),
                                granted=[(s, SCOPES[s]) for s in asked if s in allowed],
                                withheld=[s for s in asked if s not in allowed])
-    if not _csrf_ok():
-        return render_template("oauth_error.html", error=None, message="The form expired; please try again."), 400
+    # Nothing the role allows was asked for: there is nothing to consent to.
+    consented = request.form.get("confirm") == "yes" and any(s in allowed for s in asked)
     with unit_of_work():
-        if request.form.get("confirm") != "yes":
-            return server.create_authorization_response(grant_user=None)
-        grant = server.get_consent_grant(end_user=user)
-        # The user's role bounds the token: scopes it does not allow are left out, never granted.
-        allowed = scopes_for_roles(user.roles)
-        grant.request.scope = " ".join(s for s in parse_scope(grant.request.scope) if s in allowed)
-        if not grant.request.scope:
-            return server.create_authorization_response(grant_user=None)
-        return server.create_authorization_response(grant_user=user, grant=grant)
+        return server.create_authorization_response(grant_user=user if consented else None, grant=grant)
 
 
 # -- token, revocation, introspection, discovery --------------------------------------------------
