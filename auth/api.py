@@ -30,7 +30,7 @@ def signup():
 def create_client():
     """Register an API client of your own. The secret is in this answer only."""
     client, secret = clients.create_client(current_identity(), json_object())
-    return {**ClientSchema().dump(client), "client_secret": secret}
+    return {"client": client, "client_secret": secret}
 
 
 @blp.route("/clients", methods=["GET"])

@@ -99,7 +99,8 @@ class ClientSchema(_Strict):
     created_at = fields.DateTime(format="iso")
 
 
-class ClientCreatedSchema(ClientSchema):
+class ClientCreatedSchema(_Strict):
+    client = fields.Nested(ClientSchema)
     client_secret = fields.String(allow_none=True,
                                   metadata={"description": "Shown once; store it now. Null for public clients."})
 
