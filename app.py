@@ -37,7 +37,9 @@ def _session_settings(app: Flask) -> None:
 
 def _database_settings(app: Flask) -> None:
     uri = app.config["SQLALCHEMY_DATABASE_URI"]
-    options: dict = {"pool_pre_ping": True}
+    # No pre-ping: it costs a round trip per request. A connection found dead is discarded with its
+    # pool on first use; PostgreSQL connections are also recycled before server-side timeouts.
+    options: dict = {}
     if uri.startswith("sqlite:"):
         path = uri.removeprefix("sqlite:///")
         if path and path != ":memory:":
@@ -45,6 +47,7 @@ def _database_settings(app: Flask) -> None:
         options["connect_args"] = {"timeout": 15}
     elif uri.startswith("postgresql"):
         options["connect_args"] = {"connect_timeout": 5}
+        options["pool_recycle"] = 1800
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", options)
 
 

@@ -8,6 +8,7 @@ process by ``kid`` (keys never change once written); the public key set is re-re
 """
 from __future__ import annotations
 
+import base64
 import json
 import secrets
 import threading
@@ -32,6 +33,7 @@ PUBLISH_MARGIN = timedelta(minutes=5)
 _lock = threading.Lock()
 _private_cache: dict[str, RSAKey] = {}
 _public_cache: dict[str, tuple[float, KeySet]] = {}
+_active_cache: dict[str, tuple[float, RSAKey]] = {}
 
 
 def _password() -> bytes:
@@ -60,12 +62,32 @@ def rotate() -> SigningKey:
             key.retired_at = now
         key = _create_key()
         uow.add(key)
-    _public_cache.clear()
+    forget_cached_keys()
     return key
 
 
+def forget_cached_keys() -> None:
+    """Drop this process's key caches (after a rotation; tests that wipe the database)."""
+    _public_cache.clear()
+    _active_cache.clear()
+
+
 def signing_key() -> RSAKey:
-    """The private key that signs new tokens, created on first use."""
+    """The private key that signs new tokens, created on first use.
+
+    Which key is newest is re-read at most every ``JWKS_CACHE_SECONDS``: after a rotation other
+    processes keep signing with the old key for up to that long, which is fine, as it stays published.
+    """
+    cache_key = current_app.config["SQLALCHEMY_DATABASE_URI"]
+    active = _active_cache.get(cache_key)
+    if active is not None and time.monotonic() - active[0] < JWKS_CACHE_SECONDS:
+        return active[1]
+    key = _load_signing_key()
+    _active_cache[cache_key] = (time.monotonic(), key)
+    return key
+
+
+def _load_signing_key() -> RSAKey:
     row = _newest_active()
     if row is None:
         with _lock:
@@ -108,6 +130,18 @@ def verification_keys(kid: str | None) -> KeySet:
     keyset = KeySet.import_key_set(published_jwks())
     _public_cache[cache_key] = (time.monotonic(), keyset)
     return keyset
+
+
+def peek_header(token: str) -> dict:
+    """The *unverified* JOSE header of a compact JWT, cheaply: it only picks the verification key."""
+    try:
+        segment = token.split(".", 1)[0]
+        header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    except (ValueError, TypeError) as exc:
+        raise ValueError("not a compact JWT") from exc
+    if not isinstance(header, dict):
+        raise ValueError("not a compact JWT")
+    return header
 
 
 def peek(token: str) -> tuple[dict, dict]:

@@ -13,7 +13,7 @@ from functools import wraps
 from flask import current_app, g, request
 from joserfc import jwt
 from joserfc.errors import JoseError
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from auth import keys
 from auth.models import Organisation, OrgStatus, User, UserRole
@@ -57,10 +57,20 @@ def _claims_registry() -> jwt.JWTClaimsRegistry:
         client_id={"essential": True}, iat={"essential": True})
 
 
+#: Built once: revocation, owner and organisation status of a token in one indexed round trip.
+_TOKEN_STATE = (
+    select(AccessToken.revoked_at, User.id, Organisation.id, Organisation.status, UserRole.role)
+    .join(User, User.id == AccessToken.user_id)
+    .join(Organisation, Organisation.id == User.org_id)
+    .outerjoin(UserRole, UserRole.user_id == User.id)
+    .where(AccessToken.jti == bindparam("jti"))
+)
+
+
 def identity_from_token(token_string: str) -> Identity:
     """Verify an access token and return who it acts for; raises ``InvalidToken``."""
     try:
-        header, _ = keys.peek(token_string)
+        header = keys.peek_header(token_string)
     except ValueError:
         raise InvalidToken("The access token is malformed.") from None
     if header.get("alg") != keys.ALGORITHM or header.get("typ") != "at+jwt":
@@ -71,13 +81,9 @@ def identity_from_token(token_string: str) -> Identity:
     except (JoseError, ValueError) as exc:
         raise InvalidToken(f"The access token is not valid ({type(exc).__name__}).") from None
     claims = token.claims
-    rows = db.session.execute(
-        select(AccessToken.revoked_at, User.id, Organisation.id, Organisation.status,
-               UserRole.role)
-        .join(User, User.id == AccessToken.user_id)
-        .join(Organisation, Organisation.id == User.org_id)
-        .outerjoin(UserRole, UserRole.user_id == User.id)
-        .where(AccessToken.jti == claims["jti"])).all()
+    # Core on a pooled connection of its own: the ORM session adds ~0.1 ms and nothing here needs it.
+    with db.engine.connect() as connection:
+        rows = connection.execute(_TOKEN_STATE, {"jti": claims["jti"]}).all()
     if not rows:
         raise InvalidToken("The access token is unknown.")
     revoked_at, user_id, org_id, org_status, _ = rows[0]

@@ -15,7 +15,8 @@ The server is built in this process from ``create_app`` on a fresh SQLite databa
 directory (or on ``SDX_BENCH_DATABASE_URL`` if set — an existing, empty database such as a
 PostgreSQL one, which this script migrates but does not create), with rate limiting off (this
 measures the server, not the limiter), and served by werkzeug's threaded server in a daemon thread.
-The client runs in the same process, so its own overhead (and the GIL) is part of every figure.
+The load client runs in a separate process (as a real client would), so it does not compete with
+the server for the GIL.
 
 Run from the project root::
 
@@ -31,6 +32,7 @@ import argparse
 import cProfile
 import io
 import logging
+import multiprocessing
 import os
 import pstats
 import socket
@@ -39,6 +41,7 @@ import sys
 import tempfile
 import threading
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 # ``python bench/auth.py`` puts bench/ first on sys.path, where this file would shadow the ``auth``
@@ -147,7 +150,7 @@ class Server:
 def fetch_token(session: requests.Session, url: str, auth: tuple[str, str]) -> str:
     response = session.post(f"{url}/oauth/token", data={"grant_type": "client_credentials"}, auth=auth, timeout=30)
     if response.status_code != 200 or "access_token" not in response.json():
-        raise SystemExit(f"token request failed: {response.status_code} {response.text[:300]}")
+        raise RuntimeError(f"token request failed: {response.status_code} {response.text[:300]}")
     return response.json()["access_token"]
 
 
@@ -179,7 +182,7 @@ def noop_latencies(url: str, token: str, requests_each: int, warmup: int) -> tup
                 response = session.get(protected_url, headers=headers, timeout=30)
             elapsed = time.perf_counter() - started
             if response.status_code != 200:
-                raise SystemExit(f"{kind} no-op answered {response.status_code}: {response.text[:300]}")
+                raise RuntimeError(f"{kind} no-op answered {response.status_code}: {response.text[:300]}")
             if record:
                 times[kind].append(elapsed)
 
@@ -222,6 +225,14 @@ def profile_protected(app, token: str, calls: int, top: int = 25) -> str:
 
 
 # -- main ----------------------------------------------------------------------------------------
+def in_client_process(fn, *args):
+    """Run a load loop in its own process, as a real client would be: sharing the server's GIL
+    would charge the client's own Python time to whichever route is slower."""
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+        return pool.submit(fn, *args).result()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -248,10 +259,11 @@ def main(argv: list[str] | None = None) -> int:
         backend = make_url(app.config["SQLALCHEMY_DATABASE_URI"]).get_backend_name()
         try:
             with Server(app, port):
-                rates = tokens_per_second(url, (client_id, secret), args.rounds, args.tokens_per_round)
+                rates = in_client_process(tokens_per_second, url, (client_id, secret), args.rounds,
+                                          args.tokens_per_round)
                 with requests.Session() as session:
                     token = fetch_token(session, url, (client_id, secret))
-                unprotected, protected = noop_latencies(url, token, args.requests, warmup)
+                unprotected, protected = in_client_process(noop_latencies, url, token, args.requests, warmup)
             profile = profile_protected(app, token, args.profile) if args.profile else ""
         finally:
             from exchange.core.db import db

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from app import create_app
+from auth.keys import forget_cached_keys
 from exchange.core.db import db
 from storage.embedded import EmbeddedS3
 
@@ -112,6 +113,7 @@ def _empty_all_tables() -> None:
     with db.engine.begin() as conn:
         for table in reversed(db.metadata.sorted_tables):
             conn.execute(table.delete())
+    forget_cached_keys()  # the signing keys just went with the tables
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
