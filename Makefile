@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 export SDX_PORT ?= 5000
 export SDX_VAR_DIR ?= ./var
 
-.PHONY: install run test bench-auth clean
+.PHONY: install run test bench clean
 
 install: $(STAMP)
 
@@ -23,6 +23,10 @@ run: install
 ## Run the whole test suite (SQLite always; PostgreSQL when SDX_TEST_POSTGRES_URL is set).
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## Print the benchmark figures (not part of the test run).
+bench: install
+	$(BIN)/python bench/auth.py
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

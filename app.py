@@ -26,6 +26,20 @@ def _api_settings(app: Flask) -> None:
     app.config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
     app.config.setdefault("OPENAPI_SWAGGER_UI_PATH", "docs")
     app.config.setdefault("OPENAPI_SWAGGER_UI_URL", "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/")
+    base = app.config["PUBLIC_BASE_URL"]
+    from auth.scopes import SCOPES
+
+    app.config.setdefault("API_SPEC_OPTIONS", {
+        "security": [{"oauth2": []}],
+        "components": {"securitySchemes": {"oauth2": {
+            "type": "oauth2",
+            "description": "RFC 9068 JWT access tokens; see /.well-known/oauth-authorization-server",
+            "flows": {
+                "authorizationCode": {"authorizationUrl": f"{base}/oauth/authorize", "tokenUrl": f"{base}/oauth/token",
+                                      "refreshUrl": f"{base}/oauth/token", "scopes": SCOPES},
+                "clientCredentials": {"tokenUrl": f"{base}/oauth/token", "scopes": SCOPES},
+            }}}},
+    })
 
 
 def _session_settings(app: Flask) -> None:

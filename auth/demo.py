@@ -1,7 +1,7 @@
 """Demo accounts for the embedded default, so a newcomer can sign in right away.
 
-Passwords are generated on the first run and kept in ``<var>/demo-accounts.json`` (mode 0600);
-later runs find the accounts and only print where the passwords are.
+Passwords and one client-credentials API client per user are generated on the first run and kept
+in ``<var>/demo-accounts.json`` (mode 0600); later runs find the accounts and only print where they are.
 """
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ import os
 import secrets
 from pathlib import Path
 
-from auth import service
+from auth import clients, service
 from auth.policy import SYSTEM
+from auth.scopes import join_scope, scopes_for_roles
 
 DEMO_ORGS = [
     ("SDX Platform", "platform", "admin@sdx.example", ["admin"]),
@@ -20,7 +21,7 @@ DEMO_ORGS = [
 ]
 
 
-def seed_demo_accounts(var_dir: str) -> list[str]:
+def seed_demo_accounts(var_dir: str, base_url: str) -> list[str]:
     """Create the demo organisations and users that are missing; return lines to show the user."""
     path = Path(var_dir) / "demo-accounts.json"
     accounts = json.loads(path.read_text()) if path.exists() else {}
@@ -30,8 +31,13 @@ def seed_demo_accounts(var_dir: str) -> list[str]:
             service.create_org(SYSTEM, {"name": org_name, "kind": kind})
         if email not in accounts and service.find_user(email) is None:
             password = secrets.token_urlsafe(12)
-            service.create_user(SYSTEM, {"org": org_name, "email": email, "password": password, "roles": roles})
-            accounts[email] = {"password": password, "roles": roles, "organisation": org_name}
+            user = service.create_user(SYSTEM, {"org": org_name, "email": email, "password": password,
+                                                "roles": roles})
+            client, secret = clients.create_client(SYSTEM, {
+                "name": f"demo client of {email}", "grant_types": ["client_credentials"],
+                "scope": join_scope(scopes_for_roles(user.roles))}, owner=user)
+            accounts[email] = {"password": password, "roles": roles, "organisation": org_name,
+                               "client_id": client.client_id, "client_secret": secret}
             created.append(email)
     if created:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -39,5 +45,9 @@ def seed_demo_accounts(var_dir: str) -> list[str]:
             json.dump(accounts, fh, indent=2)
     lines = [f"demo account {email} ({', '.join(info['roles'])}) password {info['password']}"
              for email, info in accounts.items() if email in created]
-    lines.append(f"demo accounts and passwords: {path}")
+    lines.append(f"demo accounts, passwords and API clients: {path}")
+    buyer = accounts.get("buyer@sdx.example")
+    if buyer and buyer.get("client_id"):
+        lines.append("a token for the demo buyer: curl -s -u '{}:{}' -d grant_type=client_credentials "
+                     "{}/oauth/token".format(buyer["client_id"], buyer["client_secret"], base_url))
     return lines

@@ -65,6 +65,15 @@ def test_run_serves_a_ready_platform_and_a_second_run_reuses_its_data(tmp_path):
         accounts = json.loads((var_dir / "demo-accounts.json").read_text())
         assert set(accounts) == {"admin@sdx.example", "provider@sdx.example", "buyer@sdx.example"}
         assert any("demo account admin@sdx.example" in line for line in lines)
+        # The printed demo client gets a token that works against the API.
+        buyer = accounts["buyer@sdx.example"]
+        token = requests.post(url + "oauth/token", data={"grant_type": "client_credentials"},
+                              auth=(buyer["client_id"], buyer["client_secret"]), timeout=10)
+        assert token.status_code == 200, token.text
+        mine = requests.get(url + "api/v1/clients", timeout=10,
+                            headers={"Authorization": f"Bearer {token.json()['access_token']}"})
+        assert mine.status_code == 200 and mine.json()["items"][0]["client_id"] == buyer["client_id"]
+        assert any("curl -s -u" in line for line in lines)
         signup = {"organisation": {"name": "Kept Across Runs", "kind": "research"},
                   "user": {"email": "kept@runs.example", "password": "a long password"}}
         assert requests.post(url + "api/v1/signup", json=signup, timeout=10).status_code == 201

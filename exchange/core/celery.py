@@ -9,7 +9,12 @@ from __future__ import annotations
 from celery import Celery, Task
 from flask import Flask
 
-TASK_MODULES: list[str] = []  # each package with a tasks.py adds itself here
+TASK_MODULES = ["auth.tasks"]  # each package with a tasks.py adds itself here
+
+#: Periodic tasks run by `celery beat`.
+BEAT_SCHEDULE = {
+    "purge-expired-credentials": {"task": "auth.purge_expired_credentials", "schedule": 3600.0},
+}
 
 
 def init_app(app: Flask) -> Celery:
@@ -36,6 +41,7 @@ def init_app(app: Flask) -> Celery:
         timezone="UTC",
         enable_utc=True,
         include=TASK_MODULES,
+        beat_schedule=BEAT_SCHEDULE,
     )
     celery.set_default()
     app.extensions["celery"] = celery

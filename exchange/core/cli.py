@@ -58,7 +58,7 @@ def run_command() -> None:
         if app.config["DEMO_DATA"]:
             from auth.demo import seed_demo_accounts
 
-            for line in seed_demo_accounts(app.config["SDX_VAR_DIR"]):
+            for line in seed_demo_accounts(app.config["SDX_VAR_DIR"], app.config["PUBLIC_BASE_URL"]):
                 click.echo(f"  {line}")
         url = f"http://{host}:{port}/"
         click.echo(f"\nSDX is running at {url}  (API docs: {url}api/docs; Ctrl-C to stop)\n")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import requests
@@ -74,13 +75,42 @@ def test_missing_and_wrong_verifier_are_refused(live):
     assert "access_token" not in wrong.json()
 
 
+def insert_code(live, client_id, email, *, challenge="", method="", expires_in=timedelta(minutes=10)) -> str:
+    """Put an authorization code straight into the database, as if issued earlier."""
+    from auth.oauth_models import AuthorizationCode, digest
+    from auth.service import find_user
+    from exchange.core.db import db, utcnow
+
+    code = generate_token(32)
+    with live.app.app_context():
+        db.session.add(AuthorizationCode(code_hash=digest(code), client_id=client_id, user_id=find_user(email).id,
+                                         redirect_uri=CALLBACK, scope="catalog:read", code_challenge=challenge,
+                                         code_challenge_method=method, expires_at=utcnow() + expires_in))
+        db.session.commit()
+    return code
+
+
 def test_verifier_without_challenge_is_refused(live):
-    """No code is ever issued without a challenge, so a verifier can never stand alone: the token
-    endpoint refuses a verifier for a code it does not know."""
+    """RFC 9700 §4.8.2: a code_verifier for a code that had no code_challenge is an attack signal."""
     live.user("alone@bad.example")
     client_id, secret = live.client("alone@bad.example", "catalog:read")
-    answer = exchange(live, client_id, secret, "made-up-code", verifier=generate_token(48))
+    code = insert_code(live, client_id, "alone@bad.example")
+    answer = exchange(live, client_id, secret, code, verifier=generate_token(48))
+    assert answer.status_code == 400 and answer.json()["error"] == "invalid_request"
+    assert "access_token" not in answer.json()
+
+
+def test_expired_code_is_refused(live):
+    live.user("late@bad.example")
+    client_id, secret = live.client("late@bad.example", "catalog:read")
+    verifier = generate_token(48)
+    code = insert_code(live, client_id, "late@bad.example", challenge=create_s256_code_challenge(verifier),
+                       method="S256", expires_in=timedelta(seconds=-1))
+    answer = exchange(live, client_id, secret, code, verifier)
     assert answer.status_code == 400 and answer.json()["error"] == "invalid_grant"
+    fresh = insert_code(live, client_id, "late@bad.example", challenge=create_s256_code_challenge(verifier),
+                        method="S256")
+    assert exchange(live, client_id, secret, fresh, verifier).status_code == 200  # the same path, in time
 
 
 # -- redirect URIs and codes ------------------------------------------------------------------------
