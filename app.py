@@ -88,12 +88,14 @@ def create_app(config: dict | None = None) -> Flask:
     from auth import oauth_server
     from auth.api import blp as accounts_blp
     from auth.views import bp as oauth_bp, limiter
+    from exchange.catalog.api import bp as stac_bp
     from exchange.core.health import bp as health_bp
     from exchange.web.views import bp as web_bp
 
     api.register_blueprint(accounts_blp)
     app.register_blueprint(health_bp)
     app.register_blueprint(oauth_bp)
+    app.register_blueprint(stac_bp)
     oauth_server.init_app(app)
     limiter.init_app(app)
     app.register_blueprint(web_bp)
@@ -103,9 +105,10 @@ def create_app(config: dict | None = None) -> Flask:
 
 def _sdx_commands() -> AppGroup:
     from auth.cli import COMMANDS as account_commands
+    from exchange.catalog.cli import COMMANDS as catalog_commands
     from exchange.core.cli import COMMANDS as platform_commands
 
     group = AppGroup("sdx", help="SDX platform commands.")
-    for command in [*platform_commands, *account_commands]:
+    for command in [*platform_commands, *account_commands, *catalog_commands]:
         group.add_command(command)
     return group

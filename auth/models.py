@@ -5,10 +5,10 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Enum, ForeignKey, String, Uuid
+from sqlalchemy import ForeignKey, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from exchange.core.db import UTCDateTime, db, new_id, utcnow
+from exchange.core.db import UTCDateTime, db, new_id, string_enum, utcnow
 
 
 class OrgKind(str, enum.Enum):
@@ -31,19 +31,13 @@ class Role(str, enum.Enum):
     admin = "admin"
 
 
-def _enum(cls: type[enum.Enum], name: str) -> Enum:
-    # Stored as plain strings with a CHECK constraint: portable across SQLite and PostgreSQL.
-    return Enum(cls, name=name, native_enum=False, create_constraint=True, length=16,
-                values_callable=lambda members: [m.value for m in members])
-
-
 class Organisation(db.Model):
     __tablename__ = "organisations"
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(String(200), unique=True)
-    kind: Mapped[OrgKind] = mapped_column(_enum(OrgKind, "org_kind"))
-    status: Mapped[OrgStatus] = mapped_column(_enum(OrgStatus, "org_status"), default=OrgStatus.pending)
+    kind: Mapped[OrgKind] = mapped_column(string_enum(OrgKind, "org_kind"))
+    status: Mapped[OrgStatus] = mapped_column(string_enum(OrgStatus, "org_status"), default=OrgStatus.pending)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     users: Mapped[list["User"]] = relationship(back_populates="organisation")
@@ -78,4 +72,4 @@ class UserRole(db.Model):
     __tablename__ = "user_roles"
 
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
-    role: Mapped[Role] = mapped_column(_enum(Role, "user_role"), primary_key=True)
+    role: Mapped[Role] = mapped_column(string_enum(Role, "user_role"), primary_key=True)

@@ -72,8 +72,34 @@ ADMIN_ACTIONS = {
 }
 
 
+#: Catalogue writes: a provider (role and scope) acting on what their organisation owns.
+PROVIDER_ACTIONS = {"catalog:create-collection", "catalog:write-collection", "catalog:write-item"}
+
+
 def _owner_id(resource: Any) -> uuid.UUID | None:
     return getattr(resource, "owner_id", None)
+
+
+def _owner_org(resource: Any) -> uuid.UUID | None:
+    return getattr(resource, "owner_org_id", None) or getattr(resource, "provider_org_id", None)
+
+
+@dataclass(frozen=True)
+class Visibility:
+    """Which catalogue items an identity may discover: the read rule of ``decide`` as a query filter."""
+
+    everything: bool = False
+    own_org_id: uuid.UUID | None = None  # besides published items, every item of this organisation
+
+
+def catalog_visibility(identity: Identity) -> Visibility:
+    """Admins see everything; a provider also sees its organisation's unpublished items; others see
+    published items only. ``decide(identity, "item:read", item)`` answers the same for one item."""
+    if identity.is_system or (Role.admin in identity.roles and identity.org_status is OrgStatus.active):
+        return Visibility(everything=True)
+    if Role.provider in identity.roles and identity.org_status is OrgStatus.active:
+        return Visibility(own_org_id=identity.org_id)
+    return Visibility()
 
 
 def decide(identity: Identity, action: str, resource: Any = None) -> Decision:
@@ -82,6 +108,15 @@ def decide(identity: Identity, action: str, resource: Any = None) -> Decision:
         return allow("system", "the console operator may do anything")
     if action in PUBLIC_ACTIONS:
         return allow("public", f"anyone may {action}")
+    if action == "item:read":
+        visibility = catalog_visibility(identity)
+        if getattr(resource, "status", None) is not None and resource.status.value == "published":
+            return allow("published", "published items are public metadata")
+        if visibility.everything:
+            return allow("role-admin", "administrators see every item")
+        if visibility.own_org_id is not None and _owner_org(resource) == visibility.own_org_id:
+            return allow("ownership", "providers see their own unpublished items")
+        return deny("unpublished", "this item is not published")
     if identity.anonymous:
         return deny("authentication", "this action needs a signed-in user")
     if identity.org_status is not OrgStatus.active:
@@ -93,6 +128,14 @@ def decide(identity: Identity, action: str, resource: Any = None) -> Decision:
         if not identity.has_scope(scope):
             return deny("scope", f"the token lacks the scope {scope}")
         return allow("role-admin", "administrators manage accounts")
+    if action in PROVIDER_ACTIONS:
+        if Role.provider not in identity.roles and Role.admin not in identity.roles:
+            return deny("role-provider", "only providers publish to the catalogue")
+        if not identity.has_scope("catalog:write"):
+            return deny("scope", "the token lacks the scope catalog:write")
+        if resource is not None and _owner_org(resource) != identity.org_id and Role.admin not in identity.roles:
+            return deny("ownership", "this belongs to another organisation")
+        return allow("provider", "providers manage their organisation's catalogue")
     if action in MEMBER_ACTIONS:
         if resource is not None and _owner_id(resource) != identity.user_id:
             return deny("ownership", "this belongs to another user")

@@ -6,6 +6,7 @@ whose row is not yet committed, and a rolled-back request enqueues nothing.
 """
 from __future__ import annotations
 
+import enum
 import logging
 import uuid
 from contextlib import contextmanager
@@ -13,7 +14,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Iterator
 
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import DateTime, MetaData, TypeDecorator
+from sqlalchemy import DateTime, Enum, MetaData, TypeDecorator
 from sqlalchemy.orm import DeclarativeBase
 
 log = logging.getLogger(__name__)
@@ -33,9 +34,16 @@ POSTGIS_OWN_TABLES = frozenset({"spatial_ref_sys", "geography_columns", "geometr
                                 "raster_overviews", "topology", "layer"})
 
 
+#: Spatial indexes made by hand in the catalog migration (GiST; the SQLite R*Tree and its shadow tables).
+HAND_MADE_SPATIAL = ("ix_items_geometry", "items_rtree")
+
+
 def include_object(obj: Any, name: str, type_: str, reflected: bool, compare_to: Any) -> bool:
-    """Alembic filter: everything except the PostGIS tables that no model of ours describes."""
-    return not (type_ == "table" and reflected and compare_to is None and name in POSTGIS_OWN_TABLES)
+    """Alembic filter: leave out what no model describes on purpose — PostGIS's own tables and
+    the hand-made spatial indexes."""
+    if reflected and compare_to is None and (name in POSTGIS_OWN_TABLES or (name or "").startswith(HAND_MADE_SPATIAL)):
+        return False
+    return True
 
 
 class UTCDateTime(TypeDecorator):
@@ -55,6 +63,12 @@ class UTCDateTime(TypeDecorator):
         if value is not None and value.tzinfo is None:
             value = value.replace(tzinfo=timezone.utc)
         return value
+
+
+def string_enum(cls: type[enum.Enum], name: str) -> Enum:
+    """An enum stored as a plain string with a CHECK constraint: the same on SQLite and PostgreSQL."""
+    return Enum(cls, name=name, native_enum=False, create_constraint=True, length=16,
+                values_callable=lambda members: [m.value for m in members])
 
 
 class Base(DeclarativeBase):

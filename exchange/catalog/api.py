@@ -1,0 +1,256 @@
+"""The STAC API under /stac (thin: parse, call the catalogue services, render STAC JSON)."""
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from flask import Blueprint, current_app, jsonify, redirect, request
+
+from auth.policy import decide
+from auth.tokens import current_identity, require_scopes
+from exchange.catalog import service, transactions
+from exchange.catalog.models import Collection
+from exchange.catalog.search import build_request
+from exchange.core.body import json_object
+from exchange.core.problems import Forbidden, NotFound
+
+bp = Blueprint("stac", __name__, url_prefix="/stac")
+
+GEOJSON = "application/geo+json"
+_CQL2 = "http://www.opengis.net/spec/cql2/1.0/conf"
+CONFORMANCE = [
+    "https://api.stacspec.org/v1.0.0/core",
+    "https://api.stacspec.org/v1.0.0/collections",
+    "https://api.stacspec.org/v1.0.0/ogcapi-features",
+    "https://api.stacspec.org/v1.0.0/item-search",
+    "https://api.stacspec.org/v1.0.0/item-search#fields",
+    "https://api.stacspec.org/v1.0.0/item-search#sort",
+    "https://api.stacspec.org/v1.1.0/item-search#sort",
+    "https://api.stacspec.org/v1.0.0/item-search#query",
+    "https://api.stacspec.org/v1.0.0/item-search#filter",
+    "https://api.stacspec.org/v1.0.0/ogcapi-features#fields",
+    "https://api.stacspec.org/v1.0.0/ogcapi-features#sort",
+    "https://api.stacspec.org/v1.0.0/ogcapi-features#query",
+    "https://api.stacspec.org/v1.0.0/ogcapi-features/extensions/transaction",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/simpletx",
+    f"{_CQL2}/cql2-text", f"{_CQL2}/cql2-json", f"{_CQL2}/basic-cql2",
+    f"{_CQL2}/advanced-comparison-operators", f"{_CQL2}/basic-spatial-functions",
+]
+READ = require_scopes("catalog:read", allow_anonymous=True)
+WRITE = require_scopes("catalog:write")
+
+
+def base_url() -> str:
+    return current_app.config["PUBLIC_BASE_URL"]
+
+
+def _stac(payload: dict, status: int = 200, media_type: str = "application/json"):
+    response = jsonify(payload)
+    response.status_code = status
+    response.mimetype = media_type
+    return response
+
+
+# -- landing, conformance, queryables ---------------------------------------------------------------
+@bp.get("/")
+@READ
+def landing():
+    stac = f"{base_url()}/stac"
+    return _stac({
+        "type": "Catalog", "stac_version": "1.0.0", "id": "sdx", "title": "SDX — Satellite Data Exchange",
+        "description": "Satellite products published on SDX.", "conformsTo": CONFORMANCE,
+        "links": [
+            {"rel": "self", "type": "application/json", "href": f"{stac}/"},
+            {"rel": "root", "type": "application/json", "href": f"{stac}/"},
+            {"rel": "conformance", "type": "application/json", "href": f"{stac}/conformance"},
+            {"rel": "data", "type": "application/json", "href": f"{stac}/collections"},
+            {"rel": "search", "type": GEOJSON, "method": "GET", "href": f"{stac}/search"},
+            {"rel": "search", "type": GEOJSON, "method": "POST", "href": f"{stac}/search"},
+            {"rel": "http://www.opengis.net/def/rel/ogc/1.0/queryables", "type": "application/schema+json",
+             "href": f"{stac}/queryables"},
+            {"rel": "service-desc", "type": "application/vnd.oai.openapi+json;version=3.0",
+             "href": f"{base_url()}/api/openapi.json"},
+            {"rel": "service-doc", "type": "text/html", "href": f"{base_url()}/api/docs"},
+        ],
+    })
+
+
+@bp.get("/conformance")
+@READ
+def conformance():
+    return _stac({"conformsTo": CONFORMANCE})
+
+
+def _queryables_schema(url: str) -> dict:
+    kinds = {"number": {"type": "number"}, "string": {"type": "string"},
+             "timestamp": {"type": "string", "format": "date-time"},
+             "geometry": {"$ref": "https://geojson.org/schema/Geometry.json"}}
+    return {"$schema": "https://json-schema.org/draft/2019-09/schema", "$id": url, "type": "object",
+            "title": "Queryables", "additionalProperties": False,
+            "properties": {name: dict(kinds[q.kind], title=name) for name, q in service.QUERYABLES.items()}}
+
+
+@bp.get("/queryables")
+@READ
+def queryables():
+    return _stac(_queryables_schema(f"{base_url()}/stac/queryables"), media_type="application/schema+json")
+
+
+@bp.get("/collections/<cid>/queryables")
+@READ
+def collection_queryables(cid: str):
+    service.get_collection(current_identity(), cid)
+    return _stac(_queryables_schema(f"{base_url()}/stac/collections/{cid}/queryables"),
+                 media_type="application/schema+json")
+
+
+# -- collections ------------------------------------------------------------------------------------
+def render_collection(collection: Collection) -> dict:
+    doc = dict(collection.data)
+    url = f"{base_url()}/stac/collections/{collection.id}"
+    doc["links"] = [
+        {"rel": "self", "type": "application/json", "href": url},
+        {"rel": "root", "type": "application/json", "href": f"{base_url()}/stac/"},
+        {"rel": "parent", "type": "application/json", "href": f"{base_url()}/stac/"},
+        {"rel": "items", "type": GEOJSON, "href": f"{url}/items"},
+        {"rel": "http://www.opengis.net/def/rel/ogc/1.0/queryables", "type": "application/schema+json",
+         "href": f"{url}/queryables"},
+        *doc.get("links", []),
+    ]
+    doc["sdx:owner"] = str(collection.owner_org_id)
+    return doc
+
+
+@bp.get("/collections")
+@READ
+def collections():
+    rendered = [render_collection(c) for c in service.list_collections(current_identity())]
+    return _stac({"collections": rendered, "links": [
+        {"rel": "self", "type": "application/json", "href": f"{base_url()}/stac/collections"},
+        {"rel": "root", "type": "application/json", "href": f"{base_url()}/stac/"}]})
+
+
+@bp.get("/collections/<cid>")
+@READ
+def collection(cid: str):
+    return _stac(render_collection(service.get_collection(current_identity(), cid)))
+
+
+@bp.post("/collections")
+@WRITE
+def create_collection():
+    created = transactions.create_collection(current_identity(), json_object())
+    return _stac(render_collection(created), 201)
+
+
+@bp.put("/collections/<cid>")
+@WRITE
+def replace_collection(cid: str):
+    return _stac(render_collection(transactions.update_collection(current_identity(), cid, json_object())))
+
+
+@bp.delete("/collections/<cid>")
+@WRITE
+def delete_collection(cid: str):
+    transactions.delete_collection(current_identity(), cid)
+    return "", 204
+
+
+# -- items and search -------------------------------------------------------------------------------
+def _feature_collection(page: service.Page, search, link_for) -> dict:
+    features = [service.render(item, base_url(), search) for item in page.items]
+    links = [{"rel": "root", "type": "application/json", "href": f"{base_url()}/stac/"}]
+    for rel, token in (("next", page.next_token), ("prev", page.prev_token)):
+        if token:
+            links.append(dict(link_for(token), rel=rel, type=GEOJSON))
+    body = {"type": "FeatureCollection", "features": features, "links": links, "numberReturned": len(features)}
+    if page.matched is not None:
+        body["numberMatched"] = page.matched
+    return body
+
+
+def _get_link(path: str):
+    params = {k: v for k, v in request.args.items() if k != "token"}
+    return lambda token: {"href": f"{base_url()}{path}?{urlencode({**params, 'token': token})}", "method": "GET"}
+
+
+@bp.get("/collections/<cid>/items")
+@READ
+def items(cid: str):
+    service.get_collection(current_identity(), cid)
+    search = build_request(request.args.to_dict(), from_get=True)
+    page = service.search(current_identity(), search, collection_id=cid)
+    return _stac(_feature_collection(page, search, _get_link(f"/stac/collections/{cid}/items")),
+                 media_type=GEOJSON)
+
+
+@bp.get("/collections/<cid>/items/<iid>")
+@READ
+def item(cid: str, iid: str):
+    return _stac(service.render(service.get_item(current_identity(), cid, iid), base_url()), media_type=GEOJSON)
+
+
+@bp.route("/search", methods=["GET", "POST"])
+@READ
+def search():
+    if request.method == "GET":
+        params = request.args.to_dict()
+        link_for = _get_link("/stac/search")
+    else:
+        params = json_object()
+        link_for = lambda token: {"href": f"{base_url()}/stac/search", "method": "POST",  # noqa: E731
+                                  "body": {**params, "token": token}, "merge": False}
+    query = build_request(params, from_get=request.method == "GET")
+    page = service.search(current_identity(), query)
+    return _stac(_feature_collection(page, query, link_for), media_type=GEOJSON)
+
+
+@bp.post("/collections/<cid>/items")
+@WRITE
+def create_items(cid: str):
+    body = json_object()
+    if body.get("type") == "FeatureCollection":
+        result = transactions.bulk_upsert(current_identity(), cid, body.get("features") or [],
+                                          status=transactions.ItemStatus.published)
+        failures = [{"item": label, "reasons": reasons} for label, reasons in result.failures]
+        return _stac({"written": result.written, "failed": failures}, 200 if not failures else 207)
+    created = transactions.create_item(current_identity(), cid, body)
+    return _stac(service.render(created, base_url()), 201, GEOJSON)
+
+
+@bp.put("/collections/<cid>/items/<iid>")
+@WRITE
+def replace_item(cid: str, iid: str):
+    updated = transactions.replace_item(current_identity(), cid, iid, json_object())
+    return _stac(service.render(updated, base_url()), media_type=GEOJSON)
+
+
+@bp.patch("/collections/<cid>/items/<iid>")
+@WRITE
+def patch_item(cid: str, iid: str):
+    updated = transactions.patch_item(current_identity(), cid, iid, json_object())
+    return _stac(service.render(updated, base_url()), media_type=GEOJSON)
+
+
+@bp.delete("/collections/<cid>/items/<iid>")
+@WRITE
+def delete_item(cid: str, iid: str):
+    transactions.delete_item(current_identity(), cid, iid)
+    return "", 204
+
+
+@bp.get("/collections/<cid>/items/<iid>/assets/<key>/download")
+@READ
+def download_asset(cid: str, iid: str, key: str):
+    """Until the download gateway lands, only the owning provider may follow a data asset."""
+    product = service.get_item(current_identity(), cid, iid)
+    asset = (product.data.get("assets") or {}).get(key)
+    if asset is None:
+        raise NotFound(f"Item {iid!r} has no asset {key!r}.")
+    if not decide(current_identity(), "catalog:write-item", product):
+        raise Forbidden("Data assets are downloaded through a license; the download gateway is not open yet.")
+    return redirect(asset["href"])

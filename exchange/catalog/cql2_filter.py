@@ -1,0 +1,276 @@
+"""The STAC ``filter`` parameter: CQL2 (text or JSON) to a SQLAlchemy boolean expression.
+
+The ``cql2`` package parses and validates; this module only translates its JSON AST, against a fixed set of
+queryables, so a filter can reach no column the server did not choose to expose. The SQL is portable: the one
+backend-specific predicate (spatial intersection) comes from the caller's ``SpatialOps``, and LIKE is compiled
+per dialect so that it is case-sensitive everywhere.
+
+Timestamp literals (``{"timestamp": ...}``, ``{"date": ...}``, or a plain RFC 3339 string compared with a
+timestamp property) are bound as timezone-aware UTC datetimes; a date means midnight UTC. Storing and comparing
+them is the column type's business (SDX's ``UTCDateTime``). Timestamp properties are treated as instants.
+"""
+from __future__ import annotations
+
+import json
+import operator
+from dataclasses import dataclass
+from datetime import date, datetime, time, timezone
+from typing import Any, Mapping, Protocol
+
+import cql2
+import shapely
+from shapely.errors import ShapelyError
+from shapely.geometry import shape
+from sqlalchemy import Boolean, ColumnElement, and_, false, literal, not_, or_, true
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
+
+
+class FilterError(ValueError):
+    """A filter a person can fix: the message names the offending operator or property."""
+
+
+@dataclass(frozen=True)
+class Queryable:
+    column: Any  # a SQLAlchemy column expression
+    kind: str  # "number" | "string" | "timestamp" | "geometry" | "boolean"
+
+
+class SpatialOps(Protocol):
+    def intersects(self, geometry_column, geom: shapely.Geometry) -> ColumnElement[bool]: ...
+
+
+def parse_filter(filter_value, filter_lang: str | None) -> dict:
+    """Parse and schema-validate a STAC ``filter``; return its CQL2 JSON AST.
+
+    The default language follows the value: a string is cql2-text, anything else cql2-json.
+    """
+    lang = filter_lang or ("cql2-text" if isinstance(filter_value, str) else "cql2-json")
+    if lang not in ("cql2-text", "cql2-json"):
+        raise FilterError(f"unknown filter-lang {lang!r}; use cql2-text or cql2-json")
+    if lang == "cql2-text" and not isinstance(filter_value, str):
+        raise FilterError("a cql2-text filter must be a string")
+    try:
+        if lang == "cql2-text":
+            expr = cql2.parse_text(filter_value)
+        else:  # parse_json takes text only; Expr(dict) would raise a bare Exception
+            expr = cql2.parse_json(filter_value if isinstance(filter_value, str) else json.dumps(filter_value))
+        expr.validate()
+    except (cql2.ParseError, cql2.ValidationError) as exc:
+        raise FilterError(f"invalid {lang}: {exc}") from None
+    return expr.to_json()
+
+
+def to_sqlalchemy(ast: dict, queryables: Mapping[str, Queryable], spatial: SpatialOps) -> ColumnElement[bool]:
+    """Translate a CQL2 JSON AST into a WHERE clause over the queryables' columns."""
+    return _Translator(queryables, spatial).predicate(ast)
+
+
+_COMPARISONS = {"=": operator.eq, "<>": operator.ne, "<": operator.lt, "<=": operator.le,
+                ">": operator.gt, ">=": operator.ge}
+_TEMPORAL = {"t_before", "t_after", "t_intersects"}
+#: The same predicate with its two operands swapped, so that the property can always be on the left.
+_SWAPPED = {"=": "=", "<>": "<>", "<": ">", "<=": ">=", ">": "<", ">=": "<=", "s_intersects": "s_intersects",
+            "t_intersects": "t_intersects", "t_before": "t_after", "t_after": "t_before"}
+_SUPPORTED = ["and", "or", "not", *_COMPARISONS, "isNull", "like", "between", "in", "s_intersects", *sorted(_TEMPORAL)]
+#: Kinds with an order; booleans only have equality and IN, geometries only isNull and s_intersects.
+_ORDERED = {"number", "string", "timestamp"}
+_SCALAR = _ORDERED | {"boolean"}
+
+
+class _Translator:
+    def __init__(self, queryables: Mapping[str, Queryable], spatial: SpatialOps) -> None:
+        self.queryables = queryables
+        self.spatial = spatial
+
+    def predicate(self, node: Any) -> ColumnElement[bool]:
+        if isinstance(node, bool):
+            return true() if node else false()
+        if not isinstance(node, dict) or not isinstance(node.get("op"), str):
+            raise FilterError(f"expected a predicate, got {_show(node)}")
+        op, args = node["op"], node.get("args")
+        if not isinstance(args, list):
+            raise FilterError(f"operator {op!r} needs a list of arguments")
+        if op in ("and", "or"):
+            if not args:
+                raise FilterError(f"operator {op!r} needs at least one argument")
+            parts = [self.predicate(arg) for arg in args]
+            return and_(*parts) if op == "and" else or_(*parts)
+        if op == "not":
+            return not_(self.predicate(*_arity(op, args, 1)))
+        if op == "isNull":
+            return self.queryable(op, *_arity(op, args, 1))[1].column.is_(None)
+        if op in _SWAPPED:
+            left, right = _arity(op, args, 2)
+            if _is_property(right) and not _is_property(left):
+                op, left, right = _SWAPPED[op], right, left
+            return self.binary(op, left, right)
+        if op == "like":
+            prop, pattern = _arity(op, args, 2)
+            name, q = self.queryable(op, prop, kinds={"string"})
+            return _case_sensitive_like(q.column, _literal(op, name, q.kind, pattern))
+        if op == "between":
+            prop, low, high = _arity(op, args, 3)
+            name, q = self.queryable(op, prop, kinds={"number"})  # CQL2 defines BETWEEN on numbers only
+            return q.column.between(_literal(op, name, q.kind, low), _literal(op, name, q.kind, high))
+        if op == "in":
+            prop, values = _arity(op, args, 2)
+            name, q = self.queryable(op, prop, kinds=_SCALAR)
+            if not isinstance(values, list):
+                raise FilterError(f"operator 'in' needs a list of values, got {_show(values)}")
+            return q.column.in_([_literal(op, name, q.kind, value) for value in values])
+        raise FilterError(f"operator {op!r} is not supported; supported: {', '.join(_SUPPORTED)}")
+
+    def binary(self, op: str, left: Any, right: Any) -> ColumnElement[bool]:
+        if op == "s_intersects":
+            _, q = self.queryable(op, left, kinds={"geometry"})
+            return self.spatial.intersects(q.column, _geometry(right))
+        if op in _TEMPORAL:
+            name, q = self.queryable(op, left, kinds={"timestamp"})
+            return _temporal(op, q.column, name, right)
+        name, q = self.queryable(op, left, kinds=_SCALAR if op in ("=", "<>") else _ORDERED)
+        if _is_property(right):  # property against property: same kind only
+            return _COMPARISONS[op](q.column, self.queryable(op, right, kinds={q.kind})[1].column)
+        return _COMPARISONS[op](q.column, _literal(op, name, q.kind, right))
+
+    def queryable(self, op: str, node: Any, kinds: set[str] | None = None) -> tuple[str, Queryable]:
+        """The queryable a ``{"property": name}`` operand names, checked against the kinds ``op`` accepts."""
+        if not _is_property(node):
+            _reject_function(node)
+            raise FilterError(f"operator {op!r} needs a property operand, got {_show(node)}")
+        name = node["property"]
+        q = self.queryables.get(name)
+        if q is None:
+            raise FilterError(f"unknown property {name!r}; queryables: {', '.join(sorted(self.queryables))}")
+        if kinds is not None and q.kind not in kinds:
+            raise FilterError(f"operator {op!r} does not apply to {name!r}, a {q.kind} property")
+        return name, q
+
+
+def _literal(op: str, name: str, kind: str, value: Any) -> Any:
+    """``value`` as a Python value of the property's kind, or a FilterError saying why it is not one."""
+    _reject_function(value)
+    if kind == "timestamp":
+        found = _instant(value)
+    elif kind == "number":
+        found = value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    else:
+        found = value if isinstance(value, {"string": str, "boolean": bool}.get(kind, ())) else None
+    if found is None:
+        raise FilterError(f"operator {op!r}: {name!r} is a {kind} property; {_show(value)} is not a {kind}")
+    return found
+
+
+def _arity(op: str, args: list, count: int) -> list:
+    if len(args) != count:
+        raise FilterError(f"operator {op!r} takes {count} argument(s), got {len(args)}")
+    return args
+
+
+def _is_property(node: Any) -> bool:
+    return isinstance(node, dict) and isinstance(node.get("property"), str)
+
+
+def _reject_function(node: Any) -> None:
+    """Functions and operators inside operands (casei, accenti, arithmetic, ...) are beyond what we advertise."""
+    if isinstance(node, dict) and isinstance(node.get("op"), str):
+        raise FilterError(f"operator {node['op']!r} is not supported here; supported: {', '.join(_SUPPORTED)}")
+
+
+def _show(value: Any) -> str:
+    return json.dumps(value) if isinstance(value, (dict, list)) else repr(value)
+
+
+def _instant(value: Any) -> datetime | None:
+    """An RFC 3339 timestamp or a date (midnight UTC) as an aware UTC datetime; None if it is neither."""
+    text = value.get("timestamp", value.get("date")) if isinstance(value, dict) and len(value) == 1 else value
+    if not isinstance(text, str):
+        return None
+    try:
+        if len(text) == 10:
+            return datetime.combine(date.fromisoformat(text), time(), timezone.utc)
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed.astimezone(timezone.utc) if parsed.tzinfo is not None else None
+
+
+def _temporal(op: str, column: Any, name: str, value: Any) -> ColumnElement[bool]:
+    """t_before / t_after / t_intersects of an instant property with an instant or a closed interval."""
+    bounds = value.get("interval") if isinstance(value, dict) else None
+    if bounds is None:
+        instant = _literal(op, name, "timestamp", value)
+        return {"t_before": column < instant, "t_after": column > instant, "t_intersects": column == instant}[op]
+    if not isinstance(bounds, list) or len(bounds) != 2:
+        raise FilterError(f"operator {op!r}: an interval has two ends, got {_show(bounds)}")
+    start, end = (None if bound == ".." else _literal(op, name, "timestamp", bound) for bound in bounds)
+    if op == "t_before":  # nothing is before an interval open to the past
+        return column < start if start is not None else false()
+    if op == "t_after":
+        return column > end if end is not None else false()
+    conditions = [column.is_not(None)]  # INTERVAL('..', '..') still needs a value
+    if start is not None:
+        conditions.append(column >= start)
+    if end is not None:
+        conditions.append(column <= end)
+    return and_(*conditions)
+
+
+def _geometry(value: Any) -> shapely.Geometry:
+    """A GeoJSON geometry or ``{"bbox": [...]}`` literal as a 2D shapely geometry."""
+    _reject_function(value)
+    try:
+        if isinstance(value, dict) and "bbox" in value:
+            bbox = value["bbox"]
+            west, south, east, north = (bbox[0], bbox[1], bbox[3], bbox[4]) if len(bbox) == 6 else bbox
+            if west > east:  # crosses the antimeridian
+                return shapely.MultiPolygon([shapely.box(west, south, 180.0, north),
+                                             shapely.box(-180.0, south, east, north)])
+            return shapely.box(west, south, east, north)
+        if isinstance(value, dict) and "type" in value:
+            return shapely.force_2d(shape(value))
+    except (ValueError, TypeError, KeyError, IndexError, ShapelyError) as exc:
+        raise FilterError(f"operator 's_intersects': invalid geometry {_show(value)}: {exc}") from None
+    raise FilterError(f"operator 's_intersects' needs a geometry or bbox literal, got {_show(value)}")
+
+
+_ESCAPE = "\\"
+_WILDCARDS = {"%": ("%", "*"), "_": ("_", "?")}  # CQL2 wildcard -> (LIKE, GLOB)
+
+
+class _CaseSensitiveLike(FunctionElement):
+    """``column LIKE pattern``, case-sensitive everywhere: SQLite's LIKE folds ASCII case, its GLOB does not.
+
+    Arguments: the column, the SQL LIKE pattern (escape ``\\``), the equivalent GLOB pattern.
+    """
+    name = "cql2_like"
+    type = Boolean()
+    inherit_cache = True
+
+
+@compiles(_CaseSensitiveLike)
+def _compile_like(element, compiler, **kw) -> str:
+    column, like, _ = element.clauses.clauses
+    return f"({compiler.process(column.like(like, escape=_ESCAPE), **kw)})"
+
+
+@compiles(_CaseSensitiveLike, "sqlite")
+def _compile_glob(element, compiler, **kw) -> str:
+    column, _, glob = element.clauses.clauses
+    return f"({compiler.process(column, **kw)} GLOB {compiler.process(glob, **kw)})"
+
+
+def _case_sensitive_like(column: Any, pattern: str) -> ColumnElement[bool]:
+    """Translate CQL2's LIKE pattern (``%``, ``_``, a backslash escapes the next character) for both backends."""
+    like, glob = [], []
+    chars = iter(pattern)
+    for char in chars:
+        if char in _WILDCARDS:
+            like.append(_WILDCARDS[char][0])
+            glob.append(_WILDCARDS[char][1])
+            continue
+        if char == _ESCAPE:
+            char = next(chars, _ESCAPE)
+        like.append(_ESCAPE + char if char in "%_" + _ESCAPE else char)
+        glob.append(f"[{char}]" if char in "*?[" else char)
+    return _CaseSensitiveLike(column, literal("".join(like)), literal("".join(glob)))

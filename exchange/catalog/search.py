@@ -1,0 +1,208 @@
+"""STAC item search: parameters from GET or POST, their validation, and keyset paging.
+
+Every invalid parameter is a ``SearchError`` (HTTP 400) whose message says what to change. Pages
+are cut with opaque keyset tokens over the sort key plus the row key — never OFFSET — so paging is
+stable while items are inserted and has no duplicates or gaps.
+"""
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import shapely
+from shapely.geometry import shape
+
+from exchange.catalog.spatial import bbox_geometry
+from exchange.catalog.stac import parse_rfc3339
+from exchange.core.problems import Problem
+
+DEFAULT_LIMIT = 10
+MAX_LIMIT = 10_000
+MAX_VERTICES = 10_000
+
+
+class SearchError(Problem):
+    """A search parameter a person can fix (HTTP 400); the message names it."""
+
+    status = 400
+    title = "Invalid search"
+
+
+@dataclass
+class SearchRequest:
+    collections: list[str] = field(default_factory=list)
+    ids: list[str] = field(default_factory=list)
+    geometry: object | None = None  # from bbox or intersects
+    interval: tuple[datetime | None, datetime | None] | None = None
+    limit: int = DEFAULT_LIMIT
+    sortby: list[tuple[str, bool]] = field(default_factory=list)  # (field, ascending)
+    fields_include: list[str] = field(default_factory=list)
+    fields_exclude: list[str] = field(default_factory=list)
+    filter: dict | None = None  # CQL2 JSON AST
+    query: dict | None = None
+    token: str | None = None
+
+
+def _split(value) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return value
+    raise SearchError(f"expected a list of strings, got {value!r}")
+
+
+def parse_limit(value) -> int:
+    if value is None or value == "":
+        return DEFAULT_LIMIT
+    try:
+        limit = int(value)
+    except (TypeError, ValueError):
+        raise SearchError(f"limit must be an integer, got {value!r}") from None
+    if limit < 1:
+        raise SearchError("limit must be at least 1")
+    return min(limit, MAX_LIMIT)  # above the maximum is answered as the maximum
+
+
+def parse_bbox(value) -> object:
+    if isinstance(value, str):
+        try:
+            value = [float(v) for v in value.split(",")]
+        except ValueError:
+            raise SearchError(f"bbox must be 4 or 6 comma-separated numbers, got {value!r}") from None
+    if not (isinstance(value, list) and len(value) in (4, 6)
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)):
+        raise SearchError("bbox must be 4 numbers (west,south,east,north) or 6 with min/max elevation")
+    south, north = (value[1], value[4]) if len(value) == 6 else (value[1], value[3])
+    west, east = (value[0], value[3]) if len(value) == 6 else (value[0], value[2])
+    if not (-90 <= south <= north <= 90):
+        raise SearchError("bbox latitudes must satisfy -90 <= south <= north <= 90")
+    if not (-180 <= west <= 180 and -180 <= east <= 180):
+        raise SearchError("bbox longitudes must be within -180..180 (west > east crosses the antimeridian)")
+    return bbox_geometry(value)
+
+
+def parse_intersects(value) -> object:
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            raise SearchError("intersects must be a GeoJSON geometry object") from None
+    if not isinstance(value, dict) or "type" not in value:
+        raise SearchError("intersects must be a GeoJSON geometry object")
+    try:
+        geometry = shape(value)
+    except (ValueError, TypeError, AttributeError, KeyError, IndexError, shapely.errors.GEOSException) as exc:
+        raise SearchError(f"intersects is not a valid GeoJSON geometry: {exc}") from None
+    vertices = shapely.get_num_coordinates(geometry)
+    if vertices > MAX_VERTICES:
+        raise SearchError(f"intersects has {vertices} vertices; at most {MAX_VERTICES} are accepted — simplify it")
+    if geometry.is_empty:
+        raise SearchError("intersects is an empty geometry")
+    return geometry if geometry.is_valid else shapely.make_valid(geometry)
+
+
+def parse_datetime(value) -> tuple[datetime | None, datetime | None] | None:
+    """An instant, a closed interval a/b, or an open one with '..' (or an empty side)."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise SearchError("datetime must be a string: an RFC 3339 instant or an interval start/end")
+    try:
+        if "/" not in value:
+            instant = parse_rfc3339(value)
+            return instant, instant
+        start_text, end_text = value.split("/", 1)
+        start = None if start_text in ("", "..") else parse_rfc3339(start_text)
+        end = None if end_text in ("", "..") else parse_rfc3339(end_text)
+    except ValueError as exc:
+        raise SearchError(f"datetime: {exc}; use e.g. 2020-01-01T00:00:00Z or 2020-01-01T00:00:00Z/..") from None
+    if start and end and start > end:
+        raise SearchError("datetime interval starts after it ends")
+    return start, end
+
+
+def parse_sortby(value) -> list[tuple[str, bool]]:
+    if value is None or value == "" or value == []:
+        return []
+    if isinstance(value, str):
+        out = []
+        for part in _split(value):
+            ascending = not part.startswith("-")
+            out.append((part.lstrip("+- ") or part, ascending))
+        return out
+    if isinstance(value, list):
+        out = []
+        for entry in value:
+            if not isinstance(entry, dict) or not isinstance(entry.get("field"), str) \
+                    or entry.get("direction", "asc") not in ("asc", "desc"):
+                raise SearchError('sortby entries must be {"field": name, "direction": "asc"|"desc"}')
+            out.append((entry["field"], entry.get("direction", "asc") == "asc"))
+        return out
+    raise SearchError("sortby must be a string like '-datetime,id' or a list of {field, direction}")
+
+
+def parse_fields(value) -> tuple[list[str], list[str]]:
+    if value is None or value == "":
+        return [], []
+    if isinstance(value, str):
+        parts = _split(value)
+        return [p.lstrip("+") for p in parts if not p.startswith("-")], [p[1:] for p in parts if p.startswith("-")]
+    if isinstance(value, dict):
+        return _split(value.get("include")), _split(value.get("exclude"))
+    raise SearchError('fields must be "a,-b" or {"include": [...], "exclude": [...]}')
+
+
+def parse_query(value) -> dict | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            raise SearchError("query must be a JSON object") from None
+    if not isinstance(value, dict):
+        raise SearchError("query must be a JSON object like {\"eo:cloud_cover\": {\"lt\": 10}}")
+    return value
+
+
+def build_request(params: dict, *, from_get: bool) -> SearchRequest:
+    """Turn GET query parameters or a POST body into a validated SearchRequest."""
+    from exchange.catalog.cql2_filter import FilterError, parse_filter
+
+    if params.get("bbox") not in (None, "", []) and params.get("intersects") not in (None, ""):
+        raise SearchError("use either bbox or intersects, not both")
+    request = SearchRequest(collections=_split(params.get("collections")), ids=_split(params.get("ids")),
+                            limit=parse_limit(params.get("limit")), interval=parse_datetime(params.get("datetime")),
+                            sortby=parse_sortby(params.get("sortby")), query=parse_query(params.get("query")),
+                            token=params.get("token") or None)
+    if params.get("bbox") not in (None, "", []):
+        request.geometry = parse_bbox(params["bbox"])
+    elif params.get("intersects") not in (None, ""):
+        request.geometry = parse_intersects(params["intersects"])
+    request.fields_include, request.fields_exclude = parse_fields(params.get("fields"))
+    if params.get("filter") not in (None, ""):
+        try:
+            request.filter = parse_filter(params["filter"], params.get("filter-lang"))
+        except FilterError as exc:
+            raise SearchError(f"filter: {exc}") from None
+    return request
+
+
+# -- keyset tokens ---------------------------------------------------------------------------------
+def encode_token(direction: str, values: list) -> str:
+    raw = json.dumps({"d": direction, "v": [v.isoformat() if isinstance(v, datetime) else v for v in values]})
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_token(token: str) -> tuple[str, list]:
+    try:
+        raw = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        if raw["d"] not in ("next", "prev") or not isinstance(raw["v"], list):
+            raise ValueError
+        return raw["d"], raw["v"]
+    except (ValueError, KeyError, TypeError):
+        raise SearchError("token is not one this server issued; start again from the first page") from None

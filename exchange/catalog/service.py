@@ -1,0 +1,253 @@
+"""The catalogue: collections, items (products) and search.
+
+Reads go through the policy decision point: ``decide(identity, "item:read", item)`` for one item,
+``catalog_visibility(identity)`` as the same rule in SQL for lists and search, so a list never shows
+what a read would refuse. Writes are for providers on what their organisation owns.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+from sqlalchemy import and_, func, literal, or_, select, true, tuple_
+
+from auth.policy import Identity, catalog_visibility, decide
+from exchange.catalog.cql2_filter import FilterError, Queryable, to_sqlalchemy
+from exchange.catalog.models import Collection, Item, ItemStatus
+from exchange.catalog.search import SearchError, SearchRequest, decode_token, encode_token
+from exchange.catalog.spatial import SpatialOps
+from exchange.catalog.stac import parse_rfc3339, render_item
+from exchange.core.db import db
+from exchange.core.problems import NotFound
+
+#: Nulls sort after every value when ascending (and first when descending), the same on both backends.
+NULL_LAST = 1e300
+COUNT_CAP = 10_000
+
+QUERYABLES: dict[str, Queryable] = {
+    "id": Queryable(Item.item_id, "string"),
+    "collection": Queryable(Item.collection_id, "string"),
+    "datetime": Queryable(Item.dt_start, "timestamp"),
+    "start_datetime": Queryable(Item.dt_start, "timestamp"),
+    "end_datetime": Queryable(Item.dt_end, "timestamp"),
+    "gsd": Queryable(Item.gsd, "number"),
+    "eo:cloud_cover": Queryable(Item.cloud_cover, "number"),
+    "view:off_nadir": Queryable(Item.off_nadir, "number"),
+    "platform": Queryable(Item.platform, "string"),
+    "constellation": Queryable(Item.constellation, "string"),
+    "instruments": Queryable(Item.instruments, "string"),
+    "geometry": Queryable(Item.geometry, "geometry"),
+}
+
+SORTABLE = {
+    "datetime": Item.dt_start, "start_datetime": Item.dt_start, "end_datetime": Item.dt_end,
+    "id": Item.item_id, "collection": Item.collection_id,
+    "gsd": func.coalesce(Item.gsd, NULL_LAST), "eo:cloud_cover": func.coalesce(Item.cloud_cover, NULL_LAST),
+    "view:off_nadir": func.coalesce(Item.off_nadir, NULL_LAST),
+}
+TIMESTAMP_SORTS = {"datetime", "start_datetime", "end_datetime"}
+
+QUERY_OPS = {"eq": "=", "neq": "<>", "lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
+
+
+def spatial_ops() -> SpatialOps:
+    return SpatialOps(db.engine.dialect.name, Item.__table__)
+
+
+def visible_items(identity: Identity):
+    rule = catalog_visibility(identity)
+    if rule.everything:
+        return true()
+    published = Item.status == ItemStatus.published
+    if rule.own_org_id is not None:
+        return or_(published, Item.provider_org_id == rule.own_org_id)
+    return published
+
+
+# -- collections -------------------------------------------------------------------------------------
+def list_collections(identity: Identity) -> list[Collection]:
+    return list(db.session.scalars(select(Collection).order_by(Collection.id)))
+
+
+def get_collection(identity: Identity, collection_id: str) -> Collection:
+    collection = db.session.get(Collection, collection_id)
+    if collection is None:
+        raise NotFound(f"No collection {collection_id!r}.")
+    return collection
+
+
+# -- items ---------------------------------------------------------------------------------------------
+def get_item(identity: Identity, collection_id: str, item_id: str) -> Item:
+    item = db.session.scalar(select(Item).where(Item.collection_id == collection_id, Item.item_id == item_id))
+    if item is None or not decide(identity, "item:read", item):
+        raise NotFound(f"No item {item_id!r} in collection {collection_id!r}.")  # hidden reads as absent
+    return item
+
+
+def query_to_cql2(query: dict) -> dict:
+    """The STAC query extension as the equivalent CQL2 JSON."""
+    clauses = []
+    for prop, ops in query.items():
+        if not isinstance(ops, dict):
+            raise SearchError(f'query["{prop}"] must be an object like {{"lt": 10}}')
+        for op, value in ops.items():
+            ref = {"property": prop}
+            if op in QUERY_OPS:
+                clauses.append({"op": QUERY_OPS[op], "args": [ref, value]})
+            elif op in ("startsWith", "endsWith", "contains") and isinstance(value, str):
+                pattern = {"startsWith": f"{value}%", "endsWith": f"%{value}", "contains": f"%{value}%"}[op]
+                clauses.append({"op": "like", "args": [ref, pattern]})
+            elif op == "in" and isinstance(value, list):
+                clauses.append({"op": "in", "args": [ref, value]})
+            else:
+                raise SearchError(f'query operator "{op}" on "{prop}" is not supported; use '
+                                  "eq, neq, lt, lte, gt, gte, startsWith, endsWith, contains, in")
+    return {"op": "and", "args": clauses} if len(clauses) > 1 else clauses[0]
+
+
+def _conditions(identity: Identity, request: SearchRequest, collection_id: str | None) -> list:
+    conditions = [visible_items(identity)]
+    collections = [collection_id] if collection_id else request.collections
+    if collections:
+        conditions.append(Item.collection_id.in_(collections))
+    if request.ids:
+        conditions.append(Item.item_id.in_(request.ids))
+    if request.geometry is not None:
+        conditions.append(spatial_ops().intersects(Item.geometry, request.geometry))
+    if request.interval is not None:
+        start, end = request.interval
+        if end is not None:
+            conditions.append(Item.dt_start <= end)
+        if start is not None:
+            conditions.append(Item.dt_end >= start)
+    for ast in ([request.filter] if request.filter else []) + ([query_to_cql2(request.query)] if request.query else []):
+        try:
+            conditions.append(to_sqlalchemy(ast, QUERYABLES, spatial_ops()))
+        except FilterError as exc:
+            raise SearchError(f"filter: {exc}") from None
+    return conditions
+
+
+def _order(request: SearchRequest) -> list[tuple[str, object, bool]]:
+    sortby = request.sortby or [("datetime", False)]
+    order = []
+    for name, ascending in sortby:
+        if name not in SORTABLE:
+            raise SearchError(f"cannot sort by {name!r}; sortable fields: {', '.join(SORTABLE)}")
+        order.append((name, SORTABLE[name], ascending))
+    order.append(("key", Item.key, order[-1][2]))  # unique tie-breaker, same direction as the last key
+    return order
+
+
+def _after(order, values: list, forward: bool):
+    """Rows strictly after ``values`` in ``order`` (or before, when paging backwards)."""
+    if len(values) != len(order):
+        raise SearchError("token does not match this search's sort order; start again from the first page")
+    try:
+        bound = [parse_rfc3339(v) if name in TIMESTAMP_SORTS else v for (name, _, _), v in zip(order, values)]
+    except ValueError:
+        raise SearchError("token is damaged; start again from the first page") from None
+    directions = {asc == forward for _, _, asc in order}
+    if len(directions) == 1:  # one direction: a row-value comparison the index can serve
+        columns = tuple_(*(col for _, col, _ in order))
+        return columns > tuple_(*(literal(v) for v in bound)) if directions.pop() else \
+            columns < tuple_(*(literal(v) for v in bound))
+    clauses = []
+    for i, (_, col, asc) in enumerate(order):
+        equal = [order[j][1] == bound[j] for j in range(i)]
+        clauses.append(and_(*equal, col > bound[i] if asc == forward else col < bound[i]))
+    return or_(*clauses)
+
+
+@dataclass
+class Page:
+    items: list[Item]
+    next_token: str | None
+    prev_token: str | None
+    matched: int | None
+    matched_exact: bool
+
+
+def _sort_values(row, order) -> list:
+    values = []
+    for name, _, _ in order:
+        if name == "key":
+            values.append(row.key)
+        elif name in TIMESTAMP_SORTS:
+            values.append(row.dt_end if name == "end_datetime" else row.dt_start)
+        else:
+            attr = {"id": "item_id", "collection": "collection_id", "eo:cloud_cover": "cloud_cover",
+                    "view:off_nadir": "off_nadir"}.get(name, name)
+            value = getattr(row, attr)
+            values.append(NULL_LAST if value is None and attr in ("gsd", "cloud_cover", "off_nadir") else value)
+    return values
+
+
+def search(identity: Identity, request: SearchRequest, *, collection_id: str | None = None) -> Page:
+    conditions = _conditions(identity, request, collection_id)
+    order = _order(request)
+    direction, values = decode_token(request.token) if request.token else ("next", None)
+    forward = direction == "next"
+    page_conditions = list(conditions)
+    if values is not None:
+        page_conditions.append(_after(order, values, forward))
+    ordering = [(col.asc() if asc == forward else col.desc()) for _, col, asc in order]
+    rows = list(db.session.scalars(select(Item).where(*page_conditions).order_by(*ordering)
+                                   .limit(request.limit + 1)))
+    more = len(rows) > request.limit
+    rows = rows[:request.limit]
+    if not forward:
+        rows.reverse()
+    next_token = prev_token = None
+    if rows:
+        if (forward and more) or (not forward and values is not None):
+            next_token = encode_token("next", _sort_values(rows[-1], order))
+        if (forward and values is not None) or (not forward and more):
+            prev_token = encode_token("prev", _sort_values(rows[0], order))
+    matched, exact = count_matches(conditions)
+    return Page(rows, next_token, prev_token, matched, exact)
+
+
+def count_matches(conditions) -> tuple[int, bool]:
+    """Exact up to COUNT_CAP; beyond that PostgreSQL's planner estimate, or the cap as a lower bound."""
+    capped = select(literal(1)).select_from(Item).where(*conditions).limit(COUNT_CAP + 1).subquery()
+    count = db.session.scalar(select(func.count()).select_from(capped))
+    if count <= COUNT_CAP:
+        return count, True
+    if db.engine.dialect.name == "postgresql":
+        statement = select(Item.key).where(*conditions)
+        compiled = statement.compile(db.engine, compile_kwargs={"literal_binds": True})
+        plan = db.session.execute(db.text(f"EXPLAIN (FORMAT JSON) {compiled}")).scalar()
+        return max(int(plan[0]["Plan"]["Plan Rows"]), COUNT_CAP + 1), False
+    return COUNT_CAP + 1, False
+
+
+def apply_fields(doc: dict, include: list[str], exclude: list[str]) -> dict:
+    """The fields extension: keep ``include`` (dotted paths) if given, then drop ``exclude``."""
+    if include:
+        kept = {key: doc[key] for key in ("type", "stac_version", "id", "collection", "links") if key in doc}
+        for path in include:
+            head, _, rest = path.partition(".")
+            if head not in doc:
+                continue
+            if rest and isinstance(doc[head], dict):
+                kept.setdefault(head, {})
+                if rest in doc[head]:
+                    kept[head][rest] = doc[head][rest]
+            else:
+                kept[head] = copy.deepcopy(doc[head])
+        doc = kept
+    for path in exclude:
+        head, _, rest = path.partition(".")
+        if rest and isinstance(doc.get(head), dict):
+            doc[head].pop(rest, None)
+        elif not rest and head not in ("id", "type", "links"):
+            doc.pop(head, None)
+    return doc
+
+
+def render(item: Item, base_url: str, request: SearchRequest | None = None) -> dict:
+    doc = render_item(item, base_url)
+    if request is not None:
+        doc = apply_fields(doc, request.fields_include, request.fields_exclude)
+    return doc
