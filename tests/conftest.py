@@ -12,23 +12,33 @@ A missing PostgreSQL or Redis skips the tests that need it, with the reason; wit
 from __future__ import annotations
 
 import os
+import threading
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import redis
+import requests
 import sqlalchemy as sa
+from authlib.integrations.requests_client import OAuth2Session
 from sqlalchemy.engine import make_url
+from werkzeug.serving import make_server
 
 from app import create_app
 from auth.keys import forget_cached_keys
 from exchange.core.db import db
-from storage.embedded import EmbeddedS3
+from auth import clients, service
+from auth.models import OrgStatus
+from auth.policy import SYSTEM
+from storage.embedded import EmbeddedS3, free_ports
 
 POSTGRES_URL = os.environ.get("SDX_TEST_POSTGRES_URL", "")
 REDIS_URL = os.environ.get("SDX_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 REQUIRE_SERVICES = os.environ.get("SDX_REQUIRE_SERVICES") == "1"
 RUN_ID = uuid.uuid4().hex[:8]
+PASSWORD = "a long test password"
+CALLBACK = "https://app.example/callback"
 
 
 def service_missing(reason: str) -> None:
@@ -185,3 +195,54 @@ def celery_worker(make_app, redis_url):
 
 def project_root() -> Path:
     return Path(__file__).resolve().parent.parent
+
+
+# -- a live server on loopback, driven by a real OAuth client library ----------------------------
+@dataclass
+class Live:
+    app: object
+    url: str
+
+    def user(self, email: str, roles=("buyer",), org: str | None = None, kind: str = "buyer",
+             status: OrgStatus = OrgStatus.active):
+        org = org or f"Org of {email}"
+        with self.app.app_context():
+            if service.find_org(org) is None:
+                service.create_org(SYSTEM, {"name": org, "kind": kind}, status=status)
+            user = service.create_user(SYSTEM, {"org": org, "email": email, "password": PASSWORD,
+                                                "roles": list(roles)})
+            return user.id
+
+    def client(self, email: str, scope: str, *, public: bool = False, redirect_uris=(CALLBACK,),
+               grant_types=None) -> tuple[str, str | None]:
+        if grant_types is None:
+            grant_types = ["authorization_code", "refresh_token"] + ([] if public else ["client_credentials"])
+        with self.app.app_context():
+            owner = service.find_user(email)
+            client, secret = clients.create_client(SYSTEM, {
+                "name": f"client of {email}", "grant_types": grant_types, "redirect_uris": list(redirect_uris),
+                "scope": scope, "public": public}, owner=owner)
+            return client.client_id, secret
+
+    def client_credentials_token(self, client_id: str, secret: str, scope: str | None = None) -> dict:
+        session = OAuth2Session(client_id, secret, scope=scope)
+        return session.fetch_token(f"{self.url}/oauth/token", grant_type="client_credentials")
+
+    def api(self, method: str, path: str, token: str | None = None, **kwargs) -> requests.Response:
+        headers = kwargs.pop("headers", {})
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        return requests.request(method, f"{self.url}{path}", headers=headers, timeout=10, **kwargs)
+
+
+@pytest.fixture
+def live(make_app):
+    (port,) = free_ports(1)
+    url = f"http://127.0.0.1:{port}"
+    app = make_app(PUBLIC_BASE_URL=url, LOGIN_LOCK_AFTER=3, LOGIN_LOCK_SECONDS=2)
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield Live(app, url)
+    server.shutdown()
+    thread.join(5)
