@@ -62,6 +62,9 @@ def test_run_serves_a_ready_platform_and_a_second_run_reuses_its_data(tmp_path):
         assert ready.status_code == 200, ready.text
         assert ready.json() == {"database": "ok", "storage": "ok", "broker": "ok", "status": "ready"}
         assert requests.get(url, timeout=5).status_code == 200
+        assert any("demo catalogue: 1000 items in 'naip'" in line for line in lines)
+        found = requests.get(url + "stac/search?collections=naip&limit=1", timeout=10).json()
+        assert found["numberMatched"] == 1000
         accounts = json.loads((var_dir / "demo-accounts.json").read_text())
         assert set(accounts) == {"admin@sdx.example", "provider@sdx.example", "buyer@sdx.example"}
         assert any("demo account admin@sdx.example" in line for line in lines)
@@ -85,6 +88,7 @@ def test_run_serves_a_ready_platform_and_a_second_run_reuses_its_data(tmp_path):
     process, url, lines = start_platform(var_dir, port)
     try:
         assert not any("demo account admin@sdx.example" in line for line in lines), "demo accounts were re-created"
+        assert not any("demo catalogue" in line for line in lines), "the demo catalogue was imported twice"
         again = requests.post(url + "api/v1/signup", json=signup, timeout=10)
         assert again.status_code == 409  # the organisation from the first run is still there
         assert json.loads((var_dir / "demo-accounts.json").read_text()) == accounts

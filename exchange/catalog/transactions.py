@@ -8,7 +8,7 @@ import copy
 import uuid
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from auth.policy import Identity, require
 from exchange.catalog.models import Collection, Item, ItemStatus
@@ -202,16 +202,19 @@ def bulk_upsert(identity: Identity, collection_id: str, docs: list[dict], *, sta
         rows[promoted.item_id] = (promoted, stored_document(_clean(doc), collection_id))
     existing = {item.item_id: item for item in db.session.scalars(
         select(Item).where(Item.collection_id == collection_id, Item.item_id.in_(list(rows))))} if rows else {}
-    with unit_of_work() as uow:
+    new_rows = []
+    with unit_of_work():
         for item_id, (promoted, stored) in rows.items():
             item = existing.get(item_id)
             if item is None:
-                uow.add(Item(collection_id=collection.id, provider_org_id=collection.owner_org_id, status=status,
-                             data=stored, **promoted.columns()))
+                new_rows.append(dict(promoted.columns(), collection_id=collection.id, status=status, data=stored,
+                                     provider_org_id=collection.owner_org_id))
             else:
                 for name, value in promoted.columns().items():
                     setattr(item, name, value)
                 item.data = stored
                 item.status = status
             result.written += 1
+        if new_rows:  # one multi-row INSERT: the ORM's bulk path, an order faster than adding objects
+            db.session.execute(insert(Item), new_rows)
     return result

@@ -58,10 +58,14 @@ def run_command() -> None:
         if app.config["DEMO_DATA"]:
             from auth.demo import seed_demo_accounts
 
+            from exchange.catalog.demo import seed_demo_catalog
+
             for line in seed_demo_accounts(app.config["SDX_VAR_DIR"], app.config["PUBLIC_BASE_URL"]):
                 click.echo(f"  {line}")
+            for line in seed_demo_catalog():
+                click.echo(f"  {line}")
         url = f"http://{host}:{port}/"
-        click.echo(f"\nSDX is running at {url}  (API docs: {url}api/docs; Ctrl-C to stop)\n")
+        click.echo(f"\nSDX is running at {url}  (STAC API: {url}stac/ · API docs: {url}api/docs; Ctrl-C to stop)\n")
         sys.stdout.flush()
         try:
             run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
