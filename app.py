@@ -88,7 +88,7 @@ def create_app(config: dict | None = None) -> Flask:
     from auth import oauth_server
     from auth.api import blp as accounts_blp
     from auth.views import bp as oauth_bp, limiter
-    from exchange.catalog.api import bp as stac_bp
+    from exchange.catalog.api import bp as stac_bp, document as document_stac
     from exchange.core.health import bp as health_bp
     from exchange.web.views import bp as web_bp
 
@@ -96,6 +96,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(health_bp)
     app.register_blueprint(oauth_bp)
     app.register_blueprint(stac_bp)
+    document_stac(api.spec)
     oauth_server.init_app(app)
     limiter.init_app(app)
     app.register_blueprint(web_bp)

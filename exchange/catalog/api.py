@@ -5,13 +5,11 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, current_app, jsonify, redirect, request
 
-from auth.policy import decide
 from auth.tokens import current_identity, require_scopes
 from exchange.catalog import service, transactions
 from exchange.catalog.models import Collection
 from exchange.catalog.search import build_request
 from exchange.core.body import json_object
-from exchange.core.problems import Forbidden, NotFound
 
 bp = Blueprint("stac", __name__, url_prefix="/stac")
 
@@ -247,10 +245,25 @@ def delete_item(cid: str, iid: str):
 @READ
 def download_asset(cid: str, iid: str, key: str):
     """Until the download gateway lands, only the owning provider may follow a data asset."""
-    product = service.get_item(current_identity(), cid, iid)
-    asset = (product.data.get("assets") or {}).get(key)
-    if asset is None:
-        raise NotFound(f"Item {iid!r} has no asset {key!r}.")
-    if not decide(current_identity(), "catalog:write-item", product):
-        raise Forbidden("Data assets are downloaded through a license; the download gateway is not open yet.")
-    return redirect(asset["href"])
+    return redirect(service.asset_source(current_identity(), cid, iid, key))
+
+
+def document(spec) -> None:
+    """Describe the STAC endpoints in the platform's OpenAPI document (its `service-desc`)."""
+    json_answer = {"200": {"description": "STAC JSON"}, "400": {"description": "Invalid parameters (problem+json)"}}
+    read = [{}, {"oauth2": ["catalog:read"]}]
+    write = [{"oauth2": ["catalog:write"]}]
+    for path, summary in (("/stac/", "Landing page"), ("/stac/conformance", "Conformance classes"),
+                          ("/stac/queryables", "Queryable properties (JSON Schema)"),
+                          ("/stac/collections", "Collections"), ("/stac/collections/{collectionId}", "A collection"),
+                          ("/stac/collections/{collectionId}/items", "Items of a collection (GeoJSON)"),
+                          ("/stac/collections/{collectionId}/items/{itemId}", "An item (GeoJSON)")):
+        operations = {"get": {"summary": summary, "tags": ["STAC"], "security": read, "responses": json_answer}}
+        if path.endswith("}") or path.endswith("items") or path == "/stac/collections":
+            operations["post" if not path.endswith("}") else "put"] = {
+                "summary": f"Transaction: create or replace ({summary.lower()})", "tags": ["STAC"],
+                "security": write, "responses": {"201": {"description": "Created"}, "200": {"description": "Replaced"}}}
+        spec.path(path=path, operations=operations)
+    spec.path(path="/stac/search", operations={
+        method: {"summary": "Item search (bbox, intersects, datetime, CQL2 filter, sort, fields, query)",
+                 "tags": ["STAC"], "security": read, "responses": json_answer} for method in ("get", "post")})

@@ -18,7 +18,7 @@ from exchange.catalog.search import SearchError, SearchRequest, decode_token, en
 from exchange.catalog.spatial import SpatialOps
 from exchange.catalog.stac import parse_rfc3339, render_item
 from exchange.core.db import db
-from exchange.core.problems import NotFound
+from exchange.core.problems import Forbidden, NotFound
 
 #: Nulls sort after every value when ascending (and first when descending), the same on both backends.
 NULL_LAST = 1e300
@@ -82,6 +82,18 @@ def get_item(identity: Identity, collection_id: str, item_id: str) -> Item:
     if item is None or not decide(identity, "item:read", item):
         raise NotFound(f"No item {item_id!r} in collection {collection_id!r}.")  # hidden reads as absent
     return item
+
+
+def asset_source(identity: Identity, collection_id: str, item_id: str, key: str) -> str:
+    """Where a data asset's bytes are. Until the download gateway meters licensed downloads, only
+    the owning provider (or an admin) may follow it."""
+    item = get_item(identity, collection_id, item_id)
+    asset = (item.data.get("assets") or {}).get(key)
+    if asset is None:
+        raise NotFound(f"Item {item_id!r} has no asset {key!r}.")
+    if not decide(identity, "catalog:write-item", item):
+        raise Forbidden("Data assets are downloaded under a license; the download gateway is not open yet.")
+    return asset["href"]
 
 
 def query_to_cql2(query: dict) -> dict:

@@ -11,7 +11,7 @@ from auth import service
 from auth.policy import SYSTEM
 from exchange.catalog.importer import import_path
 from exchange.catalog.stac import parse_rfc3339
-from tests.conftest import project_root
+from tests.conftest import project_root, service_missing
 
 SAMPLES = project_root().parent / "shared" / "data" / "stac"
 NAIP, S2 = "naip", "sentinel-s2-l2a-cogs-test"
@@ -40,7 +40,7 @@ def load_samples(app, provider: str = "Open Data") -> None:
 @pytest.fixture
 def samples(app):
     if not SAMPLES.exists():
-        pytest.skip(f"sample STAC data not found at {SAMPLES}")
+        service_missing(f"sample STAC data not found at {SAMPLES}")
     load_samples(app)
     return app
 
@@ -67,7 +67,7 @@ class Oracle:
 @pytest.fixture(scope="session")
 def oracle() -> Oracle:
     if not SAMPLES.exists():
-        pytest.skip(f"sample STAC data not found at {SAMPLES}")
+        service_missing(f"sample STAC data not found at {SAMPLES}")
     return Oracle()
 
 
