@@ -96,7 +96,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(health_bp)
     app.register_blueprint(oauth_bp)
     app.register_blueprint(stac_bp)
-    document_stac(api.spec)
+    document_stac(app, api.spec)
     oauth_server.init_app(app)
     limiter.init_app(app)
     app.register_blueprint(web_bp)

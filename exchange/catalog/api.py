@@ -248,22 +248,17 @@ def download_asset(cid: str, iid: str, key: str):
     return redirect(service.asset_source(current_identity(), cid, iid, key))
 
 
-def document(spec) -> None:
+def document(app, spec) -> None:
     """Describe the STAC endpoints in the platform's OpenAPI document (its `service-desc`)."""
-    json_answer = {"200": {"description": "STAC JSON"}, "400": {"description": "Invalid parameters (problem+json)"}}
-    read = [{}, {"oauth2": ["catalog:read"]}]
-    write = [{"oauth2": ["catalog:write"]}]
-    for path, summary in (("/stac/", "Landing page"), ("/stac/conformance", "Conformance classes"),
-                          ("/stac/queryables", "Queryable properties (JSON Schema)"),
-                          ("/stac/collections", "Collections"), ("/stac/collections/{collectionId}", "A collection"),
-                          ("/stac/collections/{collectionId}/items", "Items of a collection (GeoJSON)"),
-                          ("/stac/collections/{collectionId}/items/{itemId}", "An item (GeoJSON)")):
-        operations = {"get": {"summary": summary, "tags": ["STAC"], "security": read, "responses": json_answer}}
-        if path.endswith("}") or path.endswith("items") or path == "/stac/collections":
-            operations["post" if not path.endswith("}") else "put"] = {
-                "summary": f"Transaction: create or replace ({summary.lower()})", "tags": ["STAC"],
-                "security": write, "responses": {"201": {"description": "Created"}, "200": {"description": "Replaced"}}}
-        spec.path(path=path, operations=operations)
-    spec.path(path="/stac/search", operations={
-        method: {"summary": "Item search (bbox, intersects, datetime, CQL2 filter, sort, fields, query)",
-                 "tags": ["STAC"], "security": read, "responses": json_answer} for method in ("get", "post")})
+    answers = {"200": {"description": "STAC JSON"}, "201": {"description": "Created (transactions)"},
+               "400": {"description": "Invalid parameters (problem+json)"}}
+    for rule in app.url_map.iter_rules():
+        if not rule.endpoint.startswith("stac."):
+            continue
+        view = app.view_functions[rule.endpoint]
+        scopes = list(getattr(view, "required_scopes", ()))
+        summary = (view.__doc__ or rule.endpoint.removeprefix("stac.").replace("_", " ")).strip().splitlines()[0]
+        operations = {method.lower(): {"summary": summary, "tags": ["STAC"], "responses": answers,
+                                       "security": [{"oauth2": scopes}] + ([{}] if "catalog:read" in scopes else [])}
+                      for method in rule.methods - {"HEAD", "OPTIONS"}}
+        spec.path(rule=rule, operations=operations)

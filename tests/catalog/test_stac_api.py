@@ -186,3 +186,11 @@ def test_import_reports_bad_items_and_carries_on(app, runner, tmp_path):
     assert "imported into 'mixed'" in result.stdout
     unknown = runner.invoke(args=["sdx", "import-stac", str(ndjson)])
     assert unknown.exit_code == 2 and "--collection" in unknown.stderr
+
+
+def test_stac_endpoints_are_in_the_openapi_document(client):
+    spec = client.get("/api/openapi.json").json
+    assert {"get", "post"} <= set(spec["paths"]["/stac/search"])
+    assert "post" in spec["paths"]["/stac/collections/{cid}/items"]
+    service_desc = next(link for link in client.get("/stac/").json["links"] if link["rel"] == "service-desc")
+    assert service_desc["href"].endswith("/api/openapi.json")

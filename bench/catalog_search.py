@@ -1,0 +1,599 @@
+"""Benchmark of the STAC catalogue: bulk-load rate and search latency over HTTP.
+
+What it does:
+
+1. Builds the app from ``create_app`` on a fresh database — a SQLite file in a temporary directory
+   (``--backend sqlite``, the default), or a PostgreSQL database it creates itself on
+   ``--postgres-admin-url`` (``--backend postgresql``: ``CREATE DATABASE sdx_bench_<random>``, dropped
+   at the end unless ``--keep``), or an existing, empty database given as ``--database-url`` — and
+   migrates it to head.
+2. Generates N synthetic, valid STAC 1.0 items with a fixed seed (``--seed``): rotated quadrilateral
+   footprints 10–100 km across at random places in lon -170..170, lat -60..70, datetimes 2015–2025,
+   ``eo:cloud_cover`` 0–100, ``gsd`` 0.3–30 m, spread over 7 collections of one provider organisation.
+   They are loaded in batches of ``--batch`` through ``bulk_upsert`` (the product's bulk path, as
+   used by ``flask sdx import-stac`` and the bulk transaction endpoint), status published. The load
+   rate is items / seconds spent inside ``bulk_upsert`` (validation included, generation excluded).
+   After 20 batches it prints an ETA, so a load that would take too long can be interrupted.
+   Then the items table is analysed (``VACUUM ANALYZE`` on PostgreSQL, ``ANALYZE`` on SQLite) as
+   autovacuum would do after a bulk load; that time is printed but not counted in the load rate.
+3. Serves the app with werkzeug's threaded server in a daemon thread, and from a client in a separate,
+   spawned process (one ``requests.Session``: HTTP/1.1 keep-alive) times ``--requests`` requests per
+   class, after ``--warmup`` untimed ones, at limit 10 and at limit 100:
+
+   * small bbox      ``GET /stac/search?bbox=`` a 0.5° box around a random item's centre
+   * continental     ``GET /stac/search?bbox=`` a continent ``&datetime=`` one calendar month
+   * CQL2            ``POST /stac/search`` ``{"filter": "eo:cloud_cover < 10 AND gsd < 1", ...}``
+   * intersects      ``POST /stac/search`` with a 500-vertex polygon (a circle of radius 2–5°)
+   * page 1          ``GET /stac/search?limit=L`` (everything, newest first)
+   * page 100        the same search, after following ``next`` 99 times (untimed): the 100th page's
+                     URL is timed repeatedly (tokens are reusable)
+
+   Every response must be 200 (and non-empty where a match is certain), or the run stops.
+4. Prints p50/p95 per class and limit next to the targets (which are set for 1,000,000 items on
+   PostgreSQL) and the published stac-fastapi-pgstac figures, plus the load rate and the ratios.
+
+Run from the project root::
+
+    .venv/bin/python bench/catalog_search.py --backend postgresql                  # 1,000,000 items
+    .venv/bin/python bench/catalog_search.py --backend postgresql --items 100000
+    .venv/bin/python bench/catalog_search.py --items 20000                         # SQLite
+    .venv/bin/python bench/catalog_search.py --backend postgresql --items 100000 --keep   # keep the DB to EXPLAIN
+    .venv/bin/python bench/catalog_search.py --items 20000 --profile-load          # cProfile one batch
+
+This is a benchmark, not a test: it prints figures and only fails if the server answers wrongly.
+"""
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import logging
+import math
+import multiprocessing
+import os
+import pstats
+import random
+import secrets
+import socket
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+# ``python bench/catalog_search.py`` puts bench/ first on sys.path, where bench/auth.py would shadow
+# the ``auth`` package; put the project root there instead.
+_HERE = Path(__file__).resolve().parent
+PROJECT_ROOT = _HERE.parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+sys.path.insert(0, str(PROJECT_ROOT))
+
+import requests  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+from werkzeug.serving import make_server  # noqa: E402
+
+DEFAULT_ITEMS = {"postgresql": 1_000_000, "sqlite": 50_000}
+DEFAULT_ADMIN_URL = (os.environ.get("SDX_BENCH_POSTGRES_ADMIN_URL") or os.environ.get("SDX_TEST_POSTGRES_URL")
+                     or "postgresql+psycopg://root@127.0.0.1:5432/test")
+ORG = "Bench Provider"
+LIMITS = (10, 100)
+CQL2 = "eo:cloud_cover < 10 AND gsd < 1"
+MONTH_YEARS = range(2016, 2025)
+CONTINENTS = {  # west, south, east, north
+    "europe": (-10, 35, 40, 70), "north-america": (-125, 25, -65, 50), "south-america": (-80, -55, -35, 12),
+    "africa": (-18, -35, 52, 37), "asia": (60, 5, 145, 55), "australia": (112, -44, 154, -10),
+}
+ETA_WARN_SECONDS = 15 * 60
+
+
+# -- the classes, their targets and the reference ---------------------------------------------------
+@dataclass(frozen=True)
+class QueryClass:
+    name: str
+    target_p95_ms: float  # at limit 10; limit 100 gets LIMIT100_FACTOR times this
+    pgstac_p95_ms: float  # stac-fastapi-pgstac at 1M items, limit 10
+    certain_match: bool  # an empty answer means something is wrong
+
+
+CLASSES = [
+    QueryClass("small bbox", 30, 38, True),
+    QueryClass("continental", 30, 37, False),
+    QueryClass("cql2", 50, 1995, True),
+    QueryClass("intersects", 50, 142, True),
+    QueryClass("page 1", 30, 35, True),
+    QueryClass("page 100", 30, 45, True),
+]
+LIMIT100_FACTOR = 2.5
+PAGE100_FACTOR = 1.5
+LOAD_TARGET = 10_000
+PGSTAC_LOAD = 8_900
+
+
+# -- small helpers (as in bench/auth.py) ------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def percentile(samples: list[float], fraction: float) -> float:
+    """Nearest-rank percentile of ``samples`` (``fraction`` in 0..1)."""
+    ordered = sorted(samples)
+    index = min(len(ordered) - 1, max(0, int(round(fraction * len(ordered))) - 1))
+    return ordered[index]
+
+
+def minutes(seconds: float) -> str:
+    return f"{seconds / 60:.1f} min" if seconds >= 90 else f"{seconds:.0f} s"
+
+
+# -- synthetic items --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CollectionSpec:
+    id: str
+    gsds: tuple[float, ...]
+    size_km: tuple[float, float]
+    platforms: tuple[str, ...]
+    constellation: str
+    instruments: tuple[str, ...]
+
+
+COLLECTIONS = [
+    CollectionSpec("bench-worldview", (0.3,), (10, 20), ("worldview-2", "worldview-3"), "maxar", ("wv110",)),
+    CollectionSpec("bench-pleiades", (0.5,), (15, 25), ("pleiades-1a", "pleiades-1b"), "pleiades", ("hires",)),
+    CollectionSpec("bench-skysat", (0.6,), (10, 25), ("skysat-c12", "skysat-c15"), "skysat", ("pan", "ms")),
+    CollectionSpec("bench-spot", (1.0,), (30, 60), ("spot-6", "spot-7"), "spot", ("naomi",)),
+    CollectionSpec("bench-planetscope", (3.0,), (20, 30), ("ps2", "ps2.sd", "psb.sd"), "planetscope", ("psb",)),
+    CollectionSpec("bench-sentinel-2", (10.0,), (90, 100), ("sentinel-2a", "sentinel-2b"), "sentinel-2", ("msi",)),
+    CollectionSpec("bench-landsat", (30.0,), (80, 100), ("landsat-8", "landsat-9"), "landsat", ("oli", "tirs")),
+]
+EPOCH_START = datetime(2015, 1, 1, tzinfo=timezone.utc)
+EPOCH_SECONDS = int((datetime(2025, 1, 1, tzinfo=timezone.utc) - EPOCH_START).total_seconds())
+KM_PER_DEGREE = 111.32
+
+
+def make_item(rng: random.Random, spec: CollectionSpec, number: int) -> tuple[dict, tuple[float, float]]:
+    """One valid STAC item of ``spec``'s collection, and its centre (lon, lat)."""
+    cx, cy = rng.uniform(-170, 170), rng.uniform(-60, 70)
+    width = rng.uniform(*spec.size_km)
+    height = width * rng.uniform(0.8, 1.2)
+    angle = math.radians(rng.uniform(-12, 12))
+    cos_a, sin_a = math.cos(angle), math.sin(angle)
+    km_per_lon = KM_PER_DEGREE * math.cos(math.radians(cy))
+    ring = []
+    for sx, sy in ((-1, -1), (1, -1), (1, 1), (-1, 1)):
+        x, y = sx * width / 2 * rng.uniform(0.95, 1.05), sy * height / 2 * rng.uniform(0.95, 1.05)
+        ring.append([round(cx + (x * cos_a - y * sin_a) / km_per_lon, 6),
+                     round(cy + (x * sin_a + y * cos_a) / KM_PER_DEGREE, 6)])
+    ring.append(list(ring[0]))
+    lons, lats = [p[0] for p in ring], [p[1] for p in ring]
+    when = EPOCH_START + timedelta(seconds=rng.randrange(EPOCH_SECONDS))
+    item_id = f"{spec.id}-{number:08d}"
+    item = {
+        "type": "Feature", "stac_version": "1.0.0",
+        "stac_extensions": ["https://stac-extensions.github.io/eo/v1.1.0/schema.json"],
+        "id": item_id, "collection": spec.id,
+        "geometry": {"type": "Polygon", "coordinates": [ring]},
+        "bbox": [min(lons), min(lats), max(lons), max(lats)],
+        "properties": {
+            "datetime": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "eo:cloud_cover": round(rng.uniform(0, 100), 2),
+            "gsd": rng.choice(spec.gsds),
+            "platform": rng.choice(spec.platforms),
+            "constellation": spec.constellation,
+            "instruments": list(spec.instruments),
+        },
+        "assets": {
+            "data": {"href": f"s3://bench-{spec.constellation}/{item_id}/data.tif",
+                     "type": "image/tiff; application=geotiff; profile=cloud-optimized", "roles": ["data"]},
+            "thumbnail": {"href": f"https://bench.example/{spec.constellation}/{item_id}.png",
+                          "type": "image/png", "roles": ["thumbnail"]},
+        },
+        "links": [],
+    }
+    return item, (cx, cy)
+
+
+# -- the database and the app -----------------------------------------------------------------------
+def create_postgres_database(admin_url: str) -> str:
+    from sqlalchemy import create_engine, text
+
+    name = f"sdx_bench_{secrets.token_hex(4)}"
+    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        engine.dispose()
+    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+
+
+def drop_postgres_database(admin_url: str, url: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'))
+    finally:
+        engine.dispose()
+
+
+def build_app(database_url: str, tmpdir: str, port: int):
+    from flask_migrate import upgrade
+
+    from app import create_app
+
+    app = create_app({
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SDX_VAR_DIR": tmpdir,
+        "SECRET_KEY": "bench",
+        "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+        "RATELIMIT_ENABLED": False,
+        "S3_ENDPOINT": "",
+    })
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    with app.app_context():
+        upgrade()
+    return app
+
+
+def server_version(app) -> str:
+    from sqlalchemy import text
+
+    from exchange.core.db import db
+
+    with app.app_context():
+        if db.engine.dialect.name == "postgresql":
+            pg = db.session.execute(text("SHOW server_version")).scalar()
+            postgis = db.session.execute(text("SELECT extversion FROM pg_extension WHERE extname = 'postgis'")).scalar()
+            return f"PostgreSQL {pg.split()[0]}, PostGIS {postgis}"
+        return f"SQLite {db.session.execute(text('SELECT sqlite_version()')).scalar()}"
+
+
+@dataclass
+class LoadResult:
+    items: int
+    upsert_seconds: float  # inside bulk_upsert only
+    wall_seconds: float  # generation included
+    analyse_seconds: float
+    centres: list[tuple[float, float]]
+    profile: str
+
+
+def load(app, total: int, batch: int, seed: int, profile_last: bool) -> LoadResult:
+    """Create the provider and collections, then bulk-load ``total`` items batch by batch."""
+    from sqlalchemy import text
+
+    from auth import service
+    from auth.policy import SYSTEM
+    from exchange.catalog.models import ItemStatus
+    from exchange.catalog.transactions import bulk_upsert, create_collection
+    from exchange.core.db import db
+
+    rng = random.Random(seed)
+    centres: list[tuple[float, float]] = []
+    keep_every = max(1, total // 5000)
+    profile_text = ""
+    with app.app_context():
+        service.create_org(SYSTEM, {"name": ORG, "kind": "provider"})
+        org_id = service.find_org(ORG).id
+        for spec in COLLECTIONS:
+            create_collection(SYSTEM, {"id": spec.id, "title": spec.id, "description": "synthetic bench items"},
+                              owner_org_id=org_id)
+
+        batches = math.ceil(total / batch)
+        done = timed_items = 0
+        upsert_seconds = 0.0
+        wall_started = time.perf_counter()
+        next_report = 0.1
+        for index in range(batches):
+            spec = COLLECTIONS[index % len(COLLECTIONS)]
+            docs = []
+            for _ in range(min(batch, total - done)):
+                item, centre = make_item(rng, spec, done + len(docs))
+                docs.append(item)
+                if (done + len(docs)) % keep_every == 0:
+                    centres.append(centre)
+            profiled = profile_last and index == batches - 1 and batches > 1
+            profiler = cProfile.Profile() if profiled else None
+            started = time.perf_counter()
+            if profiler:
+                profiler.enable()
+            result = bulk_upsert(SYSTEM, spec.id, docs, status=ItemStatus.published)
+            if profiler:
+                profiler.disable()
+            elapsed = time.perf_counter() - started
+            if result.failures or result.written != len(docs):
+                raise RuntimeError(f"bulk_upsert wrote {result.written} of {len(docs)}: {result.failures[:3]}")
+            done += len(docs)
+            if profiler:
+                out = io.StringIO()
+                out.write(f"cProfile of the last bulk_upsert batch ({len(docs)} items, {elapsed:.2f} s under the "
+                          "profiler; not counted in the load rate)\n")
+                stats = pstats.Stats(profiler, stream=out)
+                stats.sort_stats("cumulative").print_stats(30)
+                stats.sort_stats("tottime").print_stats(20)
+                profile_text = out.getvalue()
+            else:
+                upsert_seconds += elapsed
+                timed_items += len(docs)
+            if index + 1 == 20 and batches > 20:
+                rate = timed_items / upsert_seconds
+                eta = (total - done) / rate
+                print(f"  after 20 batches: {done:,} items at {rate:,.0f} items/s; ETA for the remaining "
+                      f"{total - done:,}: {minutes(eta)}", flush=True)
+                if eta > ETA_WARN_SECONDS:
+                    print(f"  WARNING: the load alone would take {minutes(eta)} (> 15 min); interrupt (Ctrl-C) "
+                          "and rerun with a smaller --items if that is too long", flush=True)
+            elif done >= next_report * total and index + 1 < batches:
+                print(f"  loaded {done:,} / {total:,} ({timed_items / upsert_seconds:,.0f} items/s)", flush=True)
+                while next_report * total <= done:
+                    next_report += 0.1
+        wall_seconds = time.perf_counter() - wall_started
+        db.session.remove()
+
+        started = time.perf_counter()
+        if db.engine.dialect.name == "postgresql":
+            with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.execute(text("VACUUM ANALYZE items"))
+        else:
+            with db.engine.begin() as conn:
+                conn.execute(text("ANALYZE"))
+        analyse_seconds = time.perf_counter() - started
+    return LoadResult(timed_items, upsert_seconds, wall_seconds, analyse_seconds, centres, profile_text)
+
+
+class Server:
+    def __init__(self, app, port: int) -> None:
+        self.server = make_server("127.0.0.1", port, app, threaded=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, name="bench-server", daemon=True)
+
+    def __enter__(self) -> "Server":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(10)
+
+
+# -- the requests -----------------------------------------------------------------------------------
+def circle(rng: random.Random, lon: float, lat: float, vertices: int = 500) -> dict:
+    """A closed ring of ``vertices`` positions (first == last) approximating a circle of radius 2–5°."""
+    radius = rng.uniform(2, 5)
+    ring = []
+    for i in range(vertices - 1):
+        theta = 2 * math.pi * i / (vertices - 1)
+        ring.append([round(max(-180.0, min(180.0, lon + radius * math.cos(theta))), 6),
+                     round(max(-90.0, min(90.0, lat + radius * math.sin(theta))), 6)])
+    ring.append(list(ring[0]))
+    return {"type": "Polygon", "coordinates": [ring]}
+
+
+def plan_requests(centres: list[tuple[float, float]], count: int, seed: int) -> list[dict]:
+    """For each class and limit: the requests to send (``count`` of them, warm-up included)."""
+    rng = random.Random(seed + 1)
+    plan = []
+    for limit in LIMITS:
+        small, continental, intersects = [], [], []
+        for _ in range(count):
+            lon, lat = rng.choice(centres)
+            small.append(("GET", "/stac/search",
+                          {"bbox": f"{lon - 0.25:.4f},{lat - 0.25:.4f},{lon + 0.25:.4f},{lat + 0.25:.4f}",
+                           "limit": limit}, None))
+            west, south, east, north = CONTINENTS[rng.choice(sorted(CONTINENTS))]
+            year, month = rng.choice(MONTH_YEARS), rng.randint(1, 12)
+            last_day = ((datetime(year + month // 12, month % 12 + 1, 1)) - timedelta(days=1)).day
+            continental.append(("GET", "/stac/search", {
+                "bbox": f"{west},{south},{east},{north}",
+                "datetime": f"{year}-{month:02d}-01T00:00:00Z/{year}-{month:02d}-{last_day:02d}T23:59:59Z",
+                "limit": limit}, None))
+            lon, lat = rng.choice(centres)
+            intersects.append(("POST", "/stac/search", None, {"intersects": circle(rng, lon, lat), "limit": limit}))
+        cql2 = [("POST", "/stac/search", None, {"filter": CQL2, "filter-lang": "cql2-text", "limit": limit})] * count
+        page1 = [("GET", "/stac/search", {"limit": limit}, None)] * count
+        plan += [
+            {"class": "small bbox", "limit": limit, "requests": small},
+            {"class": "continental", "limit": limit, "requests": continental},
+            {"class": "cql2", "limit": limit, "requests": cql2},
+            {"class": "intersects", "limit": limit, "requests": intersects},
+            {"class": "page 1", "limit": limit, "requests": page1},
+            {"class": "page 100", "limit": limit, "requests": page1[:1], "follow_next": 99},
+        ]
+    return plan
+
+
+# -- the client (runs in its own, spawned process) ------------------------------------------------
+def run_client(url: str, plan: list[dict], timed: int, warmup: int, certain: dict[str, bool]) -> dict:
+    """Send each series' requests over one keep-alive session; return seconds and counts per series."""
+    results = {}
+    with requests.Session() as session:
+        def call(method: str, target: str, params, body, what: str) -> tuple[float, dict]:
+            full = target if target.startswith("http") else f"{url}{target}"
+            started = time.perf_counter()
+            if method == "GET":
+                response = session.get(full, params=params, timeout=120)
+            else:
+                response = session.post(full, json=body, timeout=120)
+            elapsed = time.perf_counter() - started
+            if response.status_code != 200:
+                raise RuntimeError(f"{what}: {method} {full} answered {response.status_code}: {response.text[:500]}")
+            payload = response.json()
+            if not isinstance(payload.get("features"), list):
+                raise RuntimeError(f"{what}: no features in the answer: {response.text[:300]}")
+            return elapsed, payload
+
+        for series in plan:
+            what = f"{series['class']} (limit {series['limit']})"
+            reqs = series["requests"]
+            if series.get("follow_next"):
+                method, target, params, body = reqs[0]
+                _, payload = call(method, target, params, body, what)
+                for page in range(series["follow_next"]):
+                    nexts = [link for link in payload["links"] if link.get("rel") == "next"]
+                    if not nexts:
+                        raise RuntimeError(f"{what}: page {page + 1} has no next link — too few items "
+                                           f"for 100 pages of {series['limit']}")
+                    target = nexts[0]["href"]
+                    _, payload = call("GET", target, None, None, what)
+                reqs = [("GET", target, None, None)] * (warmup + timed)
+            times, returned, matched = [], [], []
+            for i, (method, target, params, body) in enumerate(reqs[:warmup + timed]):
+                elapsed, payload = call(method, target, params, body, what)
+                n = payload.get("numberReturned", len(payload["features"]))
+                if n != len(payload["features"]) or n > series["limit"]:
+                    raise RuntimeError(f"{what}: numberReturned {n} but {len(payload['features'])} features")
+                if n == 0 and certain[series["class"]]:
+                    raise RuntimeError(f"{what}: empty answer where a match is certain: {method} {target} "
+                                       f"{params or ''} {str(body)[:200] if body else ''}")
+                if i >= warmup:
+                    times.append(elapsed)
+                    returned.append(n)
+                    matched.append(payload.get("numberMatched"))
+            results[(series["class"], series["limit"])] = {"times": times, "returned": returned, "matched": matched}
+    return results
+
+
+def in_client_process(fn, *args):
+    """Run the load loop in its own process, as a real client would be, so the client's Python does
+    not compete with the server for the GIL."""
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+        return pool.submit(fn, *args).result()
+
+
+# -- the report -------------------------------------------------------------------------------------
+def report(backend: str, version: str, total: int, loaded: LoadResult, results: dict, args) -> None:
+    ms = 1000.0
+    print()
+    print(f"SDX catalog search benchmark — {backend} ({version}), N = {total:,} items in {len(COLLECTIONS)} "
+          f"collections, {cores()} cores, Python {sys.version.split()[0]}")
+    print(f"{args.requests} timed requests per row after {args.warmup} warm-up, one keep-alive client in its own "
+          "process. Targets and pgstac figures are for 1,000,000 items on PostgreSQL.")
+    rate = loaded.items / loaded.upsert_seconds
+    verdict = "ok" if rate >= LOAD_TARGET else "BELOW TARGET"
+    print(f"load: {loaded.items:,} items in {loaded.upsert_seconds:.1f} s of bulk_upsert = {rate:,.0f} items/s "
+          f"(target >= {LOAD_TARGET:,}: {verdict}; pgstac {PGSTAC_LOAD:,})   wall incl. generation "
+          f"{loaded.wall_seconds:.1f} s; {'VACUUM ANALYZE' if backend == 'postgresql' else 'ANALYZE'} "
+          f"{loaded.analyse_seconds:.1f} s (not counted)")
+    print()
+    header = (f"{'class':<12} {'limit':>5} {'p50 ms':>8} {'p95 ms':>8} {'target p95':>10} {'pgstac p95':>10} "
+              f"{'verdict':>8}   {'mean returned':>13} {'median matched':>14}")
+    print(header)
+    print("-" * len(header))
+    p95 = {}
+    p50 = {}
+    for limit in LIMITS:
+        for cls in CLASSES:
+            entry = results[(cls.name, limit)]
+            p50[cls.name, limit] = percentile(entry["times"], 0.50) * ms
+            p95[cls.name, limit] = percentile(entry["times"], 0.95) * ms
+            target = cls.target_p95_ms * (1 if limit == 10 else LIMIT100_FACTOR)
+            reference = f"{cls.pgstac_p95_ms:.0f}" if limit == 10 else "—"
+            verdict = "ok" if p95[cls.name, limit] <= target else "MISS"
+            matched = [m for m in entry["matched"] if m is not None]
+            print(f"{cls.name:<12} {limit:>5} {p50[cls.name, limit]:>8.1f} {p95[cls.name, limit]:>8.1f} "
+                  f"{target:>10.0f} {reference:>10} {verdict:>8}   {statistics.mean(entry['returned']):>13.1f} "
+                  f"{(statistics.median(matched) if matched else float('nan')):>14,.0f}")
+    print()
+    for limit in LIMITS:
+        ratio95 = p95["page 100", limit] / p95["page 1", limit]
+        ratio50 = p50["page 100", limit] / p50["page 1", limit]
+        verdict = "ok" if ratio95 <= PAGE100_FACTOR else "MISS"
+        print(f"page 100 / page 1 at limit {limit:>3}: p95 {ratio95:.2f}  p50 {ratio50:.2f}  "
+              f"(target <= {PAGE100_FACTOR}: {verdict})")
+    ratios = "  ".join(f"{cls.name} {p95[cls.name, 100] / p95[cls.name, 10]:.2f}" for cls in CLASSES)
+    print(f"limit 100 / limit 10, p95: {ratios}   (target: limit-100 p95 <= {LIMIT100_FACTOR} x the limit-10 target)")
+    if loaded.profile:
+        print()
+        print(loaded.profile)
+
+
+# -- main -------------------------------------------------------------------------------------------
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--backend", choices=("sqlite", "postgresql"), default=None,
+                        help="database backend (default sqlite, or that of --database-url)")
+    parser.add_argument("--items", type=int, default=None,
+                        help="items to load (default 1,000,000 on PostgreSQL, 50,000 on SQLite)")
+    parser.add_argument("--requests", type=int, default=200, help="timed requests per class and limit (default 200)")
+    parser.add_argument("--warmup", type=int, default=20, help="untimed requests before each series (default 20)")
+    parser.add_argument("--batch", type=int, default=2000, help="items per bulk_upsert call (default 2000)")
+    parser.add_argument("--seed", type=int, default=20261125, help="random seed (default 20261125)")
+    parser.add_argument("--postgres-admin-url", default=DEFAULT_ADMIN_URL,
+                        help="PostgreSQL database to connect to for CREATE/DROP DATABASE "
+                             f"(default $SDX_BENCH_POSTGRES_ADMIN_URL, $SDX_TEST_POSTGRES_URL or {DEFAULT_ADMIN_URL})")
+    parser.add_argument("--database-url", default=None,
+                        help="use this existing, empty database instead of creating one (it is migrated, not dropped)")
+    parser.add_argument("--keep", action="store_true", help="do not drop the PostgreSQL database this script created")
+    parser.add_argument("--profile-load", action="store_true",
+                        help="cProfile the last bulk_upsert batch (left out of the load rate) and print the top entries")
+    args = parser.parse_args(argv)
+    for name in ("requests", "batch"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name} must be at least 1")
+    if args.database_url:
+        url_backend = make_url(args.database_url).get_backend_name()
+        if args.backend and args.backend != url_backend:
+            parser.error(f"--backend {args.backend} but --database-url is {url_backend}")
+        backend = url_backend
+    else:
+        backend = args.backend or "sqlite"
+    total = args.items if args.items is not None else DEFAULT_ITEMS[backend]
+    if total < 100 * max(LIMITS):
+        parser.error(f"--items must be at least {100 * max(LIMITS):,} (100 pages of {max(LIMITS)})")
+
+    created_url = None
+    with tempfile.TemporaryDirectory(prefix="sdx-bench-") as tmpdir:
+        if args.database_url:
+            database_url = args.database_url
+        elif backend == "postgresql":
+            database_url = created_url = create_postgres_database(args.postgres_admin_url)
+        else:
+            database_url = f"sqlite:///{tmpdir}/bench.db"
+        app = None
+        try:
+            port = free_port()
+            url = f"http://127.0.0.1:{port}"
+            print(f"database: {make_url(database_url).render_as_string(hide_password=True)}", flush=True)
+            app = build_app(database_url, tmpdir, port)
+            version = server_version(app)
+            print(f"loading {total:,} items in batches of {args.batch:,} ({version}, {cores()} cores)", flush=True)
+            loaded = load(app, total, args.batch, args.seed, args.profile_load)
+            print(f"loaded: {loaded.items / loaded.upsert_seconds:,.0f} items/s; timing "
+                  f"{len(CLASSES) * len(LIMITS)} series of {args.requests} requests", flush=True)
+            plan = plan_requests(loaded.centres, args.warmup + args.requests, args.seed)
+            certain = {cls.name: cls.certain_match for cls in CLASSES}
+            with Server(app, port):
+                results = in_client_process(run_client, url, plan, args.requests, args.warmup, certain)
+        finally:
+            if app is not None:
+                from exchange.core.db import db
+
+                with app.app_context():
+                    db.engine.dispose()
+            if created_url and not args.keep:
+                drop_postgres_database(args.postgres_admin_url, created_url)
+            elif created_url:
+                print(f"kept database {make_url(created_url).database}")
+    report(backend, version, total, loaded, results, args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
