@@ -10,6 +10,8 @@ import copy
 from dataclasses import dataclass
 
 from sqlalchemy import and_, func, literal, or_, select, true, tuple_
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import ClauseElement, Executable
 
 from auth.policy import Identity, catalog_visibility, decide
 from exchange.catalog.cql2_filter import FilterError, Queryable, to_sqlalchemy
@@ -216,8 +218,23 @@ def search(identity: Identity, request: SearchRequest, *, collection_id: str | N
             next_token = encode_token("next", _sort_values(rows[-1], order))
         if (forward and values is not None) or (not forward and more):
             prev_token = encode_token("prev", _sort_values(rows[0], order))
-    matched, exact = count_matches(conditions)
+    # Counted on the first page only: paging on must not pay for it again (numberMatched is optional).
+    matched, exact = count_matches(conditions) if request.token is None else (None, False)
     return Page(rows, next_token, prev_token, matched, exact)
+
+
+class Explain(Executable, ClauseElement):
+    """PostgreSQL's ``EXPLAIN (FORMAT JSON)`` of a statement, with its parameters bound as usual."""
+
+    inherit_cache = False
+
+    def __init__(self, statement) -> None:
+        self.statement = statement
+
+
+@compiles(Explain, "postgresql")
+def _compile_explain(element: Explain, compiler, **kw) -> str:
+    return "EXPLAIN (FORMAT JSON) " + compiler.process(element.statement, **kw)
 
 
 def count_matches(conditions) -> tuple[int, bool]:
@@ -227,9 +244,7 @@ def count_matches(conditions) -> tuple[int, bool]:
     if count <= COUNT_CAP:
         return count, True
     if db.engine.dialect.name == "postgresql":
-        statement = select(Item.key).where(*conditions)
-        compiled = statement.compile(db.engine, compile_kwargs={"literal_binds": True})
-        plan = db.session.execute(db.text(f"EXPLAIN (FORMAT JSON) {compiled}")).scalar()
+        plan = db.session.execute(Explain(select(Item.key).where(*conditions))).scalar()
         return max(int(plan[0]["Plan"]["Plan Rows"]), COUNT_CAP + 1), False
     return COUNT_CAP + 1, False
 

@@ -94,14 +94,6 @@ def _status_of(doc: dict, default: ItemStatus) -> ItemStatus:
     return ItemStatus(value)
 
 
-def _clean(doc: dict) -> dict:
-    """Drop the fields SDX owns; they are rendered from the row, never taken from the client."""
-    doc = copy.deepcopy(doc)
-    for key in ("sdx:provider", "sdx:status"):
-        (doc.get("properties") or {}).pop(key, None)
-    return doc
-
-
 def _check_collection_field(doc: dict, collection_id: str) -> None:
     stated = doc.get("collection") if isinstance(doc, dict) else None
     if stated is not None and stated != collection_id:
@@ -121,7 +113,7 @@ def create_item(identity: Identity, collection_id: str, doc: dict) -> Item:
         raise Conflict(f"Item {promoted.item_id!r} already exists in {collection_id!r}; use PUT to replace it.")
     with unit_of_work() as uow:
         item = Item(collection_id=collection.id, provider_org_id=collection.owner_org_id, status=status,
-                    data=stored_document(_clean(doc), collection_id), **promoted.columns())
+                    data=stored_document(doc, collection_id), **promoted.columns())
         uow.add(item)
     return item
 
@@ -149,7 +141,7 @@ def replace_item(identity: Identity, collection_id: str, item_id: str, doc: dict
         for name, value in promoted.columns().items():
             setattr(item, name, value)
         item.status = status
-        item.data = stored_document(_clean(doc), collection_id)
+        item.data = stored_document(doc, collection_id)
     return item
 
 
@@ -199,7 +191,7 @@ def bulk_upsert(identity: Identity, collection_id: str, docs: list[dict], *, sta
         except InvalidItem as exc:
             result.failures.append((label, exc.reasons))
             continue
-        rows[promoted.item_id] = (promoted, stored_document(_clean(doc), collection_id))
+        rows[promoted.item_id] = (promoted, stored_document(doc, collection_id))
     existing = {item.item_id: item for item in db.session.scalars(
         select(Item).where(Item.collection_id == collection_id, Item.item_id.in_(list(rows))))} if rows else {}
     new_rows = []

@@ -135,3 +135,16 @@ def test_fields_and_sort(samples):
     assert covers == sorted(covers, reverse=True)
     assert set(body["features"][0]) <= {"type", "stac_version", "id", "collection", "links", "properties"}
     assert set(body["features"][0]["properties"]) == {"eo:cloud_cover"}
+
+
+def test_broad_spatial_search_with_more_than_the_exact_count_cap(samples, monkeypatch):
+    """Above the cap numberMatched is an estimate (PostgreSQL's planner) or a lower bound (SQLite)."""
+    from exchange.catalog import service
+
+    monkeypatch.setattr(service, "COUNT_CAP", 50)
+    client = samples.test_client()
+    for body in ({"bbox": [-180, -90, 180, 90]}, {"intersects": {"type": "Polygon", "coordinates": [
+            [[-179, -89], [179, -89], [179, 89], [-179, 89], [-179, -89]]]}}):
+        answer = client.post("/stac/search", json=body)
+        assert answer.status_code == 200, answer.json
+        assert answer.json["numberMatched"] > 50
