@@ -12,7 +12,7 @@ import uuid
 
 import shapely
 from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, \
-    TypeDecorator, UniqueConstraint, Uuid
+    TypeDecorator, UniqueConstraint, Uuid, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import UserDefinedType
@@ -80,6 +80,10 @@ class Item(db.Model):
         Index("ix_items_collection_dt", "collection_id", "dt_start", "key"),
         Index("ix_items_cloud_cover", "cloud_cover"),
         Index("ix_items_gsd", "gsd"),
+        # Items with a time range (start < end) are few: a datetime search reaches them through this
+        # small index, while instants are found by a bounded range scan on dt_start.
+        Index("ix_items_time_ranges", "dt_end", postgresql_where=text("dt_start <> dt_end"),
+              sqlite_where=text("dt_start <> dt_end")),
     )
 
     key: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True,

@@ -129,17 +129,26 @@ def _conditions(identity: Identity, request: SearchRequest, collection_id: str |
     if request.geometry is not None:
         conditions.append(spatial_ops().intersects(Item.geometry, request.geometry))
     if request.interval is not None:
-        start, end = request.interval
-        if end is not None:
-            conditions.append(Item.dt_start <= end)
-        if start is not None:
-            conditions.append(Item.dt_end >= start)
+        conditions.append(_overlaps(*request.interval))
     for ast in ([request.filter] if request.filter else []) + ([query_to_cql2(request.query)] if request.query else []):
         try:
             conditions.append(to_sqlalchemy(ast, QUERYABLES, spatial_ops()))
         except FilterError as exc:
             raise SearchError(f"filter: {exc}") from None
     return conditions
+
+
+def _overlaps(start, end):
+    """Items whose time overlaps [start, end]. Instants (start == end) and ranges are asked
+    separately so that each side has an index to use (see ix_items_time_ranges)."""
+    instants, ranges = [Item.dt_start == Item.dt_end], [Item.dt_start != Item.dt_end]
+    if start is not None:
+        instants.append(Item.dt_start >= start)
+        ranges.append(Item.dt_end >= start)
+    if end is not None:
+        instants.append(Item.dt_start <= end)
+        ranges.append(Item.dt_start <= end)
+    return or_(and_(*instants), and_(*ranges))
 
 
 def _order(request: SearchRequest) -> list[tuple[str, object, bool]]:

@@ -1,0 +1,29 @@
+"""catalog: partial index for items with a time range
+
+Revision ID: f002ec30c0be
+Revises: 6e954ffbabe2
+Create Date: 2026-11-25 06:03:42.879475
+
+"""
+from alembic import op
+import sqlalchemy as sa
+
+import exchange.core.db  # noqa: F401  (custom column types)
+
+
+# revision identifiers, used by Alembic.
+revision = 'f002ec30c0be'
+down_revision = '6e954ffbabe2'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    # Not in batch mode: a batch "move and copy" on SQLite would drop the R*Tree triggers of items.
+    op.create_index('ix_items_time_ranges', 'items', ['dt_end'], unique=False,
+                    postgresql_where=sa.text('dt_start <> dt_end'), sqlite_where=sa.text('dt_start <> dt_end'))
+
+
+def downgrade():
+    op.drop_index('ix_items_time_ranges', table_name='items')
+
