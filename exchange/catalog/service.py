@@ -139,16 +139,21 @@ def _conditions(identity: Identity, request: SearchRequest, collection_id: str |
 
 
 def _overlaps(start, end):
-    """Items whose time overlaps [start, end]. Instants (start == end) and ranges are asked
-    separately so that each side has an index to use (see ix_items_time_ranges)."""
-    instants, ranges = [Item.dt_start == Item.dt_end], [Item.dt_start != Item.dt_end]
+    """Items whose time overlaps [start, end], as one bounded range on the dt_start index.
+
+    An item overlaps when dt_start <= end and dt_end >= start. For the index to bound the scan from
+    below as well, the earliest start of any *range* item still running at ``start`` is looked up
+    first (few items have ranges; ix_items_time_ranges finds them), so the lower bound is exact.
+    """
+    conditions = []
     if start is not None:
-        instants.append(Item.dt_start >= start)
-        ranges.append(Item.dt_end >= start)
+        earliest = db.session.scalar(select(func.min(Item.dt_start))
+                                     .where(Item.dt_start != Item.dt_end, Item.dt_end >= start))
+        conditions += [Item.dt_start >= min(start, earliest) if earliest else Item.dt_start >= start,
+                       Item.dt_end >= start]
     if end is not None:
-        instants.append(Item.dt_start <= end)
-        ranges.append(Item.dt_start <= end)
-    return or_(and_(*instants), and_(*ranges))
+        conditions.append(Item.dt_start <= end)
+    return and_(*conditions)
 
 
 def _order(request: SearchRequest) -> list[tuple[str, object, bool]]:

@@ -148,3 +148,25 @@ def test_broad_spatial_search_with_more_than_the_exact_count_cap(samples, monkey
         answer = client.post("/stac/search", json=body)
         assert answer.status_code == 200, answer.json
         assert answer.json["numberMatched"] > 50
+
+
+def test_items_with_only_a_time_range_match_by_overlap(samples):
+    from auth.policy import SYSTEM
+    from exchange.catalog.transactions import create_item
+
+    def ranged(item_id, start, end):
+        return {"type": "Feature", "stac_version": "1.0.0", "id": item_id,
+                "geometry": {"type": "Point", "coordinates": [5.0, 5.0]}, "bbox": [5.0, 5.0, 5.0, 5.0],
+                "properties": {"datetime": None, "start_datetime": start, "end_datetime": end}, "assets": {}}
+
+    with samples.app_context():
+        create_item(SYSTEM, S2, ranged("decade", "2001-01-01T00:00:00Z", "2010-12-31T00:00:00Z"))
+        create_item(SYSTEM, S2, ranged("summer-2005", "2005-06-01T00:00:00Z", "2005-08-31T00:00:00Z"))
+    client = samples.test_client()
+    near = [4, 4, 6, 6]
+    assert search_ids(client, {"bbox": near, "datetime": "2005-07-01T00:00:00Z"}) == {"decade", "summer-2005"}
+    assert search_ids(client, {"bbox": near, "datetime": "2009-01-01T00:00:00Z/2012-01-01T00:00:00Z"}) == {"decade"}
+    assert search_ids(client, {"bbox": near, "datetime": "../2001-01-01T00:00:00Z"}) == {"decade"}
+    assert search_ids(client, {"bbox": near, "datetime": "2005-08-31T00:00:00Z/.."}) == {"decade", "summer-2005"}
+    assert search_ids(client, {"bbox": near, "datetime": "2011-01-01T00:00:00Z/.."}) == set()
+    assert search_ids(client, {"datetime": "2005-07-01T00:00:00Z", "collections": [S2]}) == {"decade", "summer-2005"}
