@@ -12,7 +12,7 @@ import uuid
 
 import shapely
 from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, \
-    TypeDecorator, UniqueConstraint, Uuid, text
+    TypeDecorator, UniqueConstraint, Uuid
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import UserDefinedType
@@ -80,10 +80,6 @@ class Item(db.Model):
         Index("ix_items_collection_dt", "collection_id", "dt_start", "key"),
         Index("ix_items_cloud_cover", "cloud_cover"),
         Index("ix_items_gsd", "gsd"),
-        # Items with a time range (start < end) are few: a datetime search reaches them through this
-        # small index, while instants are found by a bounded range scan on dt_start.
-        Index("ix_items_time_ranges", "dt_end", postgresql_where=text("dt_start <> dt_end"),
-              sqlite_where=text("dt_start <> dt_end")),
     )
 
     key: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True,
@@ -98,6 +94,9 @@ class Item(db.Model):
     datetime: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     dt_start: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     dt_end: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    # dt_end again, but only for items with a time range (null for instants): few rows, and the
+    # planner knows it, so "earliest range still running at t" is one cheap index probe.
+    range_end: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
     gsd: Mapped[float | None] = mapped_column(Float)
     cloud_cover: Mapped[float | None] = mapped_column(Float)
     off_nadir: Mapped[float | None] = mapped_column(Float)

@@ -143,12 +143,11 @@ def _overlaps(start, end):
 
     An item overlaps when dt_start <= end and dt_end >= start. For the index to bound the scan from
     below as well, the earliest start of any *range* item still running at ``start`` is looked up
-    first (few items have ranges; ix_items_time_ranges finds them), so the lower bound is exact.
+    first (few items have ranges; ix_items_range_end finds them), so the lower bound is exact.
     """
     conditions = []
     if start is not None:
-        earliest = db.session.scalar(select(func.min(Item.dt_start))
-                                     .where(Item.dt_start != Item.dt_end, Item.dt_end >= start))
+        earliest = db.session.scalar(select(func.min(Item.dt_start)).where(Item.range_end >= start))
         conditions += [Item.dt_start >= min(start, earliest) if earliest else Item.dt_start >= start,
                        Item.dt_end >= start]
     if end is not None:

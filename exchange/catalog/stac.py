@@ -50,6 +50,7 @@ class Promoted:
     datetime: datetime | None
     dt_start: datetime
     dt_end: datetime
+    range_end: datetime | None
     gsd: float | None
     cloud_cover: float | None
     off_nadir: float | None
@@ -130,6 +131,7 @@ def validate_item(item: object) -> Promoted:
     instruments = props.get("instruments")
     return Promoted(
         item_id=item_id, datetime=instant, dt_start=start or instant, dt_end=end or instant,
+        range_end=end if start is not None and end is not None and start < end else None,
         gsd=_number(props.get("gsd")), cloud_cover=_number(props.get("eo:cloud_cover")),
         off_nadir=_number(props.get("view:off_nadir")),
         platform=props.get("platform") if isinstance(props.get("platform"), str) else None,

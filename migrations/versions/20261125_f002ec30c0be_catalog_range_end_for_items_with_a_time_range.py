@@ -1,4 +1,4 @@
-"""catalog: partial index for items with a time range
+"""catalog: range_end, set only for items with a time range, indexed
 
 Revision ID: f002ec30c0be
 Revises: 6e954ffbabe2
@@ -20,10 +20,10 @@ depends_on = None
 
 def upgrade():
     # Not in batch mode: a batch "move and copy" on SQLite would drop the R*Tree triggers of items.
-    op.create_index('ix_items_time_ranges', 'items', ['dt_end'], unique=False,
-                    postgresql_where=sa.text('dt_start <> dt_end'), sqlite_where=sa.text('dt_start <> dt_end'))
+    op.add_column('items', sa.Column('range_end', exchange.core.db.UTCDateTime(timezone=True), nullable=True))
+    op.create_index('ix_items_range_end', 'items', ['range_end'], unique=False)
 
 
 def downgrade():
-    op.drop_index('ix_items_time_ranges', table_name='items')
-
+    op.drop_index('ix_items_range_end', table_name='items')
+    op.drop_column('items', 'range_end')
