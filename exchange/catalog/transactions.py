@@ -8,9 +8,10 @@ import copy
 import uuid
 from dataclasses import dataclass, field
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from auth.policy import Identity, require
+from exchange.catalog.bulk import insert_items
 from exchange.catalog.models import Collection, Item, ItemStatus
 from exchange.catalog.stac import STAC_VERSION, InvalidItem, stored_document, validate_item
 from exchange.core.db import db, unit_of_work
@@ -207,6 +208,6 @@ def bulk_upsert(identity: Identity, collection_id: str, docs: list[dict], *, sta
                 item.data = stored
                 item.status = status
             result.written += 1
-        if new_rows:  # one multi-row INSERT: the ORM's bulk path, an order faster than adding objects
-            db.session.execute(insert(Item), new_rows)
+        if new_rows:
+            insert_items(new_rows)
     return result
