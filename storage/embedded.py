@@ -133,20 +133,36 @@ class EmbeddedS3:
         self._process = subprocess.Popen(self._command(), stdout=self._log_file, stderr=subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL, start_new_session=True)
 
+    def _s3_answers(self) -> bool:
+        try:
+            urllib.request.urlopen(f"http://{self.endpoint}/", timeout=1)
+        except urllib.error.HTTPError:
+            return True  # any HTTP answer (403 for an anonymous listing) means S3 is serving
+        except OSError:
+            return False
+        return True
+
+    def _volumes_loaded(self) -> bool:
+        """The master knows every volume on disk: until then reads of existing objects fail with 500."""
+        on_disk = sum(1 for _ in (self.directory / "data").rglob("*.dat"))
+        try:
+            status = json.load(urllib.request.urlopen(f"http://127.0.0.1:{self.ports['master']}/dir/status",
+                                                      timeout=1))
+        except (OSError, ValueError):
+            return False
+        nodes = [node for dc in status["Topology"].get("DataCenters") or [] for rack in dc.get("Racks") or []
+                 for node in rack.get("DataNodes") or []]
+        return bool(nodes) and sum(node.get("Volumes", 0) for node in nodes) >= on_disk
+
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + self.startup_timeout
-        url = f"http://{self.endpoint}/"
         while time.monotonic() < deadline:
             if self._process is not None and self._process.poll() is not None:
                 raise RuntimeError(f"the S3 server exited with code {self._process.returncode}; "
                                    f"see {self.directory / 'weed.log'}")
-            try:
-                urllib.request.urlopen(url, timeout=1)
+            if self._s3_answers() and self._volumes_loaded():
                 return
-            except urllib.error.HTTPError:
-                return  # any HTTP answer (403 for an anonymous listing) means S3 is serving
-            except OSError:
-                time.sleep(0.2)
+            time.sleep(0.2)
         self.stop()
         raise TimeoutError(f"the S3 server did not answer within {self.startup_timeout:.0f}s; "
                            f"see {self.directory / 'weed.log'}")

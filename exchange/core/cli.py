@@ -11,7 +11,7 @@ import click
 from flask.cli import with_appcontext
 from flask import current_app
 from flask_migrate import upgrade
-from werkzeug.serving import run_simple
+from werkzeug.serving import make_server
 
 from exchange.core.config import SETTINGS
 from storage.embedded import EmbeddedS3
@@ -65,12 +65,15 @@ def run_command() -> None:
             for line in seed_demo_catalog():
                 click.echo(f"  {line}")
         url = f"http://{host}:{port}/"
+        server = make_server(host, port, app, threaded=True)  # bound before the URL is announced
         click.echo(f"\nSDX is running at {url}  (STAC API: {url}stac/ · API docs: {url}api/docs; Ctrl-C to stop)\n")
         sys.stdout.flush()
         try:
-            run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
+            server.serve_forever()
         except KeyboardInterrupt:
             pass
+        finally:
+            server.server_close()
         click.echo("Stopping…")
 
 
