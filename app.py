@@ -90,9 +90,11 @@ def create_app(config: dict | None = None) -> Flask:
     from auth.views import bp as oauth_bp, limiter
     from exchange.catalog.api import bp as stac_bp, document as document_stac
     from exchange.core.health import bp as health_bp
+    from exchange.ingest.api import blp as uploads_blp
     from exchange.web.views import bp as web_bp
 
     api.register_blueprint(accounts_blp)
+    api.register_blueprint(uploads_blp)
     app.register_blueprint(health_bp)
     app.register_blueprint(oauth_bp)
     app.register_blueprint(stac_bp)
@@ -107,9 +109,10 @@ def create_app(config: dict | None = None) -> Flask:
 def _sdx_commands() -> AppGroup:
     from auth.cli import COMMANDS as account_commands
     from exchange.catalog.cli import COMMANDS as catalog_commands
+    from exchange.ingest.cli import COMMANDS as ingest_commands
     from exchange.core.cli import COMMANDS as platform_commands
 
     group = AppGroup("sdx", help="SDX platform commands.")
-    for command in [*platform_commands, *account_commands, *catalog_commands]:
+    for command in [*platform_commands, *account_commands, *catalog_commands, *ingest_commands]:
         group.add_command(command)
     return group

@@ -74,6 +74,8 @@ ADMIN_ACTIONS = {
 
 #: Catalogue writes: a provider (role and scope) acting on what their organisation owns.
 PROVIDER_ACTIONS = {"catalog:create-collection", "catalog:write-collection", "catalog:write-item"}
+#: Sending a product's bytes: only its own organisation's providers, with the uploads:write scope.
+UPLOAD_ACTIONS = {"product:upload"}
 
 
 def _owner_id(resource: Any) -> uuid.UUID | None:
@@ -136,6 +138,14 @@ def decide(identity: Identity, action: str, resource: Any = None) -> Decision:
         if resource is not None and _owner_org(resource) != identity.org_id and Role.admin not in identity.roles:
             return deny("ownership", "this belongs to another organisation")
         return allow("provider", "providers manage their organisation's catalogue")
+    if action in UPLOAD_ACTIONS:
+        if Role.provider not in identity.roles:
+            return deny("role-provider", "only providers upload products")
+        if not identity.has_scope("uploads:write"):
+            return deny("scope", "the token lacks the scope uploads:write")
+        if resource is not None and _owner_org(resource) != identity.org_id:
+            return deny("ownership", "this product belongs to another organisation")
+        return allow("provider", "providers upload their organisation's products")
     if action in MEMBER_ACTIONS:
         if resource is not None and _owner_id(resource) != identity.user_id:
             return deny("ownership", "this belongs to another user")

@@ -7,6 +7,7 @@ an unreachable store answers within seconds instead of hanging a request.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import urllib3
 from flask import Flask, current_app
@@ -22,6 +23,7 @@ class ObjectStore:
     client: Minio
     products_bucket: str
     public_bucket: str
+    presigner: Minio  # signs URLs for the endpoint providers reach (may differ from the internal one)
 
     @property
     def buckets(self) -> tuple[str, str]:
@@ -57,7 +59,15 @@ def build_store(config: dict) -> ObjectStore:
     client = Minio(config["S3_ENDPOINT"], access_key=config["S3_ACCESS_KEY"], secret_key=config["S3_SECRET_KEY"],
                    secure=config["S3_SECURE"], region=config["S3_REGION"],
                    http_client=_http_client(config["S3_TIMEOUT"]))
-    return ObjectStore(client, config["S3_PRODUCTS_BUCKET"], config["S3_PUBLIC_BUCKET"])
+    presigner = client
+    if config.get("S3_PUBLIC_ENDPOINT"):
+        public = urlsplit(config["S3_PUBLIC_ENDPOINT"])
+        if public.scheme not in ("http", "https") or not public.netloc:
+            raise StorageNotConfigured("SDX_S3_PUBLIC_ENDPOINT must look like https://s3.example.org[:port]")
+        # Signing needs no request when the region is known: this client never talks to the server.
+        presigner = Minio(public.netloc, access_key=config["S3_ACCESS_KEY"], secret_key=config["S3_SECRET_KEY"],
+                          secure=public.scheme == "https", region=config["S3_REGION"])
+    return ObjectStore(client, config["S3_PRODUCTS_BUCKET"], config["S3_PUBLIC_BUCKET"], presigner)
 
 
 def get_store(app: Flask | None = None) -> ObjectStore:
@@ -65,7 +75,7 @@ def get_store(app: Flask | None = None) -> ObjectStore:
     app = app or current_app
     config = app.config
     key = (config.get("S3_ENDPOINT"), config.get("S3_ACCESS_KEY"), config.get("S3_SECRET_KEY"),
-           config.get("S3_SECURE"), config.get("S3_PRODUCTS_BUCKET"), config.get("S3_PUBLIC_BUCKET"))
+           config.get("S3_SECURE"), config.get("S3_PUBLIC_ENDPOINT"), config.get("S3_PRODUCTS_BUCKET"), config.get("S3_PUBLIC_BUCKET"))
     cached = app.extensions.get("sdx_store")
     if cached is None or cached[0] != key:
         cached = (key, build_store(config))

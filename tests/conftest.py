@@ -14,8 +14,10 @@ from __future__ import annotations
 import os
 import threading
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 import redis
@@ -235,14 +237,27 @@ class Live:
         return requests.request(method, f"{self.url}{path}", headers=headers, timeout=10, **kwargs)
 
 
-@pytest.fixture
-def live(make_app):
+@contextmanager
+def serving(make_app, **overrides) -> Iterator[Live]:
+    """An app built with ``overrides``, served on a free loopback port by a threaded server."""
     (port,) = free_ports(1)
     url = f"http://127.0.0.1:{port}"
-    app = make_app(PUBLIC_BASE_URL=url, LOGIN_LOCK_AFTER=3, LOGIN_LOCK_SECONDS=2)
+    app = make_app(PUBLIC_BASE_URL=url, **overrides)
+    with app.app_context():
+        from storage.objectstore import get_store
+
+        get_store().ensure_buckets()
     server = make_server("127.0.0.1", port, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield Live(app, url)
-    server.shutdown()
-    thread.join(5)
+    try:
+        yield Live(app, url)
+    finally:
+        server.shutdown()
+        thread.join(5)
+
+
+@pytest.fixture
+def live(make_app):
+    with serving(make_app, LOGIN_LOCK_AFTER=3, LOGIN_LOCK_SECONDS=2) as server:
+        yield server

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from flask import Blueprint, current_app, jsonify, redirect, request
+from flask import Blueprint, Response, current_app, jsonify, redirect, request
 
 from auth.tokens import current_identity, require_scopes
 from exchange.catalog import service, transactions
@@ -246,6 +246,15 @@ def delete_item(cid: str, iid: str):
 def download_asset(cid: str, iid: str, key: str):
     """Until the download gateway lands, only the owning provider may follow a data asset."""
     return redirect(service.asset_source(current_identity(), cid, iid, key))
+
+
+@bp.get("/collections/<cid>/items/<iid>/thumbnail")
+@READ
+def item_thumbnail(cid: str, iid: str):
+    """The product's preview (PNG), made by ingest from its first GeoTIFF."""
+    response = Response(service.thumbnail(current_identity(), cid, iid), mimetype="image/png")
+    response.headers["Cache-Control"] = "private, max-age=300"
+    return response
 
 
 def document(app, spec) -> None:

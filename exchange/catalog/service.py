@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import and_, func, literal, or_, select, true, tuple_
 from sqlalchemy.ext.compiler import compiles
@@ -18,9 +19,11 @@ from exchange.catalog.cql2_filter import FilterError, Queryable, to_sqlalchemy
 from exchange.catalog.models import Collection, Item, ItemStatus
 from exchange.catalog.search import SearchError, SearchRequest, decode_token, encode_token
 from exchange.catalog.spatial import SpatialOps
-from exchange.catalog.stac import parse_rfc3339, render_item
+from exchange.catalog.stac import is_public_asset, parse_rfc3339, render_item
 from exchange.core.db import db
 from exchange.core.problems import Forbidden, NotFound
+from storage import transfers
+from storage.objectstore import get_store
 
 #: Nulls sort after every value when ascending (and first when descending), the same on both backends.
 NULL_LAST = 1e300
@@ -87,15 +90,35 @@ def get_item(identity: Identity, collection_id: str, item_id: str) -> Item:
 
 
 def asset_source(identity: Identity, collection_id: str, item_id: str, key: str) -> str:
-    """Where a data asset's bytes are. Until the download gateway meters licensed downloads, only
-    the owning provider (or an admin) may follow it."""
+    """Where an asset's bytes are: its own href, or a short-lived presigned URL for a file stored on
+    the platform. Until the download gateway meters licensed downloads, only the owning provider
+    (or an admin) may follow a data asset."""
+    from exchange.ingest.service import store_call
+
     item = get_item(identity, collection_id, item_id)
     asset = (item.data.get("assets") or {}).get(key)
     if asset is None:
         raise NotFound(f"Item {item_id!r} has no asset {key!r}.")
-    if not decide(identity, "catalog:write-item", item):
+    if not is_public_asset(asset) and not decide(identity, "catalog:write-item", item):
         raise Forbidden("Data assets are downloaded under a license; the download gateway is not open yet.")
-    return asset["href"]
+    href = asset["href"]
+    if href.startswith("s3://"):
+        bucket, _, object_key = href.removeprefix("s3://").partition("/")
+        return store_call(transfers.presigned_get, store_call(get_store), bucket, object_key,
+                          timedelta(minutes=15), object_key.rsplit("/", 1)[-1])
+    return href
+
+
+def thumbnail(identity: Identity, collection_id: str, item_id: str) -> bytes:
+    """The preview ingest made of a product, for whoever may see the product."""
+    from exchange.ingest.pipeline import thumbnail_object
+    from exchange.ingest.service import store_call
+
+    item = get_item(identity, collection_id, item_id)
+    png = store_call(transfers.read_public, store_call(get_store), thumbnail_object(item))
+    if png is None:
+        raise NotFound(f"Item {item_id!r} has no preview.")
+    return png
 
 
 def query_to_cql2(query: dict) -> dict:

@@ -21,6 +21,10 @@ STAC_VERSION = "1.0.0"
 PUBLIC_ASSET_ROLES = {"thumbnail", "overview", "metadata", "visual-preview"}
 
 
+def is_public_asset(asset: dict) -> bool:
+    return bool(PUBLIC_ASSET_ROLES.intersection(asset.get("roles") or ["data"]))
+
+
 class InvalidItem(ValueError):
     def __init__(self, reasons: list[str]) -> None:
         super().__init__("; ".join(reasons))
@@ -148,7 +152,7 @@ def stored_document(item: dict, collection_id: str) -> dict:
     """
     doc = dict(item)
     doc["properties"] = {k: v for k, v in (doc.get("properties") or {}).items()
-                         if k not in ("sdx:provider", "sdx:status")}
+                         if k not in ("sdx:provider", "sdx:status", "sdx:product_id")}
     doc["collection"] = collection_id
     doc.setdefault("stac_version", STAC_VERSION)
     doc.setdefault("stac_extensions", [])
@@ -174,10 +178,11 @@ def render_item(row, base_url: str) -> dict:
         {"rel": "root", "type": "application/json", "href": f"{base_url}/stac/"},
         *doc.get("links", []),
     ]
-    doc["assets"] = {key: asset if PUBLIC_ASSET_ROLES.intersection(asset.get("roles") or ["data"])
+    doc["assets"] = {key: asset if is_public_asset(asset) and not asset["href"].startswith("s3://")
                      else dict(asset, href=f"{self_url}/assets/{key}/download")
                      for key, asset in doc.get("assets", {}).items()}
     doc["properties"] = dict(doc.get("properties") or {})
     doc["properties"]["sdx:provider"] = str(row.provider_org_id)
     doc["properties"]["sdx:status"] = row.status.value
+    doc["properties"]["sdx:product_id"] = row.key
     return doc

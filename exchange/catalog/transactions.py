@@ -167,9 +167,16 @@ def patch_item(identity: Identity, collection_id: str, item_id: str, patch: dict
 
 
 def delete_item(identity: Identity, collection_id: str, item_id: str) -> None:
+    """Delete an item; once committed, its uploaded files leave the store too."""
+    from exchange.ingest.pipeline import thumbnail_object
+    from exchange.ingest.service import delete_product_records, files_of_product, remove_files
+
     item = _item_for_write(identity, collection_id, item_id)
-    with unit_of_work():
+    files = files_of_product(item)
+    with unit_of_work() as uow:
+        delete_product_records(item)
         db.session.delete(item)
+        uow.after_commit(remove_files, files, thumbnail_object(item))
 
 
 @dataclass

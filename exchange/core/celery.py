@@ -7,13 +7,14 @@ so no broker process is needed; with it, they go to the broker for the worker pr
 from __future__ import annotations
 
 from celery import Celery, Task
-from flask import Flask
+from flask import Flask, current_app
 
-TASK_MODULES = ["auth.tasks"]  # each package with a tasks.py adds itself here
+TASK_MODULES = ["auth.tasks", "exchange.ingest.tasks"]  # each package with a tasks.py adds itself here
 
 #: Periodic tasks run by `celery beat`.
 BEAT_SCHEDULE = {
     "purge-expired-credentials": {"task": "auth.purge_expired_credentials", "schedule": 3600.0},
+    "abort-stale-uploads": {"task": "ingest.abort_stale_uploads", "schedule": 3600.0},
 }
 
 
@@ -46,3 +47,9 @@ def init_app(app: Flask) -> Celery:
     celery.set_default()
     app.extensions["celery"] = celery
     return celery
+
+
+def enqueue(task: Task, *args, **kwargs):
+    """Send ``task`` through the current Flask app's Celery: several apps may share one process (the
+    tests do), and a shared task would otherwise go through whichever Celery app was made last."""
+    return current_app.extensions["celery"].tasks[task.name].apply_async(args, kwargs)

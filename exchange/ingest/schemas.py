@@ -1,0 +1,91 @@
+"""Input and output shapes of the upload API."""
+from __future__ import annotations
+
+import re
+
+from marshmallow import Schema, ValidationError, fields, validate, validates
+
+from storage.transfers import MAX_OBJECT_SIZE, MAX_PARTS, MAX_PART_SIZE, MIN_PART_SIZE
+
+_FILENAME = re.compile(r"^[^/\\\x00-\x1f]{1,255}$")
+
+
+class UploadRequestSchema(Schema):
+    filename = fields.String(required=True, metadata={"description": "File name, without directories"})
+    size = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=MAX_OBJECT_SIZE,
+                                                                            error="must be between 1 byte and 5 TiB"))
+    sha256 = fields.String(required=True, validate=validate.Regexp(r"^[0-9a-f]{64}$",
+                                                                   error="must be 64 lowercase hex digits"))
+    media_type = fields.String(required=True, validate=validate.Length(min=3, max=255))
+    roles = fields.List(fields.String(validate=validate.Length(min=1, max=50)), load_default=lambda: ["data"],
+                        validate=validate.Length(min=1, max=10))
+    title = fields.String(load_default=None, validate=validate.Length(max=255))
+    part_size = fields.Integer(load_default=None, strict=True,
+                               validate=validate.Range(min=MIN_PART_SIZE, max=MAX_PART_SIZE,
+                                                       error="must be between 5 MiB and 5 GiB"),
+                               metadata={"description": "Preferred multipart part size in bytes"})
+
+    @validates("filename")
+    def _filename(self, value: str, **kwargs) -> None:
+        if not _FILENAME.match(value) or value in {".", ".."}:
+            raise ValidationError("must be a plain file name: no slashes or control characters, at most 255")
+
+
+class PartNumbersSchema(Schema):
+    part_numbers = fields.List(fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_PARTS)),
+                               required=True, validate=validate.Length(min=1, max=MAX_PARTS))
+
+
+class PartUrlSchema(Schema):
+    part_number = fields.Integer()
+    url = fields.String()
+
+
+class StoredPartSchema(Schema):
+    part_number = fields.Integer(attribute="number")
+    size = fields.Integer()
+    etag = fields.String()
+
+
+class AssetStatusSchema(Schema):
+    key = fields.String(attribute="asset_key")
+    state = fields.Function(lambda a: a.state.value)
+    reason = fields.String(allow_none=True)
+    filename = fields.String()
+    media_type = fields.String()
+    roles = fields.List(fields.String())
+    size = fields.Integer()
+    sha256 = fields.String()
+    updated_at = fields.DateTime()
+
+
+class UploadSchema(Schema):
+    id = fields.UUID()
+    product_id = fields.Integer()
+    asset = fields.Nested(AssetStatusSchema)
+    state = fields.String()
+    multipart = fields.Boolean()
+    part_size = fields.Integer()
+    part_count = fields.Integer()
+    url = fields.String(allow_none=True, metadata={"description": "Single PUT: where to send the bytes"})
+    parts = fields.List(fields.Nested(PartUrlSchema), metadata={"description": "Multipart: a URL per part"})
+    received_parts = fields.List(fields.Nested(StoredPartSchema),
+                                 metadata={"description": "Parts the store holds (from S3 itself)"})
+    received_bytes = fields.Integer(allow_none=True)
+    expires_at = fields.DateTime(allow_none=True)
+    created_at = fields.DateTime()
+
+
+class UploadListSchema(Schema):
+    items = fields.List(fields.Nested(UploadSchema))
+    next = fields.String(allow_none=True)
+
+
+class ProductStatusSchema(Schema):
+    product_id = fields.Integer()
+    collection = fields.String()
+    item = fields.String()
+    status = fields.String()
+    url = fields.String()
+    assets = fields.List(fields.Nested(AssetStatusSchema))
+    reasons = fields.List(fields.String())
