@@ -18,6 +18,15 @@ BEAT_SCHEDULE = {
 }
 
 
+def _transport_options(visibility_timeout: int) -> dict:
+    """Redis transport options. A task taken by a worker that died is delivered again once it has been
+    unacknowledged for ``visibility_timeout`` seconds; the sweep that finds such tasks runs about
+    every ``interval × throttle`` seconds, so it is scaled down with a short timeout."""
+    short = visibility_timeout < 600
+    return {"socket_connect_timeout": 3, "socket_timeout": 5, "visibility_timeout": visibility_timeout,
+            "unacked_restore_interval": 1 if short else 10, "unacked_restore_throttle": 1 if short else 10}
+
+
 def init_app(app: Flask) -> Celery:
     class FlaskTask(Task):
         def __call__(self, *args, **kwargs):
@@ -36,7 +45,7 @@ def init_app(app: Flask) -> Celery:
         worker_prefetch_multiplier=1,
         broker_connection_retry_on_startup=True,
         broker_connection_timeout=3,
-        broker_transport_options={"socket_connect_timeout": 3, "socket_timeout": 5},
+        broker_transport_options=_transport_options(app.config["BROKER_VISIBILITY_TIMEOUT"]),
         task_serializer="json",
         accept_content=["json"],
         timezone="UTC",

@@ -66,6 +66,8 @@ SETTINGS: tuple[Setting, ...] = (
             "Largest raster accepted (width × height × bands); more is refused as a decompression bomb.", int),
     Setting("SDX_INGEST_TMP_DIR", "INGEST_TMP_DIR", "", "Where ingest keeps a file while checking it; empty = system temp."),
     Setting("SDX_BROKER_URL", "BROKER_URL", "", "Celery broker (redis://…); empty = tasks run in-process (embedded)."),
+    Setting("SDX_BROKER_VISIBILITY_TIMEOUT", "BROKER_VISIBILITY_TIMEOUT", str(6 * 3600),
+            "Seconds before a task a dead worker had taken is delivered again; must exceed the longest ingest.", int),
     Setting("SDX_SECRET_KEY", "SECRET_KEY", None, "Flask secret key; default generated once and kept under the var dir."),
     Setting("SDX_PUBLIC_BASE_URL", "PUBLIC_BASE_URL", None, "External base URL; default http://127.0.0.1:<SDX_PORT>."),
     Setting("SDX_HOST", "SDX_HOST", "127.0.0.1", "Address `sdx run` binds to."),

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from exchange.ingest.client import UploadClient, UploadFailed, files_for_item, sha256_of, total_size
+from exchange.ingest.client import (UploadClient, UploadFailed, declare_files, files_for_item, sha256_of,
+                                    total_size)
 
 
 @click.command("upload")
@@ -30,7 +31,7 @@ def upload_command(api: str, token: str, collection: str, item_path: Path, worke
     client = UploadClient(api, token, workers=workers)
     local_files = files_for_item(item, list(files))
     try:
-        product = client.create_product(collection, item)
+        product = client.create_product(collection, declare_files(item, local_files))
         product_id = product["properties"]["sdx:product_id"]
         click.echo(f"product {product_id}: {collection}/{item.get('id')}")
         with click.progressbar(length=total_size(local_files), label="checksums", show_eta=True) as bar:

@@ -67,6 +67,14 @@ def files_for_item(item: dict, paths: list[Path]) -> list[LocalFile]:
     return files
 
 
+def declare_files(item: dict, files: list[LocalFile]) -> dict:
+    """The item with an asset for every file, so the product waits for all of them before publishing."""
+    assets = dict(item.get("assets") or {})
+    for local in files:
+        assets.setdefault(local.asset_key, {"href": local.path.name, "type": local.media_type, "roles": local.roles})
+    return dict(item, assets=assets)
+
+
 class UploadClient:
     def __init__(self, api: str, token: str, *, workers: int = 4, timeout: float = 60.0) -> None:
         self.api = api.rstrip("/")

@@ -11,6 +11,9 @@ import copy
 import logging
 import tempfile
 import uuid
+from contextlib import contextmanager
+from pathlib import Path
+from typing import BinaryIO, Iterator
 
 from flask import current_app
 from minio.error import S3Error
@@ -45,7 +48,7 @@ def ingest_asset(asset_id: uuid.UUID) -> str:
     if asset.state is not AssetState.verifying:
         return asset.state.value
     store = get_store()
-    with tempfile.NamedTemporaryFile(dir=current_app.config["INGEST_TMP_DIR"] or None, suffix=".ingest") as tmp:
+    with _scratch_file(asset) as tmp:
         try:
             size, sha256 = transfers.copy_to_file(store, asset.object_key, tmp)
         except S3Error as exc:
@@ -81,6 +84,18 @@ def ingest_asset(asset_id: uuid.UUID) -> str:
         asset.state, asset.reason = AssetState.ready, None
         settle_product(item)
     return asset.state.value
+
+
+@contextmanager
+def _scratch_file(asset: ProductAsset) -> Iterator[BinaryIO]:
+    """A local copy of the object, named after the asset so that a rerun after a crash reuses (and
+    then removes) what the killed run left behind."""
+    path = Path(current_app.config["INGEST_TMP_DIR"] or tempfile.gettempdir()) / f"sdx-ingest-{asset.id}.part"
+    try:
+        with open(path, "w+b") as fh:
+            yield fh
+    finally:
+        path.unlink(missing_ok=True)
 
 
 def _thumbnail_source(item: Item) -> str | None:
