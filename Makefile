@@ -24,9 +24,10 @@ run: install
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-## Print the benchmark figures (not part of the test run).
+## Print the benchmark figures of auth and uploads (not part of the test run; the catalogue one is long: see README).
 bench: install
 	$(BIN)/python bench/auth.py
+	$(BIN)/python bench/upload.py
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

@@ -60,3 +60,13 @@ def test_dockerfile_runs_as_non_root_on_a_slim_base():
     for path in ("app.py", "auth", "exchange", "storage", "migrations"):
         assert re.search(rf"^COPY .*\b{re.escape(path)}\b", text, re.M), f"the image lacks {path}"
         assert (project_root() / path).exists()
+
+
+def test_providers_reach_minio_for_presigned_uploads_and_ingest_has_scratch_space():
+    services = compose()["services"]
+    public = services["api"]["environment"]["SDX_S3_PUBLIC_ENDPOINT"]
+    assert re.search(r"https?://[^/]+:9000$", public.split(":-", 1)[-1].rstrip("}")), public
+    assert any(port.startswith("9000:") for port in services["minio"]["ports"])
+    scratch = services["worker"]["environment"]["SDX_INGEST_TMP_DIR"]
+    assert any(volume.endswith(f":{scratch}") for volume in services["worker"]["volumes"])
+    assert scratch in (DOCKER / "Dockerfile").read_text()  # created and owned by the unprivileged user

@@ -68,11 +68,16 @@ def files_for_item(item: dict, paths: list[Path]) -> list[LocalFile]:
 
 
 def declare_files(item: dict, files: list[LocalFile]) -> dict:
-    """The item with an asset for every file, so the product waits for all of them before publishing."""
+    """The item with an asset for every file, so the product waits for all of them before publishing.
+    An item without a geometry gets a placeholder and asks ingest to locate it by its data."""
     assets = dict(item.get("assets") or {})
     for local in files:
         assets.setdefault(local.asset_key, {"href": local.path.name, "type": local.media_type, "roles": local.roles})
-    return dict(item, assets=assets)
+    declared = dict(item, assets=assets)
+    if item.get("geometry") is None:
+        declared["geometry"], declared["bbox"] = {"type": "Point", "coordinates": [0.0, 0.0]}, [0.0, 0.0, 0.0, 0.0]
+        declared["properties"] = dict(item.get("properties") or {}, **{"sdx:footprint_from_data": True})
+    return declared
 
 
 class UploadClient:

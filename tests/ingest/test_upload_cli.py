@@ -3,6 +3,10 @@ from __future__ import annotations
 
 import json
 
+import pytest
+import rasterio
+from rasterio.warp import transform_bounds
+
 from tests.ingest.conftest import item_doc, write_geotiff
 
 
@@ -16,6 +20,7 @@ def test_upload_command_creates_the_product_sends_every_file_and_waits_for_inges
     big = write_geotiff(tmp_path / "b04.tif", width=2000, height=2000, noise=True)  # multipart
     small = write_geotiff(tmp_path / "b08.tif")
     item = item_doc("cli-1", assets={"red": {"href": "./b04.tif", "roles": ["data"], "title": "Red"}})
+    del item["geometry"], item["bbox"], item["properties"]["sdx:footprint_from_data"]  # located by its data
     (tmp_path / "item.json").write_text(json.dumps(item))
     result = _run(provider, "--token", provider.token, "--item", str(tmp_path / "item.json"), str(big), str(small))
     assert result.exit_code == 0, result.output
@@ -23,6 +28,9 @@ def test_upload_command_creates_the_product_sends_every_file_and_waits_for_inges
     assets = provider.item("cli-1")["assets"]
     assert set(assets) == {"red", "b08", "thumbnail"}
     assert assets["red"]["title"] == "Red" and assets["red"]["file:size"] == big.stat().st_size
+    with rasterio.open(big) as src:  # the first file ingested located the product
+        expected = transform_bounds(src.crs, "EPSG:4326", *src.bounds, densify_pts=64)
+    assert provider.item("cli-1")["bbox"] == pytest.approx(list(expected), abs=1e-6)
 
 
 def test_upload_command_resumes_an_interrupted_upload(provider, tmp_path):
