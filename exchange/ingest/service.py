@@ -121,8 +121,12 @@ def start_upload(identity: Identity, product_id: int, asset_key: str, body: dict
     key = object_key(item, asset_key, body["filename"])
     store = _store()
     s3_upload_id = store_call(transfers.start_multipart, store, key, body["media_type"]) if multipart else None
+    refused_copy = transfers.QUARANTINE_PREFIX + asset.object_key \
+        if asset is not None and asset.state is AssetState.quarantined else None
     try:
         with unit_of_work() as uow:
+            if refused_copy:  # a new attempt replaces the refused file, so its quarantined copy goes
+                uow.after_commit(transfers.remove, store, store.products_bucket, refused_copy)
             if asset is None:
                 asset = ProductAsset(item_key=item.key, asset_key=asset_key)
                 uow.add(asset)

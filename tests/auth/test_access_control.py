@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import requests
@@ -31,8 +32,9 @@ def test_every_api_route_declares_its_scopes(live):
             view = live.app.view_functions[rule.endpoint]
             assert hasattr(view, "required_scopes"), f"{rule.rule} is not protected"
             for method in rule.methods - {"HEAD", "OPTIONS"}:
-                path = rule.rule.replace("<client_id>", "x").replace("<uuid:org_id>",
-                                                                     "00000000-0000-0000-0000-000000000000")
+                path = re.sub(r"<uuid:\w+>", "00000000-0000-0000-0000-000000000000", rule.rule)
+                path = re.sub(r"<int:\w+>", "1", path)
+                path = re.sub(r"<\w+>", "x", path)
                 answer = live.api(method, path)
                 assert answer.status_code == 401, f"{method} {path} answered {answer.status_code} anonymously"
 

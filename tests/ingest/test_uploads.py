@@ -192,9 +192,11 @@ def test_declared_size_or_hash_wrong_is_quarantined_with_the_reason(provider, tm
     assert ("bytes but" in asset["reason"]) if declared == "size" else ("SHA-256" in asset["reason"])
     listing = bucket_listing(provider.live.app)
     assert listing[provider.live.app.config["S3_PRODUCTS_BUCKET"]] == ["quarantine/acme-scenes/liar-1/data/liar.tif"]
-    # A corrected upload of the same asset is accepted and publishes the product.
+    # A corrected upload of the same asset is accepted, publishes the product and drops the refused copy.
     assert provider.upload(pid, "data", path).status_code == 202
     assert provider.status(pid)["status"] == "published"
+    assert bucket_listing(provider.live.app)[provider.live.app.config["S3_PRODUCTS_BUCKET"]] == \
+        ["acme-scenes/liar-1/data/liar.tif"]
 
 
 def test_bad_upload_requests_name_every_bad_field_and_write_nothing(provider, tmp_path):
