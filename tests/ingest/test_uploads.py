@@ -12,8 +12,14 @@ from rasterio.warp import transform_bounds
 from shapely.geometry import shape
 
 from tests.conftest import serving
-from tests.ingest.conftest import (GEOTIFF, MIB, UPLOAD_SETTINGS, bucket_listing, make_provider, sha256,
-                                   write_geotiff)
+from tests.ingest.conftest import (GEOTIFF, MIB, UPLOAD_SETTINGS, bucket_listing, empty_buckets, make_provider,
+                                   sha256, write_geotiff)
+
+
+def only_the_product_files(live, *keys: str) -> bool:
+    """The products bucket holds exactly these objects and no multipart upload is left open."""
+    listing = bucket_listing(live.app)
+    return listing[live.app.config["S3_PRODUCTS_BUCKET"]] == sorted(keys) and listing["open-multipart"] == []
 
 
 def test_small_geotiff_is_verified_described_previewed_and_published(provider, tmp_path):
@@ -138,6 +144,7 @@ def test_interrupted_multipart_upload_resumes_from_what_the_store_holds(provider
     provider.send(fresh | {"multipart": True}, path)
     assert provider.api("POST", f"/api/v1/uploads/{upload['id']}/complete").status_code == 202
     assert provider.status(pid)["status"] == "published"
+    assert only_the_product_files(provider.live, "acme-scenes/resume-1/data/resume.tif")
 
 
 def test_completing_twice_is_refused_and_changes_nothing(provider, tmp_path):
@@ -150,6 +157,7 @@ def test_completing_twice_is_refused_and_changes_nothing(provider, tmp_path):
     assert again.status_code == 409 and "already completed" in again.json()["detail"]
     assert again.headers["Content-Type"] == "application/problem+json"
     assert provider.status(pid)["assets"][0]["state"] == "ready"
+    assert only_the_product_files(provider.live, "acme-scenes/twice-1/data/twice.tif")
 
 
 def test_completing_before_any_bytes_arrive_is_refused(provider, tmp_path):
@@ -240,6 +248,7 @@ def test_open_upload_is_found_again_instead_of_started_twice(provider, tmp_path)
 
 def test_expired_part_url_is_refused_and_a_fresh_one_works(make_app, tmp_path):
     with serving(make_app, **dict(UPLOAD_SETTINGS, UPLOAD_URL_SECONDS=1)) as server:
+        empty_buckets(server.app)
         provider = make_provider(server, "late@acme.example", "Late Imaging", "late-scenes")
         path = write_geotiff(tmp_path / "late.tif", width=2000, height=2000, noise=True)
         pid = provider.new_product("late-1")
@@ -254,6 +263,8 @@ def test_expired_part_url_is_refused_and_a_fresh_one_works(make_app, tmp_path):
         assert provider.status(pid)["status"] == "published"
         bad = provider.api("POST", f"/api/v1/uploads/{upload['id']}/parts", json={"part_numbers": [1]})
         assert bad.status_code == 409  # completed: no more URLs
+        assert only_the_product_files(server, "late-scenes/late-1/data/late.tif")
+        empty_buckets(server.app)
 
 
 def test_store_down_during_completion_is_a_503_and_a_retry_succeeds(provider, make_app, tmp_path):
@@ -274,6 +285,7 @@ def test_store_down_during_completion_is_a_503_and_a_retry_succeeds(provider, ma
     assert provider.api("GET", f"/api/v1/uploads/{upload['id']}").json()["state"] == "open"
     assert provider.api("POST", f"/api/v1/uploads/{upload['id']}/complete").status_code == 202
     assert provider.status(pid)["status"] == "published"
+    assert only_the_product_files(provider.live, "acme-scenes/outage-1/data/outage.tif")
 
 
 def test_deleting_a_product_removes_its_files(provider, tmp_path):
