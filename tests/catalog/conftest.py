@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import pytest
 import shapely
@@ -13,7 +15,8 @@ from exchange.catalog.importer import import_path
 from exchange.catalog.stac import parse_rfc3339
 from tests.conftest import project_root, service_missing
 
-SAMPLES = project_root().parent / "shared" / "data" / "stac"
+#: The sample STAC sets: beside the project (../shared/data/stac) unless SDX_TEST_SAMPLE_STAC says where.
+SAMPLES = Path(os.environ.get("SDX_TEST_SAMPLE_STAC") or project_root().parent / "shared" / "data" / "stac")
 NAIP, S2 = "naip", "sentinel-s2-l2a-cogs-test"
 
 
