@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 
 from auth.policy import Identity, require
-from exchange.catalog.bulk import insert_items
+from exchange.catalog.bulk import upsert_items
 from exchange.catalog.models import Collection, Item, ItemStatus
 from exchange.catalog.stac import STAC_VERSION, InvalidItem, stored_document, validate_item
 from exchange.core.db import db, unit_of_work
@@ -200,21 +200,8 @@ def bulk_upsert(identity: Identity, collection_id: str, docs: list[dict], *, sta
             result.failures.append((label, exc.reasons))
             continue
         rows[promoted.item_id] = (promoted, stored_document(doc, collection_id))
-    existing = {item.item_id: item for item in db.session.scalars(
-        select(Item).where(Item.collection_id == collection_id, Item.item_id.in_(list(rows))))} if rows else {}
-    new_rows = []
     with unit_of_work():
-        for item_id, (promoted, stored) in rows.items():
-            item = existing.get(item_id)
-            if item is None:
-                new_rows.append(dict(promoted.columns(), collection_id=collection.id, status=status, data=stored,
-                                     provider_org_id=collection.owner_org_id))
-            else:
-                for name, value in promoted.columns().items():
-                    setattr(item, name, value)
-                item.data = stored
-                item.status = status
-            result.written += 1
-        if new_rows:
-            insert_items(new_rows)
+        upsert_items([dict(promoted.columns(), collection_id=collection.id, status=status, data=stored,
+                           provider_org_id=collection.owner_org_id) for promoted, stored in rows.values()])
+    result.written = len(rows)
     return result
