@@ -13,14 +13,16 @@ import time
 import requests
 
 from storage.embedded import free_ports
-from tests.conftest import project_root
+from tests.catalog.conftest import SAMPLES
+from tests.conftest import project_root, service_missing
 
 URL_LINE = re.compile(r"SDX is running at (http://\S+/)")
 
 
 def start_platform(var_dir, port) -> tuple[subprocess.Popen, str, list[str]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SDX_")}
-    env.update(SDX_VAR_DIR=str(var_dir), SDX_PORT=str(port), PYTHONUNBUFFERED="1")
+    env.update(SDX_VAR_DIR=str(var_dir), SDX_PORT=str(port), PYTHONUNBUFFERED="1",
+               SDX_DEMO_STAC_DIR=str(SAMPLES))
     process = subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "sdx", "run"], cwd=project_root(),
                                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines: list[str] = []
@@ -53,6 +55,8 @@ def test_make_run_invokes_the_platform_runner():
 
 
 def test_run_serves_a_ready_platform_and_a_second_run_reuses_its_data(tmp_path):
+    if not SAMPLES.exists():
+        service_missing(f"sample STAC data not found at {SAMPLES} (set SDX_TEST_SAMPLE_STAC)")
     var_dir = (tmp_path / "var").resolve()
     (port,) = free_ports(1)
     process, url, lines = start_platform(var_dir, port)

@@ -40,6 +40,15 @@ def write_geotiff(path: Path, *, crs: str = "EPSG:32633", origin=(500000.0, 5000
     return path
 
 
+def write_huge_empty_geotiff(path: Path, side: int) -> Path:
+    """A GeoTIFF declaring ``side`` × ``side`` pixels but holding none (sparse tiles): a few kilobytes."""
+    with rasterio.open(path, "w", driver="GTiff", width=side, height=side, count=1, dtype="uint8",
+                       crs="EPSG:4326", transform=from_origin(0, 10, 1e-4, 1e-4), tiled=True,
+                       blockxsize=512, blockysize=512, sparse_ok=True):
+        pass
+    return path
+
+
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 

@@ -13,7 +13,7 @@ from shapely.geometry import shape
 
 from tests.conftest import serving
 from tests.ingest.conftest import (GEOTIFF, MIB, UPLOAD_SETTINGS, bucket_listing, empty_buckets, make_provider,
-                                   sha256, write_geotiff)
+                                   sha256, write_geotiff, write_huge_empty_geotiff)
 
 
 def only_the_product_files(live, *keys: str) -> bool:
@@ -172,7 +172,7 @@ def test_completing_before_any_bytes_arrive_is_refused(provider, tmp_path):
     (lambda p: p.write_bytes(b"just some text, not an image\n" * 100), "not image/tiff"),
     (lambda p: p.write_bytes(write_geotiff(p, width=600, height=600, noise=True).read_bytes()[:60_000]),
      "cannot be read"),
-    (lambda p: write_geotiff(p, width=20_000, height=20_000), "samples this platform accepts"),
+    (lambda p: write_huge_empty_geotiff(p, 20_000), "samples this platform accepts"),
 ], ids=["text-named-tif", "truncated-tiff", "absurd-dimensions"])
 def test_files_that_are_not_what_they_claim_are_quarantined(provider, tmp_path, make_bad, reason):
     path = tmp_path / "bad.tif"
