@@ -1,12 +1,15 @@
 """Writing many item rows fast: insert the new ones and replace the existing ones of one batch.
 
-PostgreSQL: the batch is COPYed into a session-local staging table (temporary: no WAL, no indexes),
-then moved with one ``INSERT … SELECT … ON CONFLICT (collection_id, item_id) DO UPDATE``. The unique
-index decides per row whether it is new — no "which of these ids exist?" query first, whose plan
-depends on statistics that a table being bulk-loaded does not have yet (on a fresh table that query
-scanned every earlier row of the collection, once per batch, so the load slowed down as it grew),
-and no race with a concurrent writer of the same id. Everything runs in the caller's transaction,
-so the unit of work still commits once.
+PostgreSQL, optimistically: the rows are COPYed straight into items while the caller is still
+validating the next ones (the server inserts and indexes one part of the batch while Python
+prepares the next: two cores at work, not one after the other). Should an id already exist, the
+unique index refuses the COPY; the batch is then rolled back to a savepoint and written again
+through a session-local staging table with one ``INSERT … SELECT … ON CONFLICT (collection_id,
+item_id) DO UPDATE``. Either way the unique index decides what is new — never a "which of these
+ids exist?" query, whose plan depends on statistics a table being bulk-loaded does not have yet
+(on a fresh table that query scanned every earlier row of the collection, once per batch) — and a
+concurrent writer of the same id cannot make the batch fail. Everything runs in the caller's
+transaction, so the unit of work still commits once.
 
 SQLite: the existing rows are looked up through the unique index and updated through the ORM;
 the new ones are inserted with one multi-row INSERT (its R*Tree triggers keep the spatial index).
@@ -14,7 +17,9 @@ the new ones are inserted with one multi-row INSERT (its R*Tree triggers keep th
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator
 
+import psycopg
 import shapely
 from sqlalchemy import insert, select
 
@@ -30,16 +35,17 @@ KEPT_ON_REPLACE = {"collection_id", "item_id", "provider_org_id", "created_at"}
 STAGE = "sdx_items_stage"
 
 
-def upsert_items(rows: list[dict]) -> None:
-    """Insert or replace item rows (dicts of Item column values, ``collection_id`` and ``item_id``
-    unique within the batch) in the current transaction."""
-    if not rows:
-        return
+def upsert_items(rows: Iterable[dict]) -> int:
+    """Insert or replace item rows (dicts of Item column values; ``(collection_id, item_id)`` unique
+    among them) in the current transaction; ``rows`` may be a generator, consumed as it is written.
+    Returns the number of rows written."""
     connection = db.session.connection()
     if connection.dialect.name == "postgresql":
-        _upsert_postgresql(connection, rows)
-    else:
+        return _upsert_postgresql(connection, rows)
+    rows = list(rows)
+    if rows:
         _upsert_orm(rows)
+    return len(rows)
 
 
 def _upsert_orm(rows: list[dict]) -> None:
@@ -63,25 +69,49 @@ def _upsert_orm(rows: list[dict]) -> None:
     db.session.flush()
 
 
-def _upsert_postgresql(connection, rows: list[dict]) -> None:
+def _encoded(rows: Iterable[dict], now, into: list) -> Iterator[tuple]:
+    for row in rows:
+        values = (row["collection_id"], row["item_id"], row["provider_org_id"], row["status"].value,
+                  row["datetime"], row["dt_start"], row["dt_end"], row["range_end"], row["gsd"],
+                  row["cloud_cover"], row["off_nadir"], row["platform"], row["constellation"],
+                  row["instruments"], row["minx"], row["miny"], row["maxx"], row["maxy"],
+                  shapely.to_wkb(row["geometry"], hex=True), json.dumps(row["data"]), now, now)
+        into.append(values)
+        yield values
+
+
+def _upsert_postgresql(connection, rows: Iterable[dict]) -> int:
     db.session.flush()  # pending ORM changes first, as a query would
-    now = utcnow()
     columns = ", ".join(COPY_COLUMNS)
-    updates = ", ".join(f"{name} = excluded.{name}" for name in COPY_COLUMNS if name not in KEPT_ON_REPLACE)
+    encoded: list[tuple] = []
     raw = connection.connection.driver_connection
     with raw.cursor() as cursor:
-        # Created once per connection and emptied at every commit; emptied here too in case of an
-        # earlier call in the same transaction (DELETE on the empty table of a new one costs nothing).
-        cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {STAGE} ON COMMIT DELETE ROWS AS "
-                       f"SELECT {columns} FROM items WITH NO DATA")
-        cursor.execute(f"DELETE FROM {STAGE}")
-        with cursor.copy(f"COPY {STAGE} ({columns}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row((
-                    row["collection_id"], row["item_id"], row["provider_org_id"], row["status"].value,
-                    row["datetime"], row["dt_start"], row["dt_end"], row["range_end"], row["gsd"],
-                    row["cloud_cover"], row["off_nadir"], row["platform"], row["constellation"],
-                    row["instruments"], row["minx"], row["miny"], row["maxx"], row["maxy"],
-                    shapely.to_wkb(row["geometry"], hex=True), json.dumps(row["data"]), now, now))
-        cursor.execute(f"INSERT INTO items ({columns}) SELECT {columns} FROM {STAGE} "
-                       f"ON CONFLICT (collection_id, item_id) DO UPDATE SET {updates}")
+        values_of_rows = _encoded(rows, utcnow(), encoded)
+        cursor.execute("SAVEPOINT sdx_bulk_copy")
+        try:
+            with cursor.copy(f"COPY items ({columns}) FROM STDIN") as copy:
+                for values in values_of_rows:
+                    copy.write_row(values)
+        except psycopg.errors.UniqueViolation:
+            cursor.execute("ROLLBACK TO SAVEPOINT sdx_bulk_copy")
+            for _ in values_of_rows:  # whatever the refused COPY did not get to
+                pass
+            _upsert_staged(cursor, encoded)
+        cursor.execute("RELEASE SAVEPOINT sdx_bulk_copy")
+    return len(encoded)
+
+
+def _upsert_staged(cursor, encoded: list[tuple]) -> None:
+    """Some rows exist already: insert or update each, as the unique index says."""
+    columns = ", ".join(COPY_COLUMNS)
+    updates = ", ".join(f"{name} = excluded.{name}" for name in COPY_COLUMNS if name not in KEPT_ON_REPLACE)
+    # Created once per connection and emptied at every commit; emptied here too in case of an
+    # earlier call in the same transaction.
+    cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {STAGE} ON COMMIT DELETE ROWS AS "
+                   f"SELECT {columns} FROM items WITH NO DATA")
+    cursor.execute(f"DELETE FROM {STAGE}")
+    with cursor.copy(f"COPY {STAGE} ({columns}) FROM STDIN") as copy:
+        for values in encoded:
+            copy.write_row(values)
+    cursor.execute(f"INSERT INTO items ({columns}) SELECT {columns} FROM {STAGE} "
+                   f"ON CONFLICT (collection_id, item_id) DO UPDATE SET {updates}")

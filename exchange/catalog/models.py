@@ -1,6 +1,6 @@
 """Collections and items (products): the full STAC JSON plus promoted, indexed columns.
 
-Footprints are stored per backend: a PostGIS ``geometry(Geometry,4326)`` with a GiST index on
+Footprints are stored per backend: a PostGIS ``geometry(Geometry,4326)`` with an SP-GiST index on
 PostgreSQL; WKB on SQLite, where an R*Tree over the bounding boxes (kept by triggers, see the
 migration) prefilters and a Shapely test registered as an SQL function decides exactly.
 """
@@ -12,7 +12,7 @@ import uuid
 
 import shapely
 from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, \
-    TypeDecorator, UniqueConstraint, Uuid
+    TypeDecorator, UniqueConstraint, Uuid, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import UserDefinedType
@@ -80,6 +80,8 @@ class Item(db.Model):
         Index("ix_items_collection_dt", "collection_id", "dt_start", "key"),
         Index("ix_items_cloud_cover", "cloud_cover"),
         Index("ix_items_gsd", "gsd"),
+        Index("ix_items_range_end", "range_end", postgresql_where=text("range_end IS NOT NULL"),
+              sqlite_where=text("range_end IS NOT NULL")),
     )
 
     key: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True,
@@ -88,15 +90,17 @@ class Item(db.Model):
     item_id: Mapped[str] = mapped_column(String(255))
     provider_org_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("organisations.id", ondelete="RESTRICT"),
                                                        index=True)
-    status: Mapped[ItemStatus] = mapped_column(string_enum(ItemStatus, "item_status"), default=ItemStatus.draft,
-                                               index=True)
+    # Not indexed: nearly every row is published, and the other statuses are reached through
+    # provider_org_id; an index would only slow every insert down.
+    status: Mapped[ItemStatus] = mapped_column(string_enum(ItemStatus, "item_status"), default=ItemStatus.draft)
     # An item has a datetime, or a start/end range; dt_start/dt_end hold the instant or the range.
     datetime: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     dt_start: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     dt_end: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
     # dt_end again, but only for items with a time range (null for instants): few rows, and the
-    # planner knows it, so "earliest range still running at t" is one cheap index probe.
-    range_end: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
+    # planner knows it, so "earliest range still running at t" is one cheap index probe (a partial
+    # index: the instants, nearly every row, are not in it).
+    range_end: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     gsd: Mapped[float | None] = mapped_column(Float)
     cloud_cover: Mapped[float | None] = mapped_column(Float)
     off_nadir: Mapped[float | None] = mapped_column(Float)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -187,21 +188,32 @@ class BulkResult:
 
 def bulk_upsert(identity: Identity, collection_id: str, docs: list[dict], *, status: ItemStatus,
                 first_position: int = 0) -> BulkResult:
-    """Insert or replace many items of one collection in one unit of work; bad ones are reported."""
+    """Insert or replace many items of one collection in one unit of work; bad ones are reported.
+
+    Items are validated as they are written, so the database works on the first ones while the
+    next are checked. An id given more than once counts once: its last valid document wins."""
     collection = _collection_for_write(identity, collection_id)
     result = BulkResult()
-    rows = {}
-    for offset, doc in enumerate(docs):
-        label = doc.get("id") if isinstance(doc, dict) and isinstance(doc.get("id"), str) else \
-            f"#{first_position + offset + 1}"
-        try:
-            promoted = validate_item(doc)
-        except InvalidItem as exc:
-            result.failures.append((label, exc.reasons))
-            continue
-        rows[promoted.item_id] = (promoted, stored_document(doc, collection_id))
+    occurrences = Counter(doc["id"] for doc in docs if isinstance(doc, dict) and isinstance(doc.get("id"), str))
+
+    def rows():
+        repeated = {}  # ids given more than once: written at the end, the last valid document
+        for offset, doc in enumerate(docs):
+            label = doc.get("id") if isinstance(doc, dict) and isinstance(doc.get("id"), str) else \
+                f"#{first_position + offset + 1}"
+            try:
+                promoted = validate_item(doc)
+            except InvalidItem as exc:
+                result.failures.append((label, exc.reasons))
+                continue
+            row = dict(promoted.columns(), collection_id=collection.id, status=status,
+                       data=stored_document(doc, collection_id), provider_org_id=collection.owner_org_id)
+            if occurrences[promoted.item_id] > 1:
+                repeated[promoted.item_id] = row
+            else:
+                yield row
+        yield from repeated.values()
+
     with unit_of_work():
-        upsert_items([dict(promoted.columns(), collection_id=collection.id, status=status, data=stored,
-                           provider_org_id=collection.owner_org_id) for promoted, stored in rows.values()])
-    result.written = len(rows)
+        result.written = upsert_items(rows())
     return result
