@@ -149,16 +149,41 @@ def _conditions(identity: Identity, request: SearchRequest, collection_id: str |
         conditions.append(Item.collection_id.in_(collections))
     if request.ids:
         conditions.append(Item.item_id.in_(request.ids))
+    timespan = _overlaps(*request.interval) if request.interval is not None else None
     if request.geometry is not None:
-        conditions.append(spatial_ops().intersects(Item.geometry, request.geometry))
-    if request.interval is not None:
-        conditions.append(_overlaps(*request.interval))
+        spatial = spatial_ops().intersects(Item.geometry, request.geometry)
+        if timespan is not None and _time_first(timespan, spatial):
+            spatial = spatial_ops().intersects(Item.geometry, request.geometry, indexed=False)
+        conditions.append(spatial)
+    if timespan is not None:
+        conditions.append(timespan)
     for ast in ([request.filter] if request.filter else []) + ([query_to_cql2(request.query)] if request.query else []):
         try:
             conditions.append(to_sqlalchemy(ast, QUERYABLES, spatial_ops()))
         except FilterError as exc:
             raise SearchError(f"filter: {exc}") from None
     return conditions
+
+
+#: How many more rows the spatial index must hand over than the datetime index before reading the
+#: datetime range and testing each footprint is the cheaper way (measured at 1M items: ~1.7 µs per
+#: row so tested, ~0.27 µs per entry of an SP-GiST bitmap).
+TIME_FIRST_RATIO = 6
+
+
+def _time_first(timespan, spatial) -> bool:
+    """Whether a search with both a datetime range and a footprint should leave the spatial index
+    alone (PostgreSQL). A continent and a month: the spatial index yields ~100,000 entries, to be
+    ANDed with ~8,000 of the month; reading the month's rows is several times cheaper. The planner
+    would pick the bitmap AND, as its cost model takes every heap page for a disk read."""
+    if db.engine.dialect.name != "postgresql":
+        return False
+    in_time = _planned_rows(select(Item.key).where(timespan))
+    return in_time * TIME_FIRST_RATIO < _planned_rows(select(Item.key).where(spatial))
+
+
+def _planned_rows(statement) -> int:
+    return int(db.session.execute(Explain(statement)).scalar()[0]["Plan"]["Plan Rows"])
 
 
 def _overlaps(start, end):
@@ -298,8 +323,7 @@ def count_matches(conditions) -> tuple[int, bool]:
     postgresql = db.engine.dialect.name == "postgresql"
     estimate = None
     if postgresql:
-        plan = db.session.execute(Explain(select(Item.key).where(*conditions))).scalar()
-        estimate = int(plan[0]["Plan"]["Plan Rows"])
+        estimate = _planned_rows(select(Item.key).where(*conditions))
         if estimate > 2 * COUNT_CAP:
             return estimate, False
     capped = select(literal(1)).select_from(Item).where(*conditions).limit(COUNT_CAP + 1).subquery()

@@ -1,6 +1,6 @@
 """Spatial predicates that give identical answers on PostgreSQL+PostGIS and on SQLite.
 
-PostgreSQL: ``ST_Intersects`` on the GiST-indexed geometry. SQLite: the R*Tree over item envelopes
+PostgreSQL: ``ST_Intersects`` on the SP-GiST-indexed geometry. SQLite: the R*Tree over item envelopes
 prefilters, then ``sdx_intersects`` — Shapely, registered as an SQL function on every SQLite
 connection — decides exactly. Bounding boxes crossing the antimeridian (west > east) are split in two.
 """
@@ -58,10 +58,14 @@ class SpatialOps:
         self.dialect_name = dialect_name
         self.items = item_table
 
-    def intersects(self, geometry_column, geom: BaseGeometry):
+    def intersects(self, geometry_column, geom: BaseGeometry, *, indexed: bool = True):
+        """``indexed=False`` (PostgreSQL): the same test without the spatial index, for searches that
+        another index narrows down better — PostGIS's ``_ST_Intersects`` is ST_Intersects without
+        the ``&&`` index condition."""
         wkb = bindparam(None, shapely.to_wkb(geom), type_=LargeBinary)
         if self.dialect_name == "postgresql":
-            return func.ST_Intersects(geometry_column, func.ST_SetSRID(func.ST_GeomFromWKB(wkb), 4326))
+            test = func.ST_Intersects if indexed else getattr(func, "_ST_Intersects")
+            return test(geometry_column, func.ST_SetSRID(func.ST_GeomFromWKB(wkb), 4326))
         parts = list(geom.geoms) if isinstance(geom, shapely.MultiPolygon) else [geom]
         boxes = []
         for part in parts:

@@ -170,3 +170,29 @@ def test_items_with_only_a_time_range_match_by_overlap(samples):
     assert search_ids(client, {"bbox": near, "datetime": "2005-08-31T00:00:00Z/.."}) == {"decade", "summer-2005"}
     assert search_ids(client, {"bbox": near, "datetime": "2011-01-01T00:00:00Z/.."}) == set()
     assert search_ids(client, {"datetime": "2005-07-01T00:00:00Z", "collections": [S2]}) == {"decade", "summer-2005"}
+
+
+def test_footprint_and_datetime_match_the_oracle_whichever_index_leads(samples, oracle, monkeypatch):
+    """A search with a bbox and a datetime range reads through the spatial index or, on PostgreSQL
+    when the range is the narrower of the two, through the datetime index alone: same ids."""
+    from exchange.catalog import service
+
+    client = samples.test_client()
+    rng = random.Random(13)
+    cases = []
+    for _ in range(8):
+        _, _, footprint, start, _, _ = rng.choice(oracle.items)
+        x, y = footprint.centroid.x, footprint.centroid.y
+        box = [x - rng.uniform(0.1, 3), y - rng.uniform(0.1, 3), x + rng.uniform(0.1, 3), y + rng.uniform(0.1, 3)]
+        day = start - timedelta(days=rng.randint(0, 60))
+        later = day + timedelta(days=rng.randint(1, 120))
+        cases.append((box, day, later))
+    for ratio in (service.TIME_FIRST_RATIO, 0, 10**9):  # as measured; always time first; never
+        monkeypatch.setattr(service, "TIME_FIRST_RATIO", ratio)
+        nonempty = 0
+        for box, day, later in cases:
+            expected = oracle.ids(geometry=bbox_geometry(box), start=day, end=later)
+            nonempty += bool(expected)
+            interval = f"{day.isoformat().replace('+00:00', 'Z')}/{later.isoformat().replace('+00:00', 'Z')}"
+            assert search_ids(client, {"bbox": box, "datetime": interval}) == expected, (ratio, box, interval)
+        assert nonempty >= 4
