@@ -188,6 +188,16 @@ def test_expired_token_is_refused(live):
     assert_invalid_token(live, expired)
 
 
+def test_a_token_used_before_stops_working_when_it_expires(live, monkeypatch):
+    """Verified signatures are remembered; the expiry is still checked on every call."""
+    token, claims = real_token(live)
+    assert live.api("GET", "/api/v1/clients", token).status_code == 200
+    assert live.api("GET", "/api/v1/clients", token).status_code == 200
+    later = claims["exp"] + 60
+    monkeypatch.setattr("auth.tokens.time.time", lambda: later)
+    assert_invalid_token(live, token)
+
+
 def test_token_from_an_unknown_key_is_refused(live):
     _, claims = real_token(live)
     stranger = RSAKey.generate_key(2048, {"kid": "not-ours"})
