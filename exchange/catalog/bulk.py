@@ -16,8 +16,10 @@ the new ones are inserted with one multi-row INSERT (its R*Tree triggers keep th
 """
 from __future__ import annotations
 
+import gc
 import json
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 import psycopg
 import shapely
@@ -69,13 +71,42 @@ def _upsert_orm(rows: list[dict]) -> None:
     db.session.flush()
 
 
+@contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    """Python's cycle collector off while a batch streams: the batch allocates tens of thousands of
+    short-lived containers, which set off collections that walk every live object of the process
+    (10-15 % of a 2,000-item batch's client time in the benchmark). Refcounting still frees them."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+#: What each COPY column is sent as, in binary COPY format. The footprint goes as its WKB and the
+#: document as JSONB's binary input (a version byte, then the JSON text): both as plain bytes, which
+#: the server hands to geometry's and jsonb's receive functions. Binary COPY spares both sides the
+#: text format's escaping and parsing (hex WKB, timestamps, floats).
+COPY_TYPES = ("text", "text", "uuid", "text", "timestamptz", "timestamptz", "timestamptz", "timestamptz",
+              "float8", "float8", "float8", "text", "text", "text", "float8", "float8", "float8", "float8",
+              "bytea", "bytea", "timestamptz", "timestamptz")
+JSONB_VERSION = b"\x01"
+
+
+def _float(value) -> float | None:
+    return None if value is None else float(value)
+
+
 def _encoded(rows: Iterable[dict], now, into: list) -> Iterator[tuple]:
     for row in rows:
         values = (row["collection_id"], row["item_id"], row["provider_org_id"], row["status"].value,
-                  row["datetime"], row["dt_start"], row["dt_end"], row["range_end"], row["gsd"],
-                  row["cloud_cover"], row["off_nadir"], row["platform"], row["constellation"],
-                  row["instruments"], row["minx"], row["miny"], row["maxx"], row["maxy"],
-                  shapely.to_wkb(row["geometry"], hex=True), json.dumps(row["data"]), now, now)
+                  row["datetime"], row["dt_start"], row["dt_end"], row["range_end"], _float(row["gsd"]),
+                  _float(row["cloud_cover"]), _float(row["off_nadir"]), row["platform"], row["constellation"],
+                  row["instruments"], float(row["minx"]), float(row["miny"]), float(row["maxx"]),
+                  float(row["maxy"]), shapely.to_wkb(row["geometry"]),
+                  JSONB_VERSION + json.dumps(row["data"]).encode(), now, now)
         into.append(values)
         yield values
 
@@ -89,7 +120,8 @@ def _upsert_postgresql(connection, rows: Iterable[dict]) -> int:
         values_of_rows = _encoded(rows, utcnow(), encoded)
         cursor.execute("SAVEPOINT sdx_bulk_copy")
         try:
-            with cursor.copy(f"COPY items ({columns}) FROM STDIN") as copy:
+            with cursor.copy(f"COPY items ({columns}) FROM STDIN (FORMAT BINARY)") as copy, _no_cyclic_gc():
+                copy.set_types(COPY_TYPES)
                 for values in values_of_rows:
                     copy.write_row(values)
         except psycopg.errors.UniqueViolation:
@@ -110,7 +142,8 @@ def _upsert_staged(cursor, encoded: list[tuple]) -> None:
     cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {STAGE} ON COMMIT DELETE ROWS AS "
                    f"SELECT {columns} FROM items WITH NO DATA")
     cursor.execute(f"DELETE FROM {STAGE}")
-    with cursor.copy(f"COPY {STAGE} ({columns}) FROM STDIN") as copy:
+    with cursor.copy(f"COPY {STAGE} ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types(COPY_TYPES)
         for values in encoded:
             copy.write_row(values)
     cursor.execute(f"INSERT INTO items ({columns}) SELECT {columns} FROM {STAGE} "
