@@ -187,12 +187,15 @@ def test_footprint_and_datetime_match_the_oracle_whichever_index_leads(samples, 
         day = start - timedelta(days=rng.randint(0, 60))
         later = day + timedelta(days=rng.randint(1, 120))
         cases.append((box, day, later))
-    for ratio in (service.TIME_FIRST_RATIO, 0, 10**9):  # as measured; always time first; never
+    for ratio, page_ratio in ((service.TIME_FIRST_RATIO, service.PAGE_TIME_FIRST_RATIO), (0, 0), (10**9, 10**9),
+                              (10**9, 0), (0, 10**9)):  # as measured; always time first; never; page or count
         monkeypatch.setattr(service, "TIME_FIRST_RATIO", ratio)
+        monkeypatch.setattr(service, "PAGE_TIME_FIRST_RATIO", page_ratio)
         nonempty = 0
         for box, day, later in cases:
             expected = oracle.ids(geometry=bbox_geometry(box), start=day, end=later)
             nonempty += bool(expected)
             interval = f"{day.isoformat().replace('+00:00', 'Z')}/{later.isoformat().replace('+00:00', 'Z')}"
+            assert search_ids(client, {"bbox": box, "datetime": interval, "limit": 3}) <= expected
             assert search_ids(client, {"bbox": box, "datetime": interval}) == expected, (ratio, box, interval)
         assert nonempty >= 4
