@@ -150,6 +150,41 @@ def test_broad_spatial_search_with_more_than_the_exact_count_cap(samples, monkey
         assert answer.json["numberMatched"] > 50
 
 
+def test_number_matched_is_counted_only_when_the_planner_finds_the_count_cheap(samples, oracle, monkeypatch):
+    """PostgreSQL counts the matches when the planner's cost of the capped count is below
+    COUNT_COST_LIMIT, and otherwise answers its row estimate (not exact) without counting; SQLite
+    always counts. A search that reads the datetime range and tests footprints unindexed is
+    estimated from the indexable form."""
+    from auth.policy import SYSTEM
+    from exchange.catalog import service
+    from exchange.catalog.search import SearchRequest
+    from exchange.core.db import db
+
+    box = [-180, -90, 180, 90]
+    searches = [
+        (SearchRequest(collections=[NAIP], limit=2), oracle.ids(collections={NAIP})),
+        (SearchRequest(geometry=bbox_geometry(box), interval=(parse_rfc3339("2000-01-01T00:00:00Z"), None), limit=2),
+         oracle.ids(geometry=bbox_geometry(box), start=parse_rfc3339("2000-01-01T00:00:00Z"))),
+    ]
+    monkeypatch.setattr(service, "TIME_FIRST_RATIO", 0)  # count the second one by datetime, footprints unindexed
+    with samples.app_context():
+        postgresql = db.engine.dialect.name == "postgresql"
+        page = service.search(SYSTEM, searches[0][0])
+        assert (page.matched, page.matched_exact) == (len(searches[0][1]), True)  # cheap: counted
+        monkeypatch.setattr(service, "COUNT_COST_LIMIT", float("inf"))  # any count is cheap enough
+        for request, expected in searches:
+            assert len(expected) > request.limit
+            page = service.search(SYSTEM, request)
+            assert (page.matched, page.matched_exact) == (len(expected), True)
+        monkeypatch.setattr(service, "COUNT_COST_LIMIT", 0)  # every count too expensive
+        for request, expected in searches:
+            page = service.search(SYSTEM, request)
+            assert page.matched_exact is not postgresql
+            assert page.matched >= 1 if postgresql else page.matched == len(expected)
+    body = samples.test_client().get("/stac/search?collections=naip&limit=2").json
+    assert body["numberMatched"] >= 1 and len(body["features"]) == 2
+
+
 def test_items_with_only_a_time_range_match_by_overlap(samples):
     from auth.policy import SYSTEM
     from exchange.catalog.transactions import create_item
