@@ -24,7 +24,11 @@ Progress = Callable[[int], None]
 
 
 class UploadFailed(RuntimeError):
-    """The platform refused something; the message is what it said."""
+    """The platform or the object store refused something; the message is what it said."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 def _problem(response: requests.Response) -> str:
@@ -97,7 +101,7 @@ class UploadClient:
 
     def _ok(self, response: requests.Response, *codes: int) -> dict:
         if response.status_code not in codes:
-            raise UploadFailed(_problem(response))
+            raise UploadFailed(_problem(response), response.status_code)
         return response.json() if response.content else {}
 
     # -- products -----------------------------------------------------------------------------------
@@ -174,11 +178,12 @@ class UploadClient:
                 except UploadFailed as exc:
                     if attempt == 3:
                         raise UploadFailed(f"part {number}: {exc}") from None
-                    if "403" in str(exc):  # the URL expired: ask for a fresh one
+                    if exc.status == 403:  # the URL expired: send again at once with a fresh one
                         fresh = self._ok(self._call("POST", f"/api/v1/uploads/{upload['id']}/parts",
                                                     json={"part_numbers": [number]}), 200)
                         urls[number] = fresh["parts"][0]["url"]
-                    time.sleep(0.5 * 2 ** attempt)
+                    else:
+                        time.sleep(0.5 * 2 ** attempt)
 
         with ThreadPoolExecutor(self.workers) as pool:
             list(pool.map(send, needed))
@@ -193,7 +198,7 @@ class UploadClient:
         except requests.RequestException as exc:
             raise UploadFailed(str(exc)) from None
         if response.status_code != 200:
-            raise UploadFailed(f"HTTP {response.status_code} from the object store")
+            raise UploadFailed(f"HTTP {response.status_code} from the object store", response.status_code)
         if progress:
             if lock:
                 with lock:

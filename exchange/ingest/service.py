@@ -64,17 +64,11 @@ def product_for_upload(identity: Identity, product_id: int) -> Item:
 
 
 def _upload_for_write(identity: Identity, upload_id: uuid.UUID) -> Upload:
+    """An upload the caller may act on: the policy reads its ``owner_org_id`` like a product's."""
     upload = db.session.get(Upload, upload_id)
-    if upload is None or not decide(identity, "product:upload", _ProductOwner(upload.owner_org_id)):
+    if upload is None or not decide(identity, "product:upload", upload):
         raise NotFound(f"No upload {upload_id}.")  # another organisation's upload reads as absent
     return upload
-
-
-class _ProductOwner:
-    """What the policy needs to know of an upload's product: its owning organisation."""
-
-    def __init__(self, owner_org_id: uuid.UUID) -> None:
-        self.owner_org_id = owner_org_id
 
 
 def object_key(item: Item, asset_key: str, filename: str) -> str:
