@@ -60,3 +60,23 @@ def test_upload_command_reports_refusals_clearly(provider, tmp_path):
     (tmp_path / "broken.json").write_text("{")
     result = _run(provider, "--token", provider.token, "--item", str(tmp_path / "broken.json"), str(fake))
     assert result.exit_code == 2 and "not JSON" in result.output
+
+
+def test_upload_client_replaces_expired_part_urls(make_app, tmp_path):
+    import time
+
+    from exchange.ingest.client import UploadClient
+    from tests.conftest import serving
+    from tests.ingest.conftest import UPLOAD_SETTINGS, empty_buckets, make_provider
+
+    with serving(make_app, **dict(UPLOAD_SETTINGS, UPLOAD_URL_SECONDS=2)) as server:
+        empty_buckets(server.app)
+        provider = make_provider(server, "slow@acme.example", "Slow Imaging", "slow-scenes")
+        path = write_geotiff(tmp_path / "slow.tif", width=2000, height=2000, noise=True)
+        pid = provider.new_product("slow-1")
+        upload = provider.start(pid, "data", path).json()
+        time.sleep(3)  # every URL in the answer has expired
+        UploadClient(server.url, provider.token)._send_parts(upload, path, None)
+        assert provider.api("POST", f"/api/v1/uploads/{upload['id']}/complete").status_code == 202
+        assert provider.status(pid)["status"] == "published"
+        empty_buckets(server.app)

@@ -324,3 +324,63 @@ def test_product_waits_for_every_data_asset_and_hides_its_preview_meanwhile(prov
     assert provider.api("POST", f"/api/v1/uploads/{nir['id']}/complete").status_code == 202
     assert provider.status(pid)["status"] == "published"
     assert requests.get(preview, timeout=10).status_code == 200
+
+
+def test_store_down_when_an_upload_starts_is_a_503_and_writes_nothing(provider, make_app, tmp_path):
+    from storage.embedded import free_ports
+
+    pid = provider.new_product("nostore-1")
+    (dead_port,) = free_ports(1)
+    down = make_app(PUBLIC_BASE_URL=provider.live.url, S3_ENDPOINT=f"127.0.0.1:{dead_port}", S3_TIMEOUT=1,
+                    **UPLOAD_SETTINGS)
+    path = write_geotiff(tmp_path / "big.tif", width=2000, height=2000, noise=True)  # multipart: S3 is asked
+    body = {"filename": path.name, "size": path.stat().st_size, "sha256": sha256(path), "media_type": GEOTIFF}
+    response = down.test_client().post(f"/api/v1/products/{pid}/assets/data/uploads", json=body,
+                                       headers={"Authorization": f"Bearer {provider.token}"})
+    assert response.status_code == 503 and response.headers["Retry-After"]
+    assert response.content_type == "application/problem+json"
+    assert provider.status(pid)["assets"] == []
+    assert all(objects == [] for objects in bucket_listing(provider.live.app).values())
+
+
+def test_ingest_waits_for_a_store_that_is_down_and_finishes_once_it_is_back(provider, make_app, tmp_path):
+    import uuid
+
+    from exchange.core.db import db
+    from exchange.ingest import pipeline
+    from exchange.ingest.models import AssetState, ProductAsset
+    from storage.embedded import free_ports
+    from storage.transfers import StorageUnavailable
+
+    path = write_geotiff(tmp_path / "later.tif")
+    pid = provider.new_product("later-1", assets={"data": {"href": "later.tif", "roles": ["data"]}})
+    asset_id = None
+    with provider.live.app.app_context():
+        provider.upload(pid, "data", path)  # ingested at once (no broker): ready
+        asset = db.session.scalar(db.select(ProductAsset).where(ProductAsset.item_key == pid))
+        asset_id = uuid.UUID(str(asset.id))
+        asset.state = AssetState.verifying  # as if the task had been enqueued but not yet run
+        db.session.commit()
+    (dead_port,) = free_ports(1)
+    down = make_app(S3_ENDPOINT=f"127.0.0.1:{dead_port}", S3_TIMEOUT=1, **UPLOAD_SETTINGS)
+    with down.app_context():
+        with pytest.raises(StorageUnavailable):  # the task retries with back-off on this
+            pipeline.ingest_asset(asset_id)
+    assert provider.status(pid)["assets"][0]["state"] == "verifying"
+    with provider.live.app.app_context():
+        assert pipeline.ingest_asset(asset_id) == "ready"
+    assert provider.status(pid)["assets"][0]["state"] == "ready"
+
+
+def test_bad_part_numbers_and_cursors_are_named(provider, tmp_path):
+    path = write_geotiff(tmp_path / "parts.tif", width=2000, height=2000, noise=True)
+    pid = provider.new_product("parts-1")
+    upload = provider.start(pid, "data", path).json()
+    beyond = provider.api("POST", f"/api/v1/uploads/{upload['id']}/parts",
+                          json={"part_numbers": [1, upload["part_count"] + 1]})
+    assert beyond.status_code == 422
+    assert beyond.json()["errors"] == [{"field": "part_numbers", "message": f"no part {upload['part_count'] + 1}"}]
+    zero = provider.api("POST", f"/api/v1/uploads/{upload['id']}/parts", json={"part_numbers": [0]})
+    assert zero.status_code == 422 and zero.json()["errors"][0]["field"].startswith("part_numbers")
+    cursor = provider.api("GET", f"/api/v1/products/{pid}/uploads?after=not-a-cursor")
+    assert cursor.status_code == 422 and cursor.json()["errors"][0]["field"] == "after"
