@@ -10,7 +10,7 @@ from flask_smorest import Api
 
 from exchange.core import celery as celery_ext
 from exchange.core import observability, problems
-from exchange.core.config import load_config, persistent_secret
+from exchange.core.config import load_config, refuse_weak_secrets, secret_key
 from exchange.core.db import db
 
 MIGRATIONS_DIR = str(Path(__file__).resolve().parent / "migrations")
@@ -53,11 +53,10 @@ def _database_settings(app: Flask) -> None:
     uri = app.config["SQLALCHEMY_DATABASE_URI"]
     # No pre-ping: it costs a round trip per request. A connection found dead is discarded with its
     # pool on first use; PostgreSQL connections are also recycled before server-side timeouts.
+    # (The SQLite file's folder is made by the migration that creates the database, not here: building
+    # the app, as every command does, must leave no trace.)
     options: dict = {}
     if uri.startswith("sqlite:"):
-        path = uri.removeprefix("sqlite:///")
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
         options["connect_args"] = {"timeout": 15}
     elif uri.startswith("postgresql"):
         options["connect_args"] = {"connect_timeout": 5}
@@ -65,13 +64,23 @@ def _database_settings(app: Flask) -> None:
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", options)
 
 
+def _secret_on_first_request(app: Flask) -> None:
+    """The embedded mode's secret key is made (and kept under the var dir) when the app first serves."""
+    inner = app.wsgi_app
+
+    def wsgi_app(environ, start_response):
+        secret_key(app.config)
+        return inner(environ, start_response)
+
+    app.wsgi_app = wsgi_app
+
+
 def create_app(config: dict | None = None) -> Flask:
     """Build the platform: configuration from ``SDX_*`` variables, then ``config`` overrides."""
     app = Flask(__name__)
     app.config.update(load_config())
     app.config.update(config or {})
-    if not app.config.get("SECRET_KEY"):
-        app.config["SECRET_KEY"] = persistent_secret(app.config["SDX_VAR_DIR"], "flask-secret-key")
+    refuse_weak_secrets(app.config)
     _api_settings(app)
     _database_settings(app)
     _session_settings(app)
@@ -103,6 +112,8 @@ def create_app(config: dict | None = None) -> Flask:
     limiter.init_app(app)
     app.register_blueprint(web_bp)
     app.cli.add_command(_sdx_commands())
+    if not app.config.get("SECRET_KEY"):
+        _secret_on_first_request(app)
     return app
 
 

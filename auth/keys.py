@@ -24,6 +24,7 @@ from joserfc.jws import extract_compact
 from sqlalchemy import or_, select
 
 from auth.oauth_models import SigningKey
+from exchange.core.config import secret_key
 from exchange.core.db import db, unit_of_work, utcnow
 
 ALGORITHM = "RS256"
@@ -37,7 +38,7 @@ _active_cache: dict[str, tuple[float, RSAKey]] = {}
 
 
 def _password() -> bytes:
-    return current_app.config["SECRET_KEY"].encode()
+    return secret_key(current_app.config).encode()
 
 
 def _create_key() -> SigningKey:

@@ -35,6 +35,7 @@ import logging
 import multiprocessing
 import os
 import pstats
+import secrets
 import socket
 import statistics
 import sys
@@ -89,7 +90,7 @@ def build_app(tmpdir: str, port: int):
     app = create_app({
         "SQLALCHEMY_DATABASE_URI": database_url,
         "SDX_VAR_DIR": tmpdir,
-        "SECRET_KEY": "bench",
+        "SECRET_KEY": secrets.token_urlsafe(32),
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
         "RATELIMIT_ENABLED": False,
         "S3_ENDPOINT": "",

@@ -238,7 +238,7 @@ def build_app(database_url: str, tmpdir: str, port: int):
     app = create_app({
         "SQLALCHEMY_DATABASE_URI": database_url,
         "SDX_VAR_DIR": tmpdir,
-        "SECRET_KEY": "bench",
+        "SECRET_KEY": secrets.token_urlsafe(32),
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
         "RATELIMIT_ENABLED": False,
         "S3_ENDPOINT": "",

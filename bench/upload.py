@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import secrets
 import statistics
 import sys
 import tempfile
@@ -96,7 +97,7 @@ def main() -> None:
             (port,) = free_ports(1)
             queue = f"sdx-bench-{uuid.uuid4().hex[:8]}"
             app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp}/bench.db", "SDX_VAR_DIR": str(tmp),
-                              "SECRET_KEY": "bench", "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+                              "SECRET_KEY": secrets.token_urlsafe(32), "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
                               "RATELIMIT_ENABLED": False, "BROKER_URL": args.redis_url, "INGEST_TMP_DIR": str(tmp),
                               **s3.app_config()})
             app.extensions["celery"].conf.task_default_queue = queue

@@ -3,6 +3,7 @@
 Logging is the app's own (no fileConfig here, so `sdx run` keeps its log format).
 """
 import logging
+from pathlib import Path
 
 from alembic import context
 from flask import current_app
@@ -30,7 +31,14 @@ def run_offline() -> None:
         context.run_migrations()
 
 
+def make_sqlite_folder() -> None:
+    """A SQLite database is created by its first migration; its folder (the var dir) is made here."""
+    if engine.url.get_backend_name() == "sqlite" and engine.url.database not in (None, "", ":memory:"):
+        Path(engine.url.database).parent.mkdir(parents=True, exist_ok=True)
+
+
 def run_online() -> None:
+    make_sqlite_folder()
     options = dict(migrate_ext.configure_args)
     options.setdefault("process_revision_directives", skip_empty_autogenerate)
     with engine.connect() as connection:

@@ -6,7 +6,10 @@ so no broker process is needed; with it, they go to the broker for the worker pr
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 from celery import Celery, Task
+from celery.beat import PersistentScheduler
 from flask import Flask, current_app
 
 TASK_MODULES = ["auth.tasks", "exchange.ingest.tasks"]  # each package with a tasks.py adds itself here
@@ -16,6 +19,23 @@ BEAT_SCHEDULE = {
     "purge-expired-credentials": {"task": "auth.purge_expired_credentials", "schedule": 3600.0},
     "abort-stale-uploads": {"task": "ingest.abort_stale_uploads", "schedule": 3600.0},
 }
+
+
+#: Beat wakes up at least this often, so its heartbeat file is never older than this while it runs.
+BEAT_MAX_INTERVAL = 60
+
+
+class HeartbeatScheduler(PersistentScheduler):
+    """Beat's persistent scheduler, touching ``<schedule file>.alive`` on every tick.
+
+    A health check that finds the file fresh knows the scheduling loop itself is running, not just the
+    process or a schedule file left behind by an earlier one.
+    """
+
+    def tick(self, *args, **kwargs):
+        delay = super().tick(*args, **kwargs)
+        Path(f"{self.schedule_filename}.alive").touch()
+        return delay
 
 
 def _transport_options(visibility_timeout: int) -> dict:
@@ -52,6 +72,8 @@ def init_app(app: Flask) -> Celery:
         enable_utc=True,
         include=TASK_MODULES,
         beat_schedule=BEAT_SCHEDULE,
+        beat_scheduler=HeartbeatScheduler,
+        beat_max_loop_interval=BEAT_MAX_INTERVAL,
     )
     celery.set_default()
     app.extensions["celery"] = celery

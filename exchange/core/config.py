@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping
@@ -68,7 +69,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SDX_BROKER_URL", "BROKER_URL", "", "Celery broker (redis://…); empty = tasks run in-process (embedded)."),
     Setting("SDX_BROKER_VISIBILITY_TIMEOUT", "BROKER_VISIBILITY_TIMEOUT", str(6 * 3600),
             "Seconds before a task a dead worker had taken is delivered again; must exceed the longest ingest.", int),
-    Setting("SDX_SECRET_KEY", "SECRET_KEY", None, "Flask secret key; default generated once and kept under the var dir."),
+    Setting("SDX_SECRET_KEY", "SECRET_KEY", None,
+            "Flask secret key (at least 16 characters; required outside the embedded mode); embedded default: "
+            "generated on the first request and kept under the var dir."),
     Setting("SDX_PUBLIC_BASE_URL", "PUBLIC_BASE_URL", None, "External base URL; default http://127.0.0.1:<SDX_PORT>."),
     Setting("SDX_HOST", "SDX_HOST", "127.0.0.1", "Address `sdx run` binds to."),
     Setting("SDX_PORT", "SDX_PORT", "5000", "Port `sdx run` listens on.", int),
@@ -131,6 +134,72 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict:
     return config
 
 
+#: Secrets that ship in examples and documentation; a deployment using one has no secret at all.
+KNOWN_WEAK_SECRETS = frozenset({"", "secret", "changeme", "change-me", "password", "minioadmin", "sdx",
+                                "postgres", "dev", "test", "admin"})
+MIN_SECRET_LENGTH = 16
+
+
+def is_embedded(config: Mapping) -> bool:
+    """The no-configuration mode: the runner starts its own S3 server and tasks run in-process.
+
+    A configured S3 endpoint or broker means a deployment, whose secrets must be real.
+    """
+    return not config.get("S3_ENDPOINT") and not config.get("BROKER_URL")
+
+
+def _weak(value: str | None) -> bool:
+    return (not value or value.lower() in KNOWN_WEAK_SECRETS or value.lower().startswith("change-me")
+            or len(value) < MIN_SECRET_LENGTH)
+
+
+def weak_secrets(config: Mapping) -> list[str]:
+    """The settings of a deployment whose secret is missing, too short or one of the well-known examples."""
+    from sqlalchemy.engine import make_url
+
+    weak = []
+    if _weak(config.get("SECRET_KEY")):
+        weak.append("SDX_SECRET_KEY")
+    if config.get("S3_ENDPOINT") and _weak(config.get("S3_SECRET_KEY")):
+        weak.append("SDX_S3_SECRET_KEY")
+    uri = str(config.get("SQLALCHEMY_DATABASE_URI") or "")
+    if not uri.startswith("sqlite:"):
+        try:
+            password = make_url(uri).password
+        except Exception:  # an unparsable URL fails later with SQLAlchemy's own message
+            password = None
+        if password is not None and _weak(password):
+            weak.append("the password in SDX_DATABASE_URL")
+    return weak
+
+
+def refuse_weak_secrets(config: Mapping) -> None:
+    """Stop a deployment (not the embedded mode, not the tests) that would run with known or missing secrets."""
+    if config.get("TESTING") or is_embedded(config):
+        return
+    weak = weak_secrets(config)
+    if weak:
+        raise ConfigError(
+            f"{', '.join(weak)}: missing, shorter than {MIN_SECRET_LENGTH} characters or a well-known example "
+            "value. Set a long random secret (e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`).")
+
+
+_secret_lock = threading.Lock()
+
+
+def secret_key(config: dict) -> str:
+    """The app's secret key; in the embedded mode made on first need (first request, first signing key).
+
+    Not at start-up: client-side commands such as ``sdx upload`` build the app too, and must not write
+    server state into whatever folder they run from.
+    """
+    if not config.get("SECRET_KEY"):
+        with _secret_lock:
+            if not config.get("SECRET_KEY"):
+                config["SECRET_KEY"] = persistent_secret(config["SDX_VAR_DIR"], "flask-secret-key")
+    return config["SECRET_KEY"]
+
+
 def persistent_secret(var_dir: str, name: str) -> str:
     """A random secret generated on first use and kept (mode 0600) under the var dir.
 
@@ -141,7 +210,10 @@ def persistent_secret(var_dir: str, name: str) -> str:
         return path.read_text().strip()
     path.parent.mkdir(parents=True, exist_ok=True)
     value = secrets.token_urlsafe(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process or thread made it first: use theirs
+        return path.read_text().strip()
     with os.fdopen(fd, "w") as fh:
         fh.write(value)
     return value

@@ -97,7 +97,12 @@ class UploadClient:
         self.s3.mount("https://", adapter)
 
     def _call(self, method: str, path: str, **kwargs) -> requests.Response:
-        return self.session.request(method, f"{self.api}{path}", timeout=self.timeout, **kwargs)
+        try:
+            return self.session.request(method, f"{self.api}{path}", timeout=self.timeout, **kwargs)
+        except requests.ConnectionError:
+            raise UploadFailed(f"cannot reach the platform at {self.api}: is the --api URL right and the server up?") from None
+        except requests.Timeout:
+            raise UploadFailed(f"the platform at {self.api} did not answer within {self.timeout:.0f} s") from None
 
     def _ok(self, response: requests.Response, *codes: int) -> dict:
         if response.status_code not in codes:
