@@ -55,6 +55,9 @@ class User(db.Model):
     # Consecutive wrong passwords and the lock they earned: slows guessing on one account.
     failed_logins: Mapped[int] = mapped_column(default=0, server_default="0")
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Stored in the signed session cookie at sign-in; sign-out bumps it, so every cookie issued
+    # before (including a copy an attacker took) stops being a session.
+    session_version: Mapped[int] = mapped_column(default=0, server_default="0")
 
     organisation: Mapped[Organisation] = relationship(back_populates="users")
     role_rows: Mapped[list["UserRole"]] = relationship(cascade="all, delete-orphan", lazy="selectin")

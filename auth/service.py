@@ -119,3 +119,9 @@ def set_org_status(identity: Identity, org_id, status: OrgStatus) -> Organisatio
     with unit_of_work():
         org.status = status
     return org
+
+
+def end_sessions(user: User) -> None:
+    """Sign the user out everywhere: every session cookie issued so far stops working."""
+    with unit_of_work():
+        user.session_version = User.session_version + 1

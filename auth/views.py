@@ -21,6 +21,7 @@ from auth import keys
 from auth.login import LoginFailed, LoginThrottled, authenticate_password
 from auth.models import OrgStatus, User
 from auth.scopes import SCOPES, parse_scope, scopes_for_roles
+from auth.service import end_sessions
 from exchange.core.db import db, unit_of_work
 
 bp = Blueprint("oauth", __name__, template_folder="templates")
@@ -39,6 +40,8 @@ def _signed_in_user() -> User | None:
     user = db.session.get(User, user_id)
     if user is None or user.organisation.status is not OrgStatus.active:
         return None
+    if session.get("session_version") != user.session_version:
+        return None  # signed out since this cookie was issued: a copy of it is no session
     return user
 
 
@@ -81,12 +84,18 @@ def login():
         return response, problem.status, problem.headers
     session.clear()
     session["user_id"] = str(user.id)
+    session["session_version"] = user.session_version
     return redirect(_safe_next(next_url))
 
 
 @bp.post("/logout")
 def logout():
+    """End the session on the server too: the cookie is signed, not stored, so clearing it in this
+    browser would leave any copy of it valid; bumping the user's session version kills every copy."""
     if _csrf_ok():
+        user = _signed_in_user()
+        if user is not None:
+            end_sessions(user)
         session.clear()
     return redirect(url_for("web.home"))
 
