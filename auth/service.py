@@ -32,7 +32,7 @@ def find_user(email: str) -> User | None:
     return db.session.scalar(select(User).where(User.email == email.strip().lower()))
 
 
-def _new_user(org: Organisation, email: str, password: str, roles: set[Role]) -> User:
+def _new_user(org: Organisation | None, email: str, password: str, roles: set[Role]) -> User:
     user = User(organisation=org, email=email, password_hash=generate_password_hash(password))
     user.role_rows = [UserRole(role=role) for role in sorted(roles, key=lambda r: r.value)]
     return user
@@ -83,30 +83,50 @@ def create_user(identity: Identity, data: dict) -> User:
     return user
 
 
-def signup(identity: Identity, data: dict) -> tuple[Organisation, User]:
-    """Self sign-up: a *pending* organisation and its first user, waiting for an admin's approval."""
+def signup(identity: Identity, data: dict) -> dict:
+    """Self sign-up: a *pending* organisation and its first user, waiting for an admin's approval.
+
+    The answer must not tell whether an email is registered: an email already in use gets the same
+    answer, after the same hashing work, and nothing is written (its owner can sign in as before).
+    Organisation names are public (they are the providers of the catalogue), so a taken name is a
+    409 naming ``organisation.name``.
+    """
     require(identity, "account:signup")
     body = load_or_problem(SignupSchema(), data)
     name = body["organisation"]["name"].strip()
     email = body["user"]["email"].strip().lower()
-    errors = []
     if _org_name_taken(name):
-        errors.append({"field": "organisation.name", "message": "already taken"})
-    if _email_taken(email):
-        errors.append({"field": "user.email", "message": "already registered"})
-    if errors:
-        raise Conflict("The account cannot be created; see errors.", errors=errors)
+        raise Conflict("The account cannot be created; see errors.",
+                       errors=[{"field": "organisation.name", "message": "already taken"}])
     kind = OrgKind(body["organisation"]["kind"])
     role = Role.provider if kind is OrgKind.provider else Role.buyer
-    try:
-        with unit_of_work() as uow:
-            org = Organisation(name=name, kind=kind, status=OrgStatus.pending)
-            user = _new_user(org, email, body["user"]["password"], {role})
-            uow.add(org)
-            uow.add(user)
-    except IntegrityError as exc:
-        raise _lost_race() from exc
-    return org, user
+    user = _new_user(None, email, body["user"]["password"], {role})  # hashes the password either way
+    if not _email_taken(email):
+        try:
+            with unit_of_work() as uow:
+                user.organisation = Organisation(name=name, kind=kind, status=OrgStatus.pending)
+                uow.add(user)
+        except IntegrityError:
+            # A concurrent sign-up took the name or the email: a name is public, an email is not.
+            if _org_name_taken(name):
+                raise _lost_race() from None
+    return {"organisation": {"name": name, "kind": kind.value, "status": OrgStatus.pending.value},
+            "user": {"email": email, "roles": [role.value]},
+            "detail": "Your request is recorded. An administrator reviews new organisations; once yours is "
+                      "approved you can sign in with this email and password."}
+
+
+def list_orgs(identity: Identity, *, status: OrgStatus | None, after: str | None, limit: int) \
+        -> tuple[list[Organisation], str | None]:
+    """Organisations by name, optionally of one status (administrators find sign-ups to approve)."""
+    require(identity, "account:list-orgs")
+    query = select(Organisation)
+    if status is not None:
+        query = query.where(Organisation.status == status)
+    if after:
+        query = query.where(Organisation.name > after)
+    rows = list(db.session.scalars(query.order_by(Organisation.name).limit(limit + 1)))
+    return rows[:limit], (rows[limit - 1].name if len(rows) > limit else None)
 
 
 def set_org_status(identity: Identity, org_id, status: OrgStatus) -> Organisation:
