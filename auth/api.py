@@ -5,7 +5,6 @@ from flask import current_app
 from flask_smorest import Blueprint
 
 from auth import clients, service
-from auth.models import OrgStatus
 from auth.policy import ANONYMOUS
 from auth.schemas import (ClientCreatedSchema, ClientInSchema, ClientPageSchema, ClientSchema, OrganisationPageSchema,
                           OrganisationSchema, OrgListArgsSchema, PageArgsSchema, SignupResultSchema, SignupSchema)
@@ -90,13 +89,22 @@ def admin_list_orgs(args):
 @require_scopes("admin:accounts")
 @blp.response(200, OrganisationSchema)
 def approve_org(org_id):
-    """Activate a pending organisation (administrators)."""
-    return service.set_org_status(current_identity(), org_id, OrgStatus.active)
+    """Activate a pending organisation (administrators); 409 if it is not pending."""
+    return service.approve_org(current_identity(), org_id)
 
 
 @blp.route("/admin/orgs/<uuid:org_id>/suspend", methods=["POST"])
 @require_scopes("admin:accounts")
 @blp.response(200, OrganisationSchema)
 def suspend_org(org_id):
-    """Suspend an organisation: its users' tokens stop working at once (administrators)."""
-    return service.set_org_status(current_identity(), org_id, OrgStatus.suspended)
+    """Suspend an organisation: its users' tokens and sessions end for good (administrators)."""
+    return service.suspend_org(current_identity(), org_id)
+
+
+@blp.route("/admin/orgs/<uuid:org_id>/reactivate", methods=["POST"])
+@require_scopes("admin:accounts")
+@blp.response(200, OrganisationSchema)
+def reactivate_org(org_id):
+    """Make a suspended organisation active again; its old tokens stay dead (administrators); 409 if it
+    is not suspended."""
+    return service.reactivate_org(current_identity(), org_id)

@@ -5,14 +5,15 @@ shared schemas (every bad field reported at once) and writes in one unit of work
 """
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import generate_password_hash
 
 from auth.models import Organisation, OrgKind, OrgStatus, Role, User, UserRole
+from auth.oauth_models import AccessToken, AuthorizationCode, RefreshToken
 from auth.policy import Identity, require
 from auth.schemas import OrganisationInSchema, SignupSchema, UserInSchema
-from exchange.core.db import db, unit_of_work
+from exchange.core.db import db, unit_of_work, utcnow
 from exchange.core.problems import Conflict, NotFound, ValidationProblem, load_or_problem
 
 
@@ -129,15 +130,52 @@ def list_orgs(identity: Identity, *, status: OrgStatus | None, after: str | None
     return rows[:limit], (rows[limit - 1].name if len(rows) > limit else None)
 
 
-def set_org_status(identity: Identity, org_id, status: OrgStatus) -> Organisation:
-    """Approve (activate) or suspend an organisation."""
-    action = "account:approve-org" if status is OrgStatus.active else "account:suspend-org"
-    require(identity, action)
+def _org(org_id) -> Organisation:
     org = db.session.get(Organisation, org_id)
     if org is None:
         raise NotFound(f"No organisation {org_id}.")
+    return org
+
+
+def approve_org(identity: Identity, org_id) -> Organisation:
+    """Activate a *pending* organisation. A suspended one is reactivated with ``reactivate_org``, an
+    explicit act, so that approving can never revive a suspension by mistake."""
+    require(identity, "account:approve-org")
+    org = _org(org_id)
+    if org.status is not OrgStatus.pending:
+        raise Conflict(f"The organisation is {org.status.value}; only a pending organisation can be approved.")
     with unit_of_work():
-        org.status = status
+        org.status = OrgStatus.active
+    return org
+
+
+def suspend_org(identity: Identity, org_id) -> Organisation:
+    """Suspend an organisation and kill, for good, every token, code and session of its users: a later
+    reactivation starts them afresh instead of reviving what was issued before."""
+    require(identity, "account:suspend-org")
+    org = _org(org_id)
+    now = utcnow()
+    members = select(User.id).where(User.org_id == org.id).scalar_subquery()
+    with unit_of_work():
+        org.status = OrgStatus.suspended
+        for model in (AccessToken, RefreshToken):
+            db.session.execute(update(model).where(model.user_id.in_(members), model.revoked_at.is_(None))
+                               .values(revoked_at=now))
+        db.session.execute(update(AuthorizationCode).where(AuthorizationCode.user_id.in_(members),
+                                                           AuthorizationCode.used_at.is_(None)).values(used_at=now))
+        db.session.execute(update(User).where(User.org_id == org.id)
+                           .values(session_version=User.session_version + 1))
+    return org
+
+
+def reactivate_org(identity: Identity, org_id) -> Organisation:
+    """Make a suspended organisation active again; its users sign in and get new tokens afresh."""
+    require(identity, "account:reactivate-org")
+    org = _org(org_id)
+    if org.status is not OrgStatus.suspended:
+        raise Conflict(f"The organisation is {org.status.value}; only a suspended organisation can be reactivated.")
+    with unit_of_work():
+        org.status = OrgStatus.active
     return org
 
 

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from authlib.common.urls import add_params_to_uri
 from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749.errors import InvalidRequestError
 from flask import Blueprint, current_app, jsonify, redirect, render_template, request, session, url_for
 from flask_limiter import Limiter, RateLimitExceeded
 from flask_limiter.util import get_remote_address
@@ -154,9 +155,21 @@ def authorize():
 
 
 # -- token, revocation, introspection, discovery --------------------------------------------------
+def _query_string_refused():
+    """RFC 6749 §3.2 and RFC 7009/7662 take parameters from the form body only; parameters in the URL
+    end up in logs and proxies, and mixing both lets a request say two things at once."""
+    if not request.query_string:
+        return None
+    error = InvalidRequestError("Send the parameters in the form body (application/x-www-form-urlencoded), "
+                                "not in the query string.")
+    return _server().handle_error_response(None, error)
+
+
 @bp.post("/oauth/token")
 @limiter.limit(lambda: current_app.config["RATELIMIT_TOKEN"])
 def issue_token():
+    if (refused := _query_string_refused()) is not None:
+        return refused
     with unit_of_work():
         return _server().create_token_response()
 
@@ -164,6 +177,8 @@ def issue_token():
 @bp.post("/oauth/revoke")
 @limiter.limit(lambda: current_app.config["RATELIMIT_TOKEN"])
 def revoke_token():
+    if (refused := _query_string_refused()) is not None:
+        return refused
     with unit_of_work():
         return _server().create_endpoint_response("revocation")
 
@@ -171,6 +186,8 @@ def revoke_token():
 @bp.post("/oauth/introspect")
 @limiter.limit(lambda: current_app.config["RATELIMIT_TOKEN"])
 def introspect_token():
+    if (refused := _query_string_refused()) is not None:
+        return refused
     with unit_of_work():
         return _server().create_endpoint_response("introspection")
 
