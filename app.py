@@ -26,7 +26,9 @@ def _api_settings(app: Flask) -> None:
     app.config.setdefault("OPENAPI_URL_PREFIX", "/api")
     app.config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
     app.config.setdefault("OPENAPI_SWAGGER_UI_PATH", "docs")
-    app.config.setdefault("OPENAPI_SWAGGER_UI_URL", "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/")
+    # Swagger UI from the pinned swagger-ui-bundle package, served by exchange.web.views: no CDN, so no
+    # third-party script on the origin of the sign-in and consent pages, and the docs work offline.
+    app.config.setdefault("OPENAPI_SWAGGER_UI_URL", "/api/swagger-ui/")
     base = app.config["PUBLIC_BASE_URL"]
     from auth.scopes import SCOPES
 

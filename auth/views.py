@@ -146,6 +146,7 @@ def authorize():
     allowed = scopes_for_roles(user.roles)
     if request.method == "GET":
         return render_template("consent.html", client=grant.client, user=user, csrf_token=generate_csrf(),
+                               redirect_host=urlsplit(grant.redirect_uri or "").netloc,
                                granted=[(s, SCOPES[s]) for s in asked if s in allowed],
                                withheld=[s for s in asked if s not in allowed])
     # Nothing the role allows was asked for: there is nothing to consent to.
