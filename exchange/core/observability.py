@@ -15,7 +15,7 @@ import sys
 import time
 import uuid
 
-from flask import Flask, Response, g, has_request_context, request
+from flask import Flask, Response, current_app, g, has_request_context, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client import multiprocess
 from pythonjsonlogger.json import JsonFormatter
@@ -91,12 +91,17 @@ def init_app(app: Flask) -> None:
     def prometheus_metrics() -> Response:
         """Only for the scrapers' networks (``METRICS_ALLOW``): the counters map every route and its
         traffic, which is nobody else's business."""
-        allow = app.config["METRICS_ALLOW"]
-        if not _metrics_allowed(parse_networks(allow) if isinstance(allow, str) else allow):
+        if not operators_network():
             raise Problem("Metrics are served only to the networks in SDX_METRICS_ALLOW.", status=403,
                           title="Forbidden")
         # content_type, not mimetype: CONTENT_TYPE_LATEST already carries its charset.
         return Response(metrics.exposition(), content_type=CONTENT_TYPE_LATEST)
+
+
+def operators_network() -> bool:
+    """Whether the caller is on one of the operators' networks (``METRICS_ALLOW``)."""
+    allow = current_app.config["METRICS_ALLOW"]
+    return _metrics_allowed(parse_networks(allow) if isinstance(allow, str) else allow)
 
 
 def _metrics_allowed(networks) -> bool:

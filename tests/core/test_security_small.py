@@ -61,3 +61,12 @@ def test_consent_page_names_the_clients_organisation_and_redirect_host(live):
     assert page.status_code == 200
     assert "Honest Apps Ltd" in page.text and "app.example" in page.text
     assert page.headers["X-Frame-Options"] == "DENY"
+
+
+def test_readyz_hides_error_text_from_other_networks(make_app):
+    app = make_app(S3_ENDPOINT="")  # storage is down: its error text names the configuration
+    outsider = _from(app.test_client(), "203.0.113.7").get("/readyz")
+    assert outsider.status_code == 503
+    assert outsider.json == {"database": "ok", "storage": "error", "broker": "ok", "status": "unavailable"}
+    operator = _from(app.test_client(), "127.0.0.1").get("/readyz")
+    assert "no S3 endpoint configured" in operator.json["storage"]
