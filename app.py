@@ -12,6 +12,7 @@ from exchange.core import celery as celery_ext
 from exchange.core import observability, problems
 from exchange.core.config import load_config, refuse_weak_secrets, secret_key
 from exchange.core.db import db
+from exchange.web import security as security_headers
 
 MIGRATIONS_DIR = str(Path(__file__).resolve().parent / "migrations")
 
@@ -25,7 +26,9 @@ def _api_settings(app: Flask) -> None:
     app.config.setdefault("OPENAPI_URL_PREFIX", "/api")
     app.config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
     app.config.setdefault("OPENAPI_SWAGGER_UI_PATH", "docs")
-    app.config.setdefault("OPENAPI_SWAGGER_UI_URL", "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/")
+    # Swagger UI from the pinned swagger-ui-bundle package, served by exchange.web.views: no CDN, so no
+    # third-party script on the origin of the sign-in and consent pages, and the docs work offline.
+    app.config.setdefault("OPENAPI_SWAGGER_UI_URL", "/api/swagger-ui/")
     base = app.config["PUBLIC_BASE_URL"]
     from auth.scopes import SCOPES
 
@@ -43,9 +46,14 @@ def _api_settings(app: Flask) -> None:
 
 
 def _session_settings(app: Flask) -> None:
-    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
-    app.config.setdefault("SESSION_COOKIE_SECURE", app.config["PUBLIC_BASE_URL"].startswith("https://"))
+    """Flask already defines the cookie keys (SameSite None, Secure False), so ``setdefault`` would
+    never apply: set them unless the caller chose a value. Lax, not Strict: a client sends the user
+    to /oauth/authorize by a top-level link, which must carry the session."""
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    if not app.config.get("SESSION_COOKIE_SAMESITE"):
+        app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    if app.config["PUBLIC_BASE_URL"].startswith("https://"):
+        app.config["SESSION_COOKIE_SECURE"] = True
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", 3600)
 
 
@@ -87,6 +95,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     observability.configure_logging(app.config["LOG_FORMAT"], app.config["LOG_LEVEL"])
     observability.init_app(app)
+    security_headers.init_app(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR)
     celery_ext.init_app(app)

@@ -1,26 +1,31 @@
 """Account and client endpoints of the platform API (thin: parse, call the service, serialise)."""
 from __future__ import annotations
 
+from flask import current_app
 from flask_smorest import Blueprint
 
 from auth import clients, service
-from auth.models import OrgStatus
 from auth.policy import ANONYMOUS
-from auth.schemas import (ClientCreatedSchema, ClientInSchema, ClientPageSchema, ClientSchema, OrganisationSchema,
-                          PageArgsSchema, SignupResultSchema, SignupSchema)
+from auth.schemas import (ClientCreatedSchema, ClientInSchema, ClientPageSchema, ClientSchema, OrganisationPageSchema,
+                          OrganisationSchema, OrgListArgsSchema, PageArgsSchema, SignupResultSchema, SignupSchema)
 from auth.tokens import current_identity, require_scopes
+from auth.views import limiter
 from exchange.core.body import json_object
 
 blp = Blueprint("accounts", __name__, url_prefix="/api/v1", description="Organisations, users and API clients")
 
 
 @blp.route("/signup", methods=["POST"])
+@limiter.limit(lambda: current_app.config["RATELIMIT_SIGNUP"])
 @blp.doc(requestBody={"content": {"application/json": {"schema": SignupSchema}}}, security=[])
-@blp.response(201, SignupResultSchema)
+@blp.response(202, SignupResultSchema)
 def signup():
-    """Ask for an organisation account; it stays `pending` until an administrator approves it."""
-    org, user = service.signup(ANONYMOUS, json_object())
-    return {"organisation": org, "user": user}
+    """Ask for an organisation account; it stays `pending` until an administrator approves it.
+
+    The answer is the same whether or not the email is already registered (nothing is created
+    then); there is no email delivery, so the requester learns of approval by signing in.
+    """
+    return service.signup(ANONYMOUS, json_object())
 
 
 @blp.route("/clients", methods=["POST"])
@@ -69,17 +74,37 @@ def admin_disable_client(client_id: str):
     return clients.disable_client(current_identity(), client_id)
 
 
+@blp.route("/admin/orgs", methods=["GET"])
+@require_scopes("admin:accounts")
+@blp.arguments(OrgListArgsSchema, location="query")
+@blp.response(200, OrganisationPageSchema)
+def admin_list_orgs(args):
+    """Organisations by name, e.g. `?status=pending` for sign-ups waiting for approval (administrators)."""
+    items, next_cursor = service.list_orgs(current_identity(), status=args["status"], after=args["after"],
+                                           limit=args["limit"])
+    return {"items": items, "next": next_cursor}
+
+
 @blp.route("/admin/orgs/<uuid:org_id>/approve", methods=["POST"])
 @require_scopes("admin:accounts")
 @blp.response(200, OrganisationSchema)
 def approve_org(org_id):
-    """Activate a pending organisation (administrators)."""
-    return service.set_org_status(current_identity(), org_id, OrgStatus.active)
+    """Activate a pending organisation (administrators); 409 if it is not pending."""
+    return service.approve_org(current_identity(), org_id)
 
 
 @blp.route("/admin/orgs/<uuid:org_id>/suspend", methods=["POST"])
 @require_scopes("admin:accounts")
 @blp.response(200, OrganisationSchema)
 def suspend_org(org_id):
-    """Suspend an organisation: its users' tokens stop working at once (administrators)."""
-    return service.set_org_status(current_identity(), org_id, OrgStatus.suspended)
+    """Suspend an organisation: its users' tokens and sessions end for good (administrators)."""
+    return service.suspend_org(current_identity(), org_id)
+
+
+@blp.route("/admin/orgs/<uuid:org_id>/reactivate", methods=["POST"])
+@require_scopes("admin:accounts")
+@blp.response(200, OrganisationSchema)
+def reactivate_org(org_id):
+    """Make a suspended organisation active again; its old tokens stay dead (administrators); 409 if it
+    is not suspended."""
+    return service.reactivate_org(current_identity(), org_id)

@@ -123,14 +123,24 @@ class CodeGrant(grants.AuthorizationCodeGrant):
             expires_at=utcnow() + CODE_LIFETIME))
 
     def query_authorization_code(self, code: str, client: OAuthClient) -> AuthorizationCode | None:
+        """Only looks the code up: it is consumed in ``validate_token_request`` once the whole request
+        (redirect URI, PKCE verifier, user) has been found valid, so a refused request changes nothing."""
         row = db.session.scalar(select(AuthorizationCode).where(AuthorizationCode.code_hash == digest(code),
                                                                 AuthorizationCode.client_id == client.client_id))
         if row is None or row.expires_at <= utcnow():
             return None
-        if not _claim(AuthorizationCode, AuthorizationCode.id, row.id):
+        if row.used_at is not None:
             revoke_family(row.family_id)  # a replayed code: whatever it issued is now suspect
             return None
         return row
+
+    def validate_token_request(self) -> None:
+        super().validate_token_request()  # includes the PKCE check (an "after" hook)
+        row: AuthorizationCode = self.request.authorization_code
+        ensure_may_hold_tokens(db.session.get(User, row.user_id))
+        if not _claim(AuthorizationCode, AuthorizationCode.id, row.id):
+            revoke_family(row.family_id)  # used by a concurrent request: treat as a replay
+            raise InvalidGrantError("Invalid 'code' in request.")
 
     def delete_authorization_code(self, authorization_code: AuthorizationCode) -> None:
         """Kept, marked used, so that a replay is recognised; the cleanup task purges it later."""
@@ -154,15 +164,25 @@ class RotatingRefreshGrant(grants.RefreshTokenGrant):
     INCLUDE_NEW_REFRESH_TOKEN = True
 
     def authenticate_refresh_token(self, refresh_token: str) -> RefreshToken | None:
+        """Only looks the token up; it is rotated in ``validate_token_request`` once the request (client,
+        scope, user) has been found valid, so a refused refresh leaves the token and its family working."""
         row = db.session.scalar(select(RefreshToken).where(RefreshToken.token_hash == digest(refresh_token)))
         if row is None or row.revoked_at is not None or row.is_expired():
             return None
         if row.client_id != self.request.client.client_id:
             return None
-        if not _claim(RefreshToken, RefreshToken.id, row.id):
+        if row.used_at is not None:
             revoke_family(row.family_id)  # reuse of a rotated token: assume it was stolen
             return None
         return row
+
+    def validate_token_request(self) -> None:
+        super().validate_token_request()
+        row: RefreshToken = self.request.refresh_token
+        ensure_may_hold_tokens(db.session.get(User, row.user_id))
+        if not _claim(RefreshToken, RefreshToken.id, row.id):
+            revoke_family(row.family_id)  # rotated by a concurrent request: treat as reuse
+            raise InvalidGrantError()
 
     def authenticate_user(self, refresh_token: RefreshToken) -> User:
         return ensure_may_hold_tokens(db.session.get(User, refresh_token.user_id))
@@ -232,7 +252,13 @@ class Introspection(IntrospectionEndpoint):
         return token.client_id == client.client_id or Role.admin in client.owner.roles
 
     def introspect_token(self, token) -> dict:
+        """Active only if a resource server would accept it now: not rotated (refresh tokens), and its
+        user's organisation active."""
         user = db.session.get(User, token.user_id)
+        if isinstance(token, RefreshToken) and token.used_at is not None:
+            return {"active": False}
+        if user is None or user.organisation.status is not OrgStatus.active:
+            return {"active": False}
         return {"active": True, "client_id": token.client_id, "scope": token.scope,
                 "token_type": "refresh_token" if isinstance(token, RefreshToken) else "Bearer",
                 "sub": str(token.user_id), "org": str(user.org_id), "username": user.email,

@@ -65,7 +65,9 @@ MEMBER_ACTIONS = {"client:create", "client:list-own", "client:delete"}
 ADMIN_ACTIONS = {
     "account:create-org": "admin:accounts",
     "account:create-user": "admin:accounts",
+    "account:list-orgs": "admin:accounts",
     "account:approve-org": "admin:accounts",
+    "account:reactivate-org": "admin:accounts",
     "account:suspend-org": "admin:accounts",
     "client:list-all": "admin:accounts",
     "client:disable": "admin:accounts",

@@ -67,9 +67,22 @@ class UserSchema(_Strict):
         return sorted(role.value for role in user.roles)
 
 
+class _SignupOrgEcho(_Strict):
+    name = fields.String()
+    kind = fields.String()
+    status = fields.String()
+
+
+class _SignupUserEcho(_Strict):
+    email = fields.String()
+    roles = fields.List(fields.String())
+
+
 class SignupResultSchema(_Strict):
-    organisation = fields.Nested(OrganisationSchema)
-    user = fields.Nested(UserSchema)
+    """What was asked for, never ids: the same answer whether or not the email was already registered."""
+    organisation = fields.Nested(_SignupOrgEcho)
+    user = fields.Nested(_SignupUserEcho)
+    detail = fields.String()
 
 
 GRANT_TYPES = ["authorization_code", "client_credentials", "refresh_token"]
@@ -112,4 +125,14 @@ class PageArgsSchema(Schema):
 
 class ClientPageSchema(_Strict):
     items = fields.List(fields.Nested(ClientSchema))
+    next = fields.String(allow_none=True, metadata={"description": "Cursor for the next page; null on the last"})
+
+
+class OrgListArgsSchema(PageArgsSchema):
+    status = fields.Enum(OrgStatus, by_value=True, load_default=None)
+    after = fields.String(load_default=None, metadata={"description": "The `next` cursor of the previous page"})
+
+
+class OrganisationPageSchema(_Strict):
+    items = fields.List(fields.Nested(OrganisationSchema))
     next = fields.String(allow_none=True, metadata={"description": "Cursor for the next page; null on the last"})

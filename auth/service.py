@@ -5,14 +5,15 @@ shared schemas (every bad field reported at once) and writes in one unit of work
 """
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import generate_password_hash
 
 from auth.models import Organisation, OrgKind, OrgStatus, Role, User, UserRole
+from auth.oauth_models import AccessToken, AuthorizationCode, RefreshToken
 from auth.policy import Identity, require
 from auth.schemas import OrganisationInSchema, SignupSchema, UserInSchema
-from exchange.core.db import db, unit_of_work
+from exchange.core.db import db, unit_of_work, utcnow
 from exchange.core.problems import Conflict, NotFound, ValidationProblem, load_or_problem
 
 
@@ -32,7 +33,7 @@ def find_user(email: str) -> User | None:
     return db.session.scalar(select(User).where(User.email == email.strip().lower()))
 
 
-def _new_user(org: Organisation, email: str, password: str, roles: set[Role]) -> User:
+def _new_user(org: Organisation | None, email: str, password: str, roles: set[Role]) -> User:
     user = User(organisation=org, email=email, password_hash=generate_password_hash(password))
     user.role_rows = [UserRole(role=role) for role in sorted(roles, key=lambda r: r.value)]
     return user
@@ -83,39 +84,102 @@ def create_user(identity: Identity, data: dict) -> User:
     return user
 
 
-def signup(identity: Identity, data: dict) -> tuple[Organisation, User]:
-    """Self sign-up: a *pending* organisation and its first user, waiting for an admin's approval."""
+def signup(identity: Identity, data: dict) -> dict:
+    """Self sign-up: a *pending* organisation and its first user, waiting for an admin's approval.
+
+    The answer must not tell whether an email is registered: an email already in use gets the same
+    answer, after the same hashing work, and nothing is written (its owner can sign in as before).
+    Organisation names are public (they are the providers of the catalogue), so a taken name is a
+    409 naming ``organisation.name``.
+    """
     require(identity, "account:signup")
     body = load_or_problem(SignupSchema(), data)
     name = body["organisation"]["name"].strip()
     email = body["user"]["email"].strip().lower()
-    errors = []
     if _org_name_taken(name):
-        errors.append({"field": "organisation.name", "message": "already taken"})
-    if _email_taken(email):
-        errors.append({"field": "user.email", "message": "already registered"})
-    if errors:
-        raise Conflict("The account cannot be created; see errors.", errors=errors)
+        raise Conflict("The account cannot be created; see errors.",
+                       errors=[{"field": "organisation.name", "message": "already taken"}])
     kind = OrgKind(body["organisation"]["kind"])
     role = Role.provider if kind is OrgKind.provider else Role.buyer
-    try:
-        with unit_of_work() as uow:
-            org = Organisation(name=name, kind=kind, status=OrgStatus.pending)
-            user = _new_user(org, email, body["user"]["password"], {role})
-            uow.add(org)
-            uow.add(user)
-    except IntegrityError as exc:
-        raise _lost_race() from exc
-    return org, user
+    user = _new_user(None, email, body["user"]["password"], {role})  # hashes the password either way
+    if not _email_taken(email):
+        try:
+            with unit_of_work() as uow:
+                user.organisation = Organisation(name=name, kind=kind, status=OrgStatus.pending)
+                uow.add(user)
+        except IntegrityError:
+            # A concurrent sign-up took the name or the email: a name is public, an email is not.
+            if _org_name_taken(name):
+                raise _lost_race() from None
+    return {"organisation": {"name": name, "kind": kind.value, "status": OrgStatus.pending.value},
+            "user": {"email": email, "roles": [role.value]},
+            "detail": "Your request is recorded. An administrator reviews new organisations; once yours is "
+                      "approved you can sign in with this email and password."}
 
 
-def set_org_status(identity: Identity, org_id, status: OrgStatus) -> Organisation:
-    """Approve (activate) or suspend an organisation."""
-    action = "account:approve-org" if status is OrgStatus.active else "account:suspend-org"
-    require(identity, action)
+def list_orgs(identity: Identity, *, status: OrgStatus | None, after: str | None, limit: int) \
+        -> tuple[list[Organisation], str | None]:
+    """Organisations by name, optionally of one status (administrators find sign-ups to approve)."""
+    require(identity, "account:list-orgs")
+    query = select(Organisation)
+    if status is not None:
+        query = query.where(Organisation.status == status)
+    if after:
+        query = query.where(Organisation.name > after)
+    rows = list(db.session.scalars(query.order_by(Organisation.name).limit(limit + 1)))
+    return rows[:limit], (rows[limit - 1].name if len(rows) > limit else None)
+
+
+def _org(org_id) -> Organisation:
     org = db.session.get(Organisation, org_id)
     if org is None:
         raise NotFound(f"No organisation {org_id}.")
-    with unit_of_work():
-        org.status = status
     return org
+
+
+def approve_org(identity: Identity, org_id) -> Organisation:
+    """Activate a *pending* organisation. A suspended one is reactivated with ``reactivate_org``, an
+    explicit act, so that approving can never revive a suspension by mistake."""
+    require(identity, "account:approve-org")
+    org = _org(org_id)
+    if org.status is not OrgStatus.pending:
+        raise Conflict(f"The organisation is {org.status.value}; only a pending organisation can be approved.")
+    with unit_of_work():
+        org.status = OrgStatus.active
+    return org
+
+
+def suspend_org(identity: Identity, org_id) -> Organisation:
+    """Suspend an organisation and kill, for good, every token, code and session of its users: a later
+    reactivation starts them afresh instead of reviving what was issued before."""
+    require(identity, "account:suspend-org")
+    org = _org(org_id)
+    now = utcnow()
+    members = select(User.id).where(User.org_id == org.id).scalar_subquery()
+    with unit_of_work():
+        org.status = OrgStatus.suspended
+        for model in (AccessToken, RefreshToken):
+            db.session.execute(update(model).where(model.user_id.in_(members), model.revoked_at.is_(None))
+                               .values(revoked_at=now))
+        db.session.execute(update(AuthorizationCode).where(AuthorizationCode.user_id.in_(members),
+                                                           AuthorizationCode.used_at.is_(None)).values(used_at=now))
+        db.session.execute(update(User).where(User.org_id == org.id)
+                           .values(session_version=User.session_version + 1))
+    return org
+
+
+def reactivate_org(identity: Identity, org_id) -> Organisation:
+    """Make a suspended organisation active again; its users sign in and get new tokens afresh."""
+    require(identity, "account:reactivate-org")
+    org = _org(org_id)
+    if org.status is not OrgStatus.suspended:
+        raise Conflict(f"The organisation is {org.status.value}; only a suspended organisation can be reactivated.")
+    with unit_of_work():
+        org.status = OrgStatus.active
+    return org
+
+
+def end_sessions(user: User) -> None:
+    """Sign the user out everywhere: every session cookie issued so far stops working."""
+    with unit_of_work():
+        user.session_version = User.session_version + 1

@@ -2,7 +2,8 @@
 
 Token, revocation and introspection answers are RFC 6749 JSON (from Authlib); each endpoint runs in
 one unit of work, so what a request changes (a used code, a revoked family) is committed together.
-Forms carry a CSRF token; sign-in and the token endpoint are rate-limited per client address.
+Forms carry a CSRF token; sign-in (all attempts, and failed ones apart), the token, revocation and
+introspection endpoints and sign-up are rate-limited per client address.
 """
 from __future__ import annotations
 
@@ -11,17 +12,20 @@ from urllib.parse import urlsplit
 
 from authlib.common.urls import add_params_to_uri
 from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749.errors import InvalidRequestError
 from flask import Blueprint, current_app, jsonify, redirect, render_template, request, session, url_for
-from flask_limiter import Limiter
+from flask_limiter import Limiter, RateLimitExceeded
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import generate_csrf, validate_csrf
 from wtforms import ValidationError as CSRFInvalid
 
 from auth import keys
-from auth.login import LoginFailed, LoginThrottled, authenticate_password
+from auth.login import LoginFailed, authenticate_password
 from auth.models import OrgStatus, User
 from auth.scopes import SCOPES, parse_scope, scopes_for_roles
+from auth.service import end_sessions
 from exchange.core.db import db, unit_of_work
+from exchange.core.problems import problem_response
 
 bp = Blueprint("oauth", __name__, template_folder="templates")
 limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)
@@ -39,6 +43,8 @@ def _signed_in_user() -> User | None:
     user = db.session.get(User, user_id)
     if user is None or user.organisation.status is not OrgStatus.active:
         return None
+    if session.get("session_version") != user.session_version:
+        return None  # signed out since this cookie was issued: a copy of it is no session
     return user
 
 
@@ -66,8 +72,24 @@ def login_form():
     return render_template("login.html", next=request.args.get("next", ""), csrf_token=generate_csrf())
 
 
+@bp.errorhandler(RateLimitExceeded)
+def _rate_limited(error: RateLimitExceeded):
+    """A person at the sign-in form gets the form back, saying why; other callers get a problem body.
+    The message is about the caller's address, never about an account."""
+    if request.endpoint == "oauth.login":
+        return render_template("login.html", next=request.form.get("next", ""), csrf_token=generate_csrf(),
+                               error="Too many attempts from your address. Please wait a few minutes and try again.",
+                               email=request.form.get("email", "")), 429
+    return problem_response(429, "Too Many Requests", f"Rate limit exceeded ({error.description}).")
+
+
+def _failed(response) -> bool:
+    return response.status_code == 401
+
+
 @bp.post("/login")
 @limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN"])
+@limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN_FAILURES"], deduct_when=_failed, scope="login-failures")
 def login():
     next_url = request.form.get("next", "")
     if not _csrf_ok():
@@ -75,18 +97,24 @@ def login():
                                error="The form expired; please try again."), 400
     try:
         user = authenticate_password(request.form.get("email", ""), request.form.get("password", ""))
-    except (LoginFailed, LoginThrottled) as problem:
+    except LoginFailed as problem:
         response = render_template("login.html", next=next_url, csrf_token=generate_csrf(), error=problem.detail,
                                    email=request.form.get("email", ""))
         return response, problem.status, problem.headers
     session.clear()
     session["user_id"] = str(user.id)
+    session["session_version"] = user.session_version
     return redirect(_safe_next(next_url))
 
 
 @bp.post("/logout")
 def logout():
+    """End the session on the server too: the cookie is signed, not stored, so clearing it in this
+    browser would leave any copy of it valid; bumping the user's session version kills every copy."""
     if _csrf_ok():
+        user = _signed_in_user()
+        if user is not None:
+            end_sessions(user)
         session.clear()
     return redirect(url_for("web.home"))
 
@@ -118,6 +146,7 @@ def authorize():
     allowed = scopes_for_roles(user.roles)
     if request.method == "GET":
         return render_template("consent.html", client=grant.client, user=user, csrf_token=generate_csrf(),
+                               redirect_host=urlsplit(grant.redirect_uri or "").netloc,
                                granted=[(s, SCOPES[s]) for s in asked if s in allowed],
                                withheld=[s for s in asked if s not in allowed])
     # Nothing the role allows was asked for: there is nothing to consent to.
@@ -127,21 +156,39 @@ def authorize():
 
 
 # -- token, revocation, introspection, discovery --------------------------------------------------
+def _query_string_refused():
+    """RFC 6749 §3.2 and RFC 7009/7662 take parameters from the form body only; parameters in the URL
+    end up in logs and proxies, and mixing both lets a request say two things at once."""
+    if not request.query_string:
+        return None
+    error = InvalidRequestError("Send the parameters in the form body (application/x-www-form-urlencoded), "
+                                "not in the query string.")
+    return _server().handle_error_response(None, error)
+
+
 @bp.post("/oauth/token")
 @limiter.limit(lambda: current_app.config["RATELIMIT_TOKEN"])
 def issue_token():
+    if (refused := _query_string_refused()) is not None:
+        return refused
     with unit_of_work():
         return _server().create_token_response()
 
 
 @bp.post("/oauth/revoke")
+@limiter.limit(lambda: current_app.config["RATELIMIT_TOKEN"])
 def revoke_token():
+    if (refused := _query_string_refused()) is not None:
+        return refused
     with unit_of_work():
         return _server().create_endpoint_response("revocation")
 
 
 @bp.post("/oauth/introspect")
+@limiter.limit(lambda: current_app.config["RATELIMIT_TOKEN"])
 def introspect_token():
+    if (refused := _query_string_refused()) is not None:
+        return refused
     with unit_of_work():
         return _server().create_endpoint_response("introspection")
 

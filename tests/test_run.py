@@ -83,7 +83,7 @@ def test_run_serves_a_ready_platform_and_a_second_run_reuses_its_data(tmp_path):
         assert any("curl -s -u" in line for line in lines)
         signup = {"organisation": {"name": "Kept Across Runs", "kind": "research"},
                   "user": {"email": "kept@runs.example", "password": "a long password"}}
-        assert requests.post(url + "api/v1/signup", json=signup, timeout=10).status_code == 201
+        assert requests.post(url + "api/v1/signup", json=signup, timeout=10).status_code == 202
     finally:
         stop_platform(process)
     assert process.returncode == 0

@@ -14,6 +14,7 @@ from flask_migrate import upgrade
 from werkzeug.serving import make_server
 
 from exchange.core.config import SETTINGS
+from exchange.web.security import QuietRequestHandler
 from storage.embedded import EmbeddedS3
 from storage.objectstore import get_store
 
@@ -65,7 +66,7 @@ def run_command() -> None:
             for line in seed_demo_catalog():
                 click.echo(f"  {line}")
         url = f"http://{host}:{port}/"
-        server = make_server(host, port, app, threaded=True)  # bound before the URL is announced
+        server = make_server(host, port, app, threaded=True, request_handler=QuietRequestHandler)  # bound before the URL is announced
         click.echo(f"\nSDX is running at {url}  (STAC API: {url}stac/ · API docs: {url}api/docs; Ctrl-C to stop)\n")
         sys.stdout.flush()
         try:

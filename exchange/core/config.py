@@ -7,6 +7,7 @@ server under the var dir, Celery tasks run in-process.
 """
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import secrets
@@ -31,6 +32,11 @@ def _seconds_up_to_15_minutes(value: str) -> int:
     if not 60 <= seconds <= 900:
         raise ValueError("must be between 60 and 900 seconds")
     return seconds
+
+
+def parse_networks(value: str) -> tuple:
+    """Comma-separated CIDRs (``10.0.0.0/8,::1/128``); a bare address is a /32 or /128."""
+    return tuple(ipaddress.ip_network(part.strip(), strict=False) for part in value.split(",") if part.strip())
 
 
 @dataclass(frozen=True)
@@ -87,10 +93,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SDX_RATELIMIT_STORAGE_URL", "RATELIMIT_STORAGE_URI", "memory://",
             "Where rate-limit counters live; use redis://… when several processes serve."),
     Setting("SDX_RATELIMIT_LOGIN", "RATELIMIT_LOGIN", "20 per minute", "Login attempts allowed per client address."),
-    Setting("SDX_RATELIMIT_TOKEN", "RATELIMIT_TOKEN", "120 per minute", "Token requests allowed per client address."),
-    Setting("SDX_LOGIN_LOCK_AFTER", "LOGIN_LOCK_AFTER", "5", "Wrong passwords in a row before an account is slowed down.", int),
-    Setting("SDX_LOGIN_LOCK_SECONDS", "LOGIN_LOCK_SECONDS", "30",
-            "First lock after too many wrong passwords; doubles with each further miss, up to 15 minutes.", int),
+    Setting("SDX_RATELIMIT_TOKEN", "RATELIMIT_TOKEN", "120 per minute",
+            "Requests to each of the token, revocation and introspection endpoints allowed per client address."),
+    Setting("SDX_RATELIMIT_LOGIN_FAILURES", "RATELIMIT_LOGIN_FAILURES", "10 per 15 minutes",
+            "Failed sign-ins allowed per client address (the same for every account, known or not)."),
+    Setting("SDX_RATELIMIT_SIGNUP", "RATELIMIT_SIGNUP", "5 per hour", "Sign-up requests allowed per client address."),
+    Setting("SDX_METRICS_ALLOW", "METRICS_ALLOW", "127.0.0.1/32,::1/128",
+            "Client networks (comma-separated CIDRs) allowed to read /metrics; empty = nobody.", parse_networks),
     Setting("SDX_DEMO_STAC_DIR", "DEMO_STAC_DIR", "",
             "Sample STAC sets the demo catalogue is loaded from; empty = ../shared/data/stac beside the project."),
     Setting("SDX_DEMO_DATA", "DEMO_DATA", "true", "Whether `sdx run` seeds demo organisations and users.", _bool),

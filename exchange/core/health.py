@@ -1,7 +1,8 @@
 """Liveness and readiness probes.
 
 ``/healthz`` says the process answers. ``/readyz`` checks each dependency with a short time limit
-and names the one that is down, so an orchestrator (and a person) knows what to fix.
+and names the one that is down, so an orchestrator (and a person) knows what to fix; the error text
+itself only to the operators' networks (``SDX_METRICS_ALLOW``).
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from flask import Blueprint, current_app, jsonify
 from sqlalchemy import text
 
 from exchange.core.db import db
+from exchange.core.observability import operators_network
 from storage.objectstore import get_store
 
 bp = Blueprint("health", __name__)
@@ -76,5 +78,8 @@ def readyz():
             results[name] = f"error: no answer within {CHECK_TIMEOUT:.0f}s"
     pool.shutdown(wait=False, cancel_futures=True)
     ready = all(value == "ok" for value in results.values())
+    if not operators_network():
+        # Others learn which dependency is down, not its error text (hosts, ports, driver messages).
+        results = {name: "ok" if value == "ok" else "error" for name, value in results.items()}
     body = dict(results, status="ready" if ready else "unavailable")
     return jsonify(body), (200 if ready else 503)

@@ -7,6 +7,7 @@ user's report to the logs. Metrics use a registry per app, or the multiprocess c
 """
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import re
@@ -14,10 +15,13 @@ import sys
 import time
 import uuid
 
-from flask import Flask, Response, g, has_request_context, request
+from flask import Flask, Response, current_app, g, has_request_context, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client import multiprocess
 from pythonjsonlogger.json import JsonFormatter
+
+from exchange.core.config import parse_networks
+from exchange.core.problems import Problem
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -85,4 +89,26 @@ def init_app(app: Flask) -> None:
 
     @app.get("/metrics")
     def prometheus_metrics() -> Response:
-        return Response(metrics.exposition(), mimetype=CONTENT_TYPE_LATEST)
+        """Only for the scrapers' networks (``METRICS_ALLOW``): the counters map every route and its
+        traffic, which is nobody else's business."""
+        if not operators_network():
+            raise Problem("Metrics are served only to the networks in SDX_METRICS_ALLOW.", status=403,
+                          title="Forbidden")
+        # content_type, not mimetype: CONTENT_TYPE_LATEST already carries its charset.
+        return Response(metrics.exposition(), content_type=CONTENT_TYPE_LATEST)
+
+
+def operators_network() -> bool:
+    """Whether the caller is on one of the operators' networks (``METRICS_ALLOW``)."""
+    allow = current_app.config["METRICS_ALLOW"]
+    return _metrics_allowed(parse_networks(allow) if isinstance(allow, str) else allow)
+
+
+def _metrics_allowed(networks) -> bool:
+    """The TCP peer's address; a proxy in front must itself be the allowed scraper (no X-Forwarded-For:
+    it is the caller's to forge)."""
+    try:
+        address = ipaddress.ip_address(request.remote_addr or "")
+    except ValueError:
+        return False
+    return any(address in network for network in networks if network.version == address.version)

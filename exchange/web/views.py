@@ -1,11 +1,25 @@
-"""Server-rendered pages."""
+"""Server-rendered pages, and the Swagger UI files of the API docs page (from a pinned package)."""
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, render_template, send_from_directory
+from swagger_ui_bundle import swagger_ui_path
+
+from exchange.core.problems import NotFound
 
 bp = Blueprint("web", __name__, template_folder="templates")
+
+#: The files /api/docs loads; everything else in the package (its demo index page, maps) is not served.
+SWAGGER_UI_FILES = {"swagger-ui.css", "swagger-ui-bundle.js", "swagger-ui-standalone-preset.js",
+                    "favicon-32x32.png", "favicon-16x16.png"}
 
 
 @bp.get("/")
 def home():
     return render_template("home.html")
+
+
+@bp.get("/api/swagger-ui/<filename>")
+def swagger_ui(filename: str):
+    if filename not in SWAGGER_UI_FILES:
+        raise NotFound(f"No file {filename!r} here.")
+    return send_from_directory(swagger_ui_path, filename, max_age=24 * 3600)
