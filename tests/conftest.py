@@ -259,5 +259,5 @@ def serving(make_app, **overrides) -> Iterator[Live]:
 
 @pytest.fixture
 def live(make_app):
-    with serving(make_app, LOGIN_LOCK_AFTER=3, LOGIN_LOCK_SECONDS=2) as server:
+    with serving(make_app) as server:
         yield server
