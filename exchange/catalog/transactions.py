@@ -22,6 +22,11 @@ from exchange.core.problems import Conflict, NotFound, ValidationProblem
 from exchange.ingest.models import ProductAsset
 
 
+#: A collection id is the first segment of its products' object keys: none may look like the
+#: platform's own prefixes (quarantined copies, previews).
+RESERVED_COLLECTION_IDS = {"quarantine", "thumbnails"}
+
+
 def _field_of(reason: str) -> str | None:
     """The field a reason names (its leading quoted name, e.g. ``"assets.data.href"``)."""
     if reason.startswith("asset key"):
@@ -41,6 +46,8 @@ def validate_collection(doc: object, collection_id: str | None = None) -> dict:
     cid = doc.get("id")
     if not valid_id(cid):
         reasons.append(f'"id" must be {ID_RULE}')
+    elif cid.lower() in RESERVED_COLLECTION_IDS:
+        reasons.append(f'"id" {cid!r} is reserved (the store keeps its own objects under that prefix)')
     elif collection_id is not None and cid != collection_id:
         reasons.append(f'"id" {cid!r} does not match the URL ({collection_id!r})')
     if not isinstance(doc.get("description", ""), str):

@@ -142,6 +142,23 @@ def test_publish_waits_for_every_file_and_withdraw_hides_again(live, alice):
     assert live.api("GET", "/stac/collections/alice/items/w1", alice).json()["properties"]["sdx:status"] == "withdrawn"
 
 
+def test_a_bulk_replace_keeps_the_stored_status(live, alice):
+    """Replaced rows keep their status (on PostgreSQL through the ON CONFLICT path); new rows are drafts."""
+    created = live.api("POST", "/stac/collections/alice/items", alice,
+                       json=item("kept", data={"href": "https://x.example/k.tif", "roles": ["data"]}))
+    live.api("POST", f"/api/v1/products/{created.json()['properties']['sdx:product_id']}/publish", alice)
+    features = [dict(item("kept", data={"href": "https://x.example/k2.tif", "roles": ["data"]}),
+                     properties={"datetime": "2024-06-01T10:00:00Z", "sdx:status": "draft"}), item("fresh")]
+    answer = live.api("POST", "/stac/collections/alice/items", alice,
+                      json={"type": "FeatureCollection", "features": features})
+    assert answer.status_code == 200 and answer.json()["written"] == 2
+    kept = live.api("GET", "/stac/collections/alice/items/kept")
+    assert kept.status_code == 200 and kept.json()["assets"]["data"]["href"] == "https://x.example/k2.tif"
+    assert kept.json()["properties"]["sdx:status"] == "published"
+    assert live.api("GET", "/stac/collections/alice/items/fresh").status_code == 404
+    assert live.api("GET", "/stac/collections/alice/items/fresh", alice).json()["properties"]["sdx:status"] == "draft"
+
+
 # -- item 9: 404 for what the caller may not see --------------------------------------------------------
 def test_another_provider_gets_the_same_404_for_a_hidden_draft_and_for_nothing(live, alice):
     bob = token_for(live, "bob@b.example", "Bob Sat")
@@ -197,6 +214,12 @@ def test_ids_outside_the_safe_pattern_are_refused(live, alice, bad_id):
     bulk = live.api("POST", "/stac/collections/alice/items", alice,
                     json={"type": "FeatureCollection", "features": [item(bad_id)]})
     assert bulk.status_code == 207 and bulk.json()["written"] == 0
+
+
+def test_collection_ids_that_are_the_stores_own_prefixes_are_reserved(live, alice):
+    for reserved in ("quarantine", "thumbnails"):
+        answer = live.api("POST", "/stac/collections", alice, json={"id": reserved})
+        assert answer.status_code == 422 and _fields(answer) == {"id"}
 
 
 def test_the_longest_allowed_id_is_accepted(live, alice):
