@@ -245,3 +245,27 @@ def test_import_reports_bad_ids_per_item_and_the_samples_still_import(app, runne
     bad_collection.write_text(json.dumps({"type": "Collection", "id": "..", "description": "m"}))
     refused = runner.invoke(args=["sdx", "import-stac", str(bad_collection), "--provider", "Importer"])
     assert refused.exit_code != 0 and '"id" must be' in refused.output + refused.stderr
+
+
+MALFORMED = [{"assets": {"a": {"href": 5}}}, {"assets": {"a": "x"}}, {"assets": []}, {"assets": {"": {"href": "x"}}},
+             {"links": [1]}, {"links": [{"href": 5}]}, {"links": [{"href": "http://[bad"}]},
+             {"assets": {"a": {"href": "https://[::1"}}}, {"assets": {"a": {"href": "http://"}}},
+             {"bbox": ["a", 1, 2, 3]}, {"properties": {"datetime": 5}}, {"properties": []}, {"geometry": "x"},
+             {"collection": 5}]
+
+
+def test_malformed_documents_are_problems_naming_the_field_never_500(live, alice):
+    assert live.api("POST", "/stac/collections/alice/items", alice, json=ITEM).status_code == 201
+    for body in MALFORMED:
+        doc = {**copy.deepcopy(ITEM), **body, "id": "m"}
+        for method, path, sent in (("POST", "/stac/collections/alice/items", doc),
+                                   ("PUT", "/stac/collections/alice/items/scene-1", {**doc, "id": "scene-1"}),
+                                   ("PATCH", "/stac/collections/alice/items/scene-1", body)):
+            answer = live.api(method, path, alice, json=sent)
+            assert answer.status_code == 422 and answer.headers["Content-Type"] == "application/problem+json", \
+                (method, body, answer.text)
+    for odd in ("%2e%2e", "a%0d%0ab", "x" * 300):
+        for method in ("GET", "PUT", "PATCH", "DELETE"):
+            assert live.api(method, f"/stac/collections/alice/items/{odd}", alice, json={}).status_code in (404, 422)
+    assert live.api("GET", "/stac/collections/alice/items/scene-1", alice).json()["assets"] == {
+        "data": {"href": live.url + "/stac/collections/alice/items/scene-1/assets/data/download", "roles": ["data"]}}
