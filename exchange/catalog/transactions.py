@@ -138,7 +138,10 @@ def _keep_platform_hrefs(doc: dict, item: Item, uploaded: set[str]) -> dict:
 
 
 def _uploaded_keys(item: Item) -> set[str]:
-    return set(db.session.scalars(select(ProductAsset.asset_key).where(ProductAsset.item_key == item.key)))
+    """Assets of the item whose file SDX holds and whose href the stored document already records."""
+    stored = item.data.get("assets") or {}
+    return {key for key in db.session.scalars(select(ProductAsset.asset_key).where(ProductAsset.item_key == item.key))
+            if key in stored}
 
 
 def _check_collection_field(doc: dict, collection_id: str) -> None:

@@ -93,3 +93,12 @@ def test_an_upload_cannot_be_started_on_a_dot_dot_id(provider):
         "type": "Feature", "id": "..", "geometry": {"type": "Point", "coordinates": [0, 0]},
         "properties": {"datetime": "2026-01-01T00:00:00Z"}})
     assert answer.status_code == 422 and answer.json()["errors"][0]["field"] == "id"
+
+
+def test_an_uploaded_asset_not_yet_in_the_item_gets_its_href_checked(provider, tmp_path):
+    path = write_geotiff(tmp_path / "late.tif")
+    pid = provider.new_product("late-1")
+    assert provider.start(pid, "extra", path).status_code == 201  # an asset row, not yet in the item
+    answer = provider.api("PATCH", "/stac/collections/acme-scenes/items/late-1",
+                          json={"assets": {"extra": {"href": "javascript:alert(1)", "roles": ["data"]}}})
+    assert answer.status_code == 422 and answer.json()["errors"][0]["field"] == "assets.extra.href"
