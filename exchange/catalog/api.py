@@ -6,7 +6,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, Response, current_app, jsonify, redirect, request
 
 from auth.tokens import current_identity, require_scopes
-from exchange.catalog import service, transactions
+from exchange.catalog import assets, service, transactions
 from exchange.catalog.models import Collection
 from exchange.catalog.search import build_request
 from exchange.core.body import json_object
@@ -212,8 +212,7 @@ def search():
 def create_items(cid: str):
     body = json_object()
     if body.get("type") == "FeatureCollection":
-        result = transactions.bulk_upsert(current_identity(), cid, body.get("features") or [],
-                                          status=transactions.ItemStatus.published)
+        result = transactions.bulk_upsert(current_identity(), cid, body.get("features") or [])
         failures = [{"item": label, "reasons": reasons} for label, reasons in result.failures]
         return _stac({"written": result.written, "failed": failures}, 200 if not failures else 207)
     created = transactions.create_item(current_identity(), cid, body)
@@ -244,15 +243,16 @@ def delete_item(cid: str, iid: str):
 @bp.get("/collections/<cid>/items/<iid>/assets/<key>/download")
 @READ
 def download_asset(cid: str, iid: str, key: str):
-    """Until the download gateway lands, only the owning provider may follow a data asset."""
-    return redirect(service.asset_source(current_identity(), cid, iid, key))
+    """A file SDX stores for the product, by a short-lived presigned URL (never an item's own href).
+    Until the download gateway lands, only the owning provider may fetch a data file."""
+    return redirect(assets.asset_source(current_identity(), cid, iid, key))
 
 
 @bp.get("/collections/<cid>/items/<iid>/thumbnail")
 @READ
 def item_thumbnail(cid: str, iid: str):
     """The product's preview (PNG), made by ingest from its first GeoTIFF."""
-    response = Response(service.thumbnail(current_identity(), cid, iid), mimetype="image/png")
+    response = Response(assets.thumbnail(current_identity(), cid, iid), mimetype="image/png")
     response.headers["Cache-Control"] = "private, max-age=300"
     return response
 

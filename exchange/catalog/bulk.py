@@ -37,20 +37,22 @@ KEPT_ON_REPLACE = {"collection_id", "item_id", "provider_org_id", "created_at"}
 STAGE = "sdx_items_stage"
 
 
-def upsert_items(rows: Iterable[dict]) -> int:
+def upsert_items(rows: Iterable[dict], *, keep_status: bool = True) -> int:
     """Insert or replace item rows (dicts of Item column values; ``(collection_id, item_id)`` unique
     among them) in the current transaction; ``rows`` may be a generator, consumed as it is written.
+    A replaced row keeps its status unless ``keep_status`` is false (the platform's own import).
     Returns the number of rows written."""
+    kept = KEPT_ON_REPLACE | {"status"} if keep_status else KEPT_ON_REPLACE
     connection = db.session.connection()
     if connection.dialect.name == "postgresql":
-        return _upsert_postgresql(connection, rows)
+        return _upsert_postgresql(connection, rows, kept)
     rows = list(rows)
     if rows:
-        _upsert_orm(rows)
+        _upsert_orm(rows, kept)
     return len(rows)
 
 
-def _upsert_orm(rows: list[dict]) -> None:
+def _upsert_orm(rows: list[dict], kept: set[str]) -> None:
     ids: dict[str, list[str]] = {}
     for row in rows:
         ids.setdefault(row["collection_id"], []).append(row["item_id"])
@@ -64,7 +66,7 @@ def _upsert_orm(rows: list[dict]) -> None:
             new_rows.append(row)
             continue
         for name, value in row.items():
-            if name not in KEPT_ON_REPLACE:
+            if name not in kept:
                 setattr(item, name, value)
     if new_rows:
         db.session.execute(insert(Item), new_rows)
@@ -111,7 +113,7 @@ def _encoded(rows: Iterable[dict], now, into: list) -> Iterator[tuple]:
         yield values
 
 
-def _upsert_postgresql(connection, rows: Iterable[dict]) -> int:
+def _upsert_postgresql(connection, rows: Iterable[dict], kept: set[str]) -> int:
     db.session.flush()  # pending ORM changes first, as a query would
     columns = ", ".join(COPY_COLUMNS)
     encoded: list[tuple] = []
@@ -128,15 +130,15 @@ def _upsert_postgresql(connection, rows: Iterable[dict]) -> int:
             cursor.execute("ROLLBACK TO SAVEPOINT sdx_bulk_copy")
             for _ in values_of_rows:  # whatever the refused COPY did not get to
                 pass
-            _upsert_staged(cursor, encoded)
+            _upsert_staged(cursor, encoded, kept)
         cursor.execute("RELEASE SAVEPOINT sdx_bulk_copy")
     return len(encoded)
 
 
-def _upsert_staged(cursor, encoded: list[tuple]) -> None:
+def _upsert_staged(cursor, encoded: list[tuple], kept: set[str]) -> None:
     """Some rows exist already: insert or update each, as the unique index says."""
     columns = ", ".join(COPY_COLUMNS)
-    updates = ", ".join(f"{name} = excluded.{name}" for name in COPY_COLUMNS if name not in KEPT_ON_REPLACE)
+    updates = ", ".join(f"{name} = excluded.{name}" for name in COPY_COLUMNS if name not in kept)
     # Created once per connection and emptied at every commit; emptied here too in case of an
     # earlier call in the same transaction.
     cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {STAGE} ON COMMIT DELETE ROWS AS "

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from datetime import timedelta
 
-from sqlalchemy import and_, func, literal, or_, select, text, true, tuple_
+from sqlalchemy import and_, exists, func, literal, or_, select, text, true, tuple_
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ClauseElement, Executable
 
@@ -19,11 +18,9 @@ from exchange.catalog.cql2_filter import FilterError, Queryable, to_sqlalchemy
 from exchange.catalog.models import Collection, Item, ItemStatus
 from exchange.catalog.search import SearchError, SearchRequest, decode_token, encode_token
 from exchange.catalog.spatial import SpatialOps
-from exchange.catalog.stac import is_public_asset, parse_rfc3339, render_item
+from exchange.catalog.stac import parse_rfc3339, render_item
 from exchange.core.db import db
-from exchange.core.problems import Forbidden, NotFound
-from storage import transfers
-from storage.objectstore import get_store
+from exchange.core.problems import NotFound
 
 #: Nulls sort after every value when ascending (and first when descending), the same on both backends.
 NULL_LAST = 1e300
@@ -70,12 +67,31 @@ def visible_items(identity: Identity):
 
 
 # -- collections -------------------------------------------------------------------------------------
+def visible_collections(identity: Identity):
+    """The collections a caller may discover: those holding a published item, plus a provider's own
+    (admins: all). One rule for lists and for reads by id, so a listing never shows what a read
+    hides. The EXISTS stops at the first published row on ix_items_collection_dt."""
+    rule = catalog_visibility(identity)
+    if rule.everything:
+        return true()
+    published = exists().where(Item.collection_id == Collection.id, Item.status == ItemStatus.published)
+    if rule.own_org_id is not None:
+        return or_(Collection.owner_org_id == rule.own_org_id, published)
+    return published
+
+
 def list_collections(identity: Identity) -> list[Collection]:
-    return list(db.session.scalars(select(Collection).order_by(Collection.id)))
+    return list(db.session.scalars(select(Collection).where(visible_collections(identity)).order_by(Collection.id)))
+
+
+def find_collection(identity: Identity, collection_id: str) -> Collection | None:
+    """The collection if the caller may see it, else None (absent and hidden read the same)."""
+    return db.session.scalar(select(Collection).where(Collection.id == collection_id,
+                                                      visible_collections(identity)))
 
 
 def get_collection(identity: Identity, collection_id: str) -> Collection:
-    collection = db.session.get(Collection, collection_id)
+    collection = find_collection(identity, collection_id)
     if collection is None:
         raise NotFound(f"No collection {collection_id!r}.")
     return collection
@@ -87,38 +103,6 @@ def get_item(identity: Identity, collection_id: str, item_id: str) -> Item:
     if item is None or not decide(identity, "item:read", item):
         raise NotFound(f"No item {item_id!r} in collection {collection_id!r}.")  # hidden reads as absent
     return item
-
-
-def asset_source(identity: Identity, collection_id: str, item_id: str, key: str) -> str:
-    """Where an asset's bytes are: its own href, or a short-lived presigned URL for a file stored on
-    the platform. Until the download gateway meters licensed downloads, only the owning provider
-    (or an admin) may follow a data asset."""
-    from exchange.ingest.service import store_call
-
-    item = get_item(identity, collection_id, item_id)
-    asset = (item.data.get("assets") or {}).get(key)
-    if asset is None:
-        raise NotFound(f"Item {item_id!r} has no asset {key!r}.")
-    if not is_public_asset(asset) and not decide(identity, "catalog:write-item", item):
-        raise Forbidden("Data assets are downloaded under a license; the download gateway is not open yet.")
-    href = asset["href"]
-    if href.startswith("s3://"):
-        bucket, _, object_key = href.removeprefix("s3://").partition("/")
-        return store_call(transfers.presigned_get, store_call(get_store), bucket, object_key,
-                          timedelta(minutes=15), object_key.rsplit("/", 1)[-1])
-    return href
-
-
-def thumbnail(identity: Identity, collection_id: str, item_id: str) -> bytes:
-    """The preview ingest made of a product, for whoever may see the product."""
-    from exchange.ingest.pipeline import thumbnail_object
-    from exchange.ingest.service import store_call
-
-    item = get_item(identity, collection_id, item_id)
-    png = store_call(transfers.read_public, store_call(get_store), thumbnail_object(item))
-    if png is None:
-        raise NotFound(f"Item {item_id!r} has no preview.")
-    return png
 
 
 def query_to_cql2(query: dict) -> dict:

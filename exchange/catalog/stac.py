@@ -8,8 +8,10 @@ with hrefs. Every problem found is reported, not just the first.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from urllib.parse import urlsplit
 
 import numpy as np
 import shapely
@@ -22,8 +24,91 @@ STAC_VERSION = "1.0.0"
 PUBLIC_ASSET_ROLES = {"thumbnail", "overview", "metadata", "visual-preview"}
 
 
+#: Collection and item ids: they become URL path segments and object-store key prefixes.
+ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+ID_RULE = ("1 to 128 letters, digits, '.', '_' or '-', starting with a letter or digit "
+           "(pattern ^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$)")
+#: Asset keys: a URL path segment of the download route (the upload API uses the same rule).
+ASSET_KEY_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}")
+#: Properties the platform sets; a provider's value for them is ignored (the stored one is kept).
+PLATFORM_PROPERTIES = ("sdx:provider", "sdx:status", "sdx:product_id")
+#: The one ``sdx:`` property a provider may set: ask ingest to take the footprint from the data.
+PROVIDER_PROPERTIES = {"sdx:footprint_from_data"}
+#: Schemes of text-only hrefs (links, collection assets): relative, web and cloud-storage URLs, shown
+#: as they are and never resolved by SDX. Not javascript:, data:, file: and the like.
+LINK_SCHEMES = {"", "http", "https", "s3", "gs", "abfs", "az"}
+LINK_RULE = "a relative, http(s) or cloud-storage (s3, gs, abfs, az) URL without control characters"
+
+
+def _link_problem(href: object) -> bool:
+    if not isinstance(href, str) or _has_control_chars(href):
+        return True
+    try:
+        return urlsplit(href).scheme.lower() not in LINK_SCHEMES
+    except ValueError:
+        return True
+
+
+def valid_id(value: object) -> bool:
+    return isinstance(value, str) and ID_PATTERN.fullmatch(value) is not None
+
+
 def is_public_asset(asset: dict) -> bool:
     return bool(PUBLIC_ASSET_ROLES.intersection(asset.get("roles") or ["data"]))
+
+
+def _has_control_chars(text: str) -> bool:
+    return any(ord(ch) < 32 or ord(ch) == 127 for ch in text)
+
+
+def is_web_link(href: object) -> bool:
+    """An absolute http(s) URL: an external link, returned as it is and never followed by SDX."""
+    if not isinstance(href, str) or _has_control_chars(href):
+        return False
+    try:
+        parts = urlsplit(href)
+    except ValueError:
+        return False
+    return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
+
+
+def is_file_name(href: object) -> bool:
+    """A bare file name, optionally written ``./name`` as in a static catalogue: a file the provider
+    will upload to SDX (no scheme, no directory, no control characters)."""
+    if not isinstance(href, str):
+        return False
+    name = href.removeprefix("./")
+    return 0 < len(name) <= 255 and name not in (".", "..") and not _has_control_chars(name) and \
+        not any(ch in name for ch in '/\\:')
+
+
+def href_problems(doc: dict, *, files: bool = True, platform_assets: set[str] = frozenset()) -> list[str]:
+    """What a provider may not write in a document's hrefs. An asset href is an http(s) link or
+    the bare name of a file to upload: the server never resolves a provider's href (an s3:// or
+    /vsis3/ path could name another organisation's object). A collection's assets (``files`` false)
+    and links are text only: see LINK_SCHEMES. Nothing may hold control characters (CR/LF would
+    reach HTTP headers). ``platform_assets`` are assets whose href the platform keeps (its uploads)."""
+    reasons = []
+    assets = doc.get("assets")
+    for key, asset in assets.items() if isinstance(assets, dict) else ():
+        if not isinstance(key, str) or ASSET_KEY_PATTERN.fullmatch(key) is None:
+            reasons.append(f"asset key {key!r} must be 1 to 100 letters, digits or _.:- "
+                           "starting with a letter or digit")
+            continue
+        href = asset.get("href") if isinstance(asset, dict) else None
+        if key in platform_assets or not isinstance(href, str) or is_web_link(href):
+            continue
+        if not files:
+            if _link_problem(href):
+                reasons.append(f'"assets.{key}.href" must be {LINK_RULE}')
+        elif not is_file_name(href):
+            reasons.append(f'"assets.{key}.href" must be an http(s) URL or the bare name of a file to upload '
+                           "(no other scheme, path or control characters)")
+    links = doc.get("links")
+    for number, link in enumerate(links if isinstance(links, list) else ()):
+        if _link_problem(link.get("href") if isinstance(link, dict) else None):
+            reasons.append(f'"links[{number}].href" must be {LINK_RULE}')
+    return reasons
 
 
 class InvalidItem(ValueError):
@@ -90,8 +175,8 @@ def validate_item(item: object) -> Promoted:
     if item.get("type") != "Feature":
         reasons.append('"type" must be "Feature"')
     item_id = item.get("id")
-    if not isinstance(item_id, str) or not item_id.strip() or len(item_id) > 255 or "/" in item_id:
-        reasons.append('"id" must be a non-empty string of at most 255 characters without "/"')
+    if not valid_id(item_id):
+        reasons.append(f'"id" must be {ID_RULE}')
     if not isinstance(item.get("stac_version", STAC_VERSION), str):
         reasons.append('"stac_version" must be a string')
     props = item.get("properties")
@@ -156,14 +241,15 @@ def validate_item(item: object) -> Promoted:
 
 
 def stored_document(item: dict, collection_id: str) -> dict:
-    """What is kept of an item: its JSON without the links and `sdx:` fields SDX renders itself.
+    """What is kept of an item: its JSON without the links and `sdx:` fields SDX renders itself
+    (a provider's value for a platform field is ignored: status changes only through the lifecycle).
 
     Only the top level and ``properties`` are copied: the caller's document is not changed, and
     a bulk load does not pay for a deep copy of every item.
     """
     doc = dict(item)
     doc["properties"] = {k: v for k, v in (doc.get("properties") or {}).items()
-                         if k not in ("sdx:provider", "sdx:status", "sdx:product_id")}
+                         if not k.startswith("sdx:") or k in PROVIDER_PROPERTIES}
     doc["collection"] = collection_id
     doc.setdefault("stac_version", STAC_VERSION)
     doc.setdefault("stac_extensions", [])
@@ -174,7 +260,8 @@ def stored_document(item: dict, collection_id: str) -> dict:
 
 
 def render_item(row, base_url: str) -> dict:
-    """An item as the API serves it: links to itself and its collection, data assets through SDX.
+    """An item as the API serves it: links to itself and its collection; an asset with an http(s)
+    href is an external link, shown as it is; any other (a file on SDX) points to its download route.
 
     Copies only what it changes (links, assets, properties): a deep copy of every item would
     dominate the time of a large page.
@@ -189,7 +276,7 @@ def render_item(row, base_url: str) -> dict:
         {"rel": "root", "type": "application/json", "href": f"{base_url}/stac/"},
         *doc.get("links", []),
     ]
-    doc["assets"] = {key: asset if is_public_asset(asset) and not asset["href"].startswith("s3://")
+    doc["assets"] = {key: asset if is_web_link(asset.get("href"))
                      else dict(asset, href=f"{self_url}/assets/{key}/download")
                      for key, asset in doc.get("assets", {}).items()}
     doc["properties"] = dict(doc.get("properties") or {})

@@ -11,19 +11,32 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
-from auth.policy import Identity, require
+from auth.policy import Identity, decide, require
 from exchange.catalog.bulk import upsert_items
 from exchange.catalog.models import Collection, Item, ItemStatus
-from exchange.catalog.stac import STAC_VERSION, InvalidItem, stored_document, validate_item
+from exchange.catalog.service import find_collection
+from exchange.catalog.stac import ID_RULE, STAC_VERSION, InvalidItem, Promoted, href_problems, stored_document, \
+    valid_id, validate_item
 from exchange.core.db import db, unit_of_work
 from exchange.core.problems import Conflict, NotFound, ValidationProblem
+from exchange.ingest.models import ProductAsset
 
-WRITABLE_STATUSES = {ItemStatus.draft.value, ItemStatus.published.value, ItemStatus.withdrawn.value}
+
+#: A collection id is the first segment of its products' object keys: none may look like the
+#: platform's own prefixes (quarantined copies, previews).
+RESERVED_COLLECTION_IDS = {"quarantine", "thumbnails"}
+
+
+def _field_of(reason: str) -> str | None:
+    """The field a reason names (its leading quoted name, e.g. ``"assets.data.href"``)."""
+    if reason.startswith("asset key"):
+        return "assets"
+    return reason.split('"')[1] if reason.startswith('"') and reason.count('"') >= 2 else None
 
 
 def _invalid(reasons: list[str]) -> ValidationProblem:
     return ValidationProblem("The STAC document is invalid; see errors.",
-                             errors=[{"field": None, "message": reason} for reason in reasons])
+                             errors=[{"field": _field_of(reason), "message": reason} for reason in reasons])
 
 
 def validate_collection(doc: object, collection_id: str | None = None) -> dict:
@@ -31,17 +44,24 @@ def validate_collection(doc: object, collection_id: str | None = None) -> dict:
         raise _invalid(["a collection must be a JSON object"])
     reasons = []
     cid = doc.get("id")
-    if not isinstance(cid, str) or not cid.strip() or "/" in cid or len(cid) > 255:
-        reasons.append('"id" must be a non-empty string without "/"')
+    if not valid_id(cid):
+        reasons.append(f'"id" must be {ID_RULE}')
+    elif cid.lower() in RESERVED_COLLECTION_IDS:
+        reasons.append(f'"id" {cid!r} is reserved (the store keeps its own objects under that prefix)')
     elif collection_id is not None and cid != collection_id:
         reasons.append(f'"id" {cid!r} does not match the URL ({collection_id!r})')
     if not isinstance(doc.get("description", ""), str):
         reasons.append('"description" must be a string')
     if "extent" in doc and not isinstance(doc["extent"], dict):
         reasons.append('"extent" must be an object')
+    if "assets" in doc and not isinstance(doc["assets"], dict):
+        reasons.append('"assets" must be an object')
+    if "links" in doc and not isinstance(doc["links"], list):
+        reasons.append('"links" must be an array')
+    reasons += href_problems(doc, files=False)
     if reasons:
         raise _invalid(reasons)
-    stored = copy.deepcopy(doc)
+    stored = {k: copy.deepcopy(v) for k, v in doc.items() if not k.startswith("sdx:")}  # sdx:owner is ours
     stored["type"] = "Collection"
     stored.setdefault("stac_version", STAC_VERSION)
     stored.setdefault("description", "")
@@ -65,7 +85,8 @@ def create_collection(identity: Identity, doc: dict, *, owner_org_id: uuid.UUID 
 
 
 def _collection_for_write(identity: Identity, collection_id: str) -> Collection:
-    collection = db.session.get(Collection, collection_id)
+    """The collection, if the caller may see it (else 404, as if absent) and write to it (else 403)."""
+    collection = find_collection(identity, collection_id)
     if collection is None:
         raise NotFound(f"No collection {collection_id!r}.")
     require(identity, "catalog:write-collection", collection)
@@ -89,11 +110,38 @@ def delete_collection(identity: Identity, collection_id: str) -> None:
         db.session.delete(collection)
 
 
-def _status_of(doc: dict, default: ItemStatus) -> ItemStatus:
-    value = (doc.get("properties") or {}).get("sdx:status", default.value)
-    if value not in WRITABLE_STATUSES:
-        raise _invalid([f'"properties.sdx:status" must be one of {", ".join(sorted(WRITABLE_STATUSES))}'])
-    return ItemStatus(value)
+def _checked(doc: object, uploaded: set[str] = frozenset()) -> Promoted:
+    """An item document a provider sent: the core rules plus what a provider may write in hrefs.
+    Assets whose file SDX holds (``uploaded``) keep the href the platform wrote (see ``_keep_platform_hrefs``)."""
+    reasons = []
+    try:
+        promoted = validate_item(doc)
+    except InvalidItem as exc:
+        reasons, promoted = exc.reasons, None
+    if isinstance(doc, dict):
+        reasons += href_problems(doc, platform_assets=uploaded)
+    if reasons:
+        raise InvalidItem(reasons)
+    return promoted
+
+
+def _keep_platform_hrefs(doc: dict, item: Item, uploaded: set[str]) -> dict:
+    """The document with the platform's href for every asset whose file SDX holds: a provider's href
+    never replaces the record of where the platform put the bytes."""
+    stored = item.data.get("assets") or {}
+    assets = doc.get("assets")
+    if not uploaded or not isinstance(assets, dict):
+        return doc
+    kept = {key: dict(asset, href=stored[key]["href"]) if key in uploaded and key in stored
+            and isinstance(asset, dict) else asset for key, asset in assets.items()}
+    return {**doc, "assets": kept}
+
+
+def _uploaded_keys(item: Item) -> set[str]:
+    """Assets of the item whose file SDX holds and whose href the stored document already records."""
+    stored = item.data.get("assets") or {}
+    return {key for key in db.session.scalars(select(ProductAsset.asset_key).where(ProductAsset.item_key == item.key))
+            if key in stored}
 
 
 def _check_collection_field(doc: dict, collection_id: str) -> None:
@@ -106,23 +154,23 @@ def create_item(identity: Identity, collection_id: str, doc: dict) -> Item:
     collection = _collection_for_write(identity, collection_id)
     _check_collection_field(doc, collection_id)
     try:
-        promoted = validate_item(doc)
+        promoted = _checked(doc)
     except InvalidItem as exc:
         raise _invalid(exc.reasons) from None
-    status = _status_of(doc, ItemStatus.published)
     if db.session.scalar(select(Item.key).where(Item.collection_id == collection_id,
                                                 Item.item_id == promoted.item_id)) is not None:
         raise Conflict(f"Item {promoted.item_id!r} already exists in {collection_id!r}; use PUT to replace it.")
     with unit_of_work() as uow:
-        item = Item(collection_id=collection.id, provider_org_id=collection.owner_org_id, status=status,
+        item = Item(collection_id=collection.id, provider_org_id=collection.owner_org_id, status=ItemStatus.draft,
                     data=stored_document(doc, collection_id), **promoted.columns())
         uow.add(item)
     return item
 
 
 def _item_for_write(identity: Identity, collection_id: str, item_id: str) -> Item:
+    """The item, if the caller may see it (else 404, as if absent) and change it (else 403)."""
     item = db.session.scalar(select(Item).where(Item.collection_id == collection_id, Item.item_id == item_id))
-    if item is None:
+    if item is None or not decide(identity, "item:read", item):
         raise NotFound(f"No item {item_id!r} in collection {collection_id!r}.")
     require(identity, "catalog:write-item", item)
     return item
@@ -133,16 +181,16 @@ def replace_item(identity: Identity, collection_id: str, item_id: str, doc: dict
     _check_collection_field(doc, collection_id)
     if isinstance(doc, dict) and doc.get("id") not in (None, item_id):
         raise _invalid([f'"id" {doc.get("id")!r} does not match the URL ({item_id!r})'])
+    uploaded = _uploaded_keys(item)
     doc = {**doc, "id": item_id} if isinstance(doc, dict) else doc
     try:
-        promoted = validate_item(doc)
+        promoted = _checked(doc, uploaded)
     except InvalidItem as exc:
         raise _invalid(exc.reasons) from None
-    status = _status_of(doc, item.status)
-    with unit_of_work():
+    doc = _keep_platform_hrefs(doc, item, uploaded)
+    with unit_of_work():  # the status stays: it changes only through the product lifecycle
         for name, value in promoted.columns().items():
             setattr(item, name, value)
-        item.status = status
         item.data = stored_document(doc, collection_id)
     return item
 
@@ -162,9 +210,7 @@ def merge_patch(target: dict, patch: dict) -> dict:
 
 def patch_item(identity: Identity, collection_id: str, item_id: str, patch: dict) -> Item:
     item = _item_for_write(identity, collection_id, item_id)
-    current = copy.deepcopy(item.data)
-    current.setdefault("properties", {})["sdx:status"] = item.status.value
-    return replace_item(identity, collection_id, item_id, merge_patch(current, patch))
+    return replace_item(identity, collection_id, item_id, merge_patch(item.data, patch))
 
 
 def delete_item(identity: Identity, collection_id: str, item_id: str) -> None:
@@ -186,13 +232,17 @@ class BulkResult:
     failures: list[tuple[str, list[str]]] = field(default_factory=list)  # (item id or position, reasons)
 
 
-def bulk_upsert(identity: Identity, collection_id: str, docs: list[dict], *, status: ItemStatus,
+def bulk_upsert(identity: Identity, collection_id: str, docs: list[dict], *, status: ItemStatus | None = None,
                 first_position: int = 0) -> BulkResult:
     """Insert or replace many items of one collection in one unit of work; bad ones are reported.
 
-    Items are validated as they are written, so the database works on the first ones while the
-    next are checked. An id given more than once counts once: its last valid document wins."""
+    New items are drafts and replaced ones keep their status, unless the platform itself (the
+    console import) sets ``status``. Items are validated as they are written, so the database works
+    on the first ones while the next are checked. An id given more than once counts once: its last
+    valid document wins."""
     collection = _collection_for_write(identity, collection_id)
+    if status is not None:
+        require(identity, "catalog:set-status", collection)
     result = BulkResult()
     occurrences = Counter(doc["id"] for doc in docs if isinstance(doc, dict) and isinstance(doc.get("id"), str))
 
@@ -202,11 +252,11 @@ def bulk_upsert(identity: Identity, collection_id: str, docs: list[dict], *, sta
             label = doc.get("id") if isinstance(doc, dict) and isinstance(doc.get("id"), str) else \
                 f"#{first_position + offset + 1}"
             try:
-                promoted = validate_item(doc)
+                promoted = _checked(doc)
             except InvalidItem as exc:
                 result.failures.append((label, exc.reasons))
                 continue
-            row = dict(promoted.columns(), collection_id=collection.id, status=status,
+            row = dict(promoted.columns(), collection_id=collection.id, status=status or ItemStatus.draft,
                        data=stored_document(doc, collection_id), provider_org_id=collection.owner_org_id)
             if occurrences[promoted.item_id] > 1:
                 repeated[promoted.item_id] = row
@@ -215,5 +265,5 @@ def bulk_upsert(identity: Identity, collection_id: str, docs: list[dict], *, sta
         yield from repeated.values()
 
     with unit_of_work():
-        result.written = upsert_items(rows())
+        result.written = upsert_items(rows(), keep_status=status is None)
     return result

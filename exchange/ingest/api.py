@@ -6,6 +6,7 @@ from flask_smorest import Blueprint
 from auth.schemas import PageArgsSchema
 from auth.tokens import current_identity, require_scopes
 from exchange.core.body import json_object
+from exchange.catalog import lifecycle
 from exchange.core.problems import load_or_problem
 from exchange.ingest import service
 from exchange.ingest.schemas import (PartNumbersSchema, ProductStatusSchema, UploadListSchema, UploadRequestSchema,
@@ -41,6 +42,22 @@ def list_uploads(args, pid: int):
 def product_status(pid: int):
     """A product's status and each uploaded file's state, with the reasons for any refusal."""
     return service.product_status(current_identity(), pid)
+
+
+@blp.route("/products/<int:pid>/publish", methods=["POST"])
+@require_scopes("catalog:write")
+@blp.response(200, ProductStatusSchema)
+def publish_product(pid: int):
+    """Publish a product: done only when every data asset is uploaded and verified (else 409 listing them)."""
+    return service.product_view(lifecycle.publish(current_identity(), pid))
+
+
+@blp.route("/products/<int:pid>/withdraw", methods=["POST"])
+@require_scopes("catalog:write")
+@blp.response(200, ProductStatusSchema)
+def withdraw_product(pid: int):
+    """Withdraw a product from the catalogue (its owner or an admin); publish brings it back."""
+    return service.product_view(lifecycle.withdraw(current_identity(), pid))
 
 
 @blp.route("/uploads/<uuid:uid>", methods=["GET"])

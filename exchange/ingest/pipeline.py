@@ -146,17 +146,28 @@ def awaiting_upload(item: Item) -> list[str]:
             if not is_public_asset(asset) and "://" not in str(asset.get("href", ""))]
 
 
+def not_ready(item: Item) -> list[str]:
+    """Why the product cannot be published yet: each data asset not uploaded or not verified."""
+    assets = list(db.session.scalars(select(ProductAsset).where(ProductAsset.item_key == item.key)
+                                     .order_by(ProductAsset.asset_key)))
+    uploaded = {a.asset_key for a in assets}
+    missing = [f"{key}: not uploaded" for key in awaiting_upload(item) if key not in uploaded]
+    for asset in assets:
+        if asset.is_data and asset.state is not AssetState.ready:
+            missing.append(f"{asset.asset_key}: {asset.state.value}" + (f" ({asset.reason})" if asset.reason else ""))
+    return missing
+
+
 def settle_product(item: Item) -> None:
-    """Draft → processing → published once every data asset is uploaded and ready (the uploaded ones
-    and those the item declares by file name); back to draft when one is refused."""
+    """After ingest: draft → processing → published once every data asset is uploaded and ready (the
+    uploaded ones and those the item declares by file name); back to draft when one is refused.
+    A withdrawn or published product stays as it is."""
     assets = list(db.session.scalars(select(ProductAsset).where(ProductAsset.item_key == item.key)))
     data = [a for a in assets if a.is_data]
-    uploaded = {a.asset_key for a in assets}
     if any(a.state is AssetState.quarantined for a in data):
         if item.status is ItemStatus.processing:
             item.status = ItemStatus.draft
-    elif data and all(a.state is AssetState.ready for a in data) and \
-            not [key for key in awaiting_upload(item) if key not in uploaded]:
+    elif data and not not_ready(item):
         if item.status in (ItemStatus.draft, ItemStatus.processing):
             item.status = ItemStatus.published
 

@@ -301,7 +301,11 @@ def abort_stale_uploads(identity: Identity, older_than: timedelta) -> int:
 
 def product_status(identity: Identity, product_id: int) -> dict:
     """A product's status and each uploaded asset's state, with every reason it is not ready."""
-    item = product_for_upload(identity, product_id)
+    return product_view(product_for_upload(identity, product_id))
+
+
+def product_view(item: Item) -> dict:
+    """What a product's owner sees of its status: every asset's state and each reason one is not ready."""
     assets = list(db.session.scalars(select(ProductAsset).where(ProductAsset.item_key == item.key)
                                      .order_by(ProductAsset.asset_key)))
     base = current_app.config["PUBLIC_BASE_URL"]

@@ -108,13 +108,14 @@ def test_paging_is_stable_under_concurrent_inserts(samples):
     seen = [f["id"] for f in page["features"]]
     template = json.loads(json.dumps(page["features"][0]))
     from auth.policy import SYSTEM
+    from exchange.catalog.lifecycle import publish
     from exchange.catalog.transactions import create_item
 
     with samples.app_context():
         for n, when in enumerate(("2030-01-01T00:00:00Z", "2000-01-01T00:00:00Z")):
             doc = dict(template, id=f"inserted-{n}", properties=dict(template["properties"], datetime=when))
             doc["properties"].pop("sdx:status"), doc["properties"].pop("sdx:provider")
-            create_item(SYSTEM, S2, doc)
+            publish(SYSTEM, create_item(SYSTEM, S2, doc).key)  # new items are drafts until published
     url = next(link["href"] for link in page["links"] if link["rel"] == "next")
     while url:
         body = client.get("/" + url.split("://", 1)[1].split("/", 1)[1]).json
@@ -187,6 +188,7 @@ def test_number_matched_is_counted_only_when_the_planner_finds_the_count_cheap(s
 
 def test_items_with_only_a_time_range_match_by_overlap(samples):
     from auth.policy import SYSTEM
+    from exchange.catalog.lifecycle import publish
     from exchange.catalog.transactions import create_item
 
     def ranged(item_id, start, end):
@@ -195,8 +197,9 @@ def test_items_with_only_a_time_range_match_by_overlap(samples):
                 "properties": {"datetime": None, "start_datetime": start, "end_datetime": end}, "assets": {}}
 
     with samples.app_context():
-        create_item(SYSTEM, S2, ranged("decade", "2001-01-01T00:00:00Z", "2010-12-31T00:00:00Z"))
-        create_item(SYSTEM, S2, ranged("summer-2005", "2005-06-01T00:00:00Z", "2005-08-31T00:00:00Z"))
+        for doc in (ranged("decade", "2001-01-01T00:00:00Z", "2010-12-31T00:00:00Z"),
+                    ranged("summer-2005", "2005-06-01T00:00:00Z", "2005-08-31T00:00:00Z")):
+            publish(SYSTEM, create_item(SYSTEM, S2, doc).key)
     client = samples.test_client()
     near = [4, 4, 6, 6]
     assert search_ids(client, {"bbox": near, "datetime": "2005-07-01T00:00:00Z"}) == {"decade", "summer-2005"}

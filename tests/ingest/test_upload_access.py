@@ -20,7 +20,7 @@ def test_another_organisation_gets_no_upload_url_and_cannot_touch_uploads(provid
     assert "url" not in response.json() and "parts" not in response.json()
 
     published = provider.new_product("mine-2")
-    provider.api("PATCH", "/stac/collections/acme-scenes/items/mine-2", json={"properties": {"sdx:status": "published"}})
+    assert provider.api("POST", f"/api/v1/products/{published}/publish").status_code == 200
     response = rival.api("POST", f"/api/v1/products/{published}/assets/data/uploads", json=BODY)
     assert response.status_code == 403 and response.json()["rule"] == "ownership"
     assert rival.api("GET", f"/api/v1/products/{published}").status_code == 403
