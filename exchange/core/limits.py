@@ -9,6 +9,7 @@ before any expensive step. A bound exceeded is a 400 problem naming the paramete
 """
 from __future__ import annotations
 
+import json
 import re
 from itertools import accumulate
 from typing import Any
@@ -64,7 +65,9 @@ _STEP = [1 if chr(b) in "[{" else -1 if chr(b) in "]}" else 0 for b in range(256
 
 def json_depth(text: str | bytes) -> int:
     """The deepest nesting of arrays/objects in JSON text, without parsing it (strings skipped)."""
-    data = text.encode() if isinstance(text, str) else text
+    if isinstance(text, bytes) and json.detect_encoding(text) != "utf-8":
+        text = text.decode(json.detect_encoding(text), errors="replace")  # as json.loads would read it
+    data = text.encode(errors="replace") if isinstance(text, str) else text
     skeleton = _JSON_STRING.sub(b"", data).translate(None, _BRACKETS)
     return max(accumulate(map(_STEP.__getitem__, skeleton)), default=0)
 
