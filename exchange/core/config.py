@@ -88,6 +88,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SDX_LOGIN_LOCK_AFTER", "LOGIN_LOCK_AFTER", "5", "Wrong passwords in a row before an account is slowed down.", int),
     Setting("SDX_LOGIN_LOCK_SECONDS", "LOGIN_LOCK_SECONDS", "30",
             "First lock after too many wrong passwords; doubles with each further miss, up to 15 minutes.", int),
+    Setting("SDX_SEARCH_TIMEOUT_MS", "SEARCH_TIMEOUT_MS", "10000",
+            "PostgreSQL: a catalogue search running longer is cancelled and answered 503; 0 = no limit.", int),
     Setting("SDX_DEMO_STAC_DIR", "DEMO_STAC_DIR", "",
             "Sample STAC sets the demo catalogue is loaded from; empty = ../shared/data/stac beside the project."),
     Setting("SDX_DEMO_DATA", "DEMO_DATA", "true", "Whether `sdx run` seeds demo organisations and users.", _bool),

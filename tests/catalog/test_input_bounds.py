@@ -6,6 +6,7 @@ A 2,000-deep CQL2 filter used to kill the process (a stack overflow in the CQL2 
 from __future__ import annotations
 
 import json
+import math
 import threading
 import time
 
@@ -163,3 +164,22 @@ def test_a_forged_deep_token_is_a_400(live):
     token = base64.urlsafe_b64encode(b"[" * 5000).decode()
     response = requests.get(f"{live.url}/stac/search", params={"token": token}, timeout=10)
     assert response.status_code == 400 and "token" in response.json()["detail"]
+
+
+def test_a_search_over_its_time_budget_is_stopped_with_a_503(make_app, backend):
+    """PostgreSQL cancels a search statement after SDX_SEARCH_TIMEOUT_MS; the caller gets a problem."""
+    if backend != "postgresql":
+        pytest.skip("statement_timeout is PostgreSQL's")
+    from tests.catalog.conftest import load_samples
+    from tests.conftest import serving
+
+    with serving(make_app, SEARCH_TIMEOUT_MS=1) as server:
+        load_samples(server.app)
+        world = [[-180 + 360 * i / 9999, 80 * math.sin(i / 50)] for i in range(9_999)] + [[-180, 0]]
+        body = {"intersects": {"type": "Polygon", "coordinates": [world]}, "limit": 1,
+                "filter": " OR ".join(f"gsd > {i / 10}" for i in range(500))}
+        response = requests.post(f"{server.url}/stac/search", json=body, timeout=30)
+        assert response.status_code == 503 and response.headers["Content-Type"] == PROBLEM
+        assert "took too long" in response.json()["detail"]
+        server.app.config["SEARCH_TIMEOUT_MS"] = 10_000  # the pooled connection is fit for the next search
+        assert requests.get(f"{server.url}/stac/search", params={"limit": 1}, timeout=10).status_code == 200
