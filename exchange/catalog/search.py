@@ -48,15 +48,15 @@ class SearchRequest:
     token: str | None = None
 
 
-def _split(value, parameter: str) -> list[str]:
+def _split(value, parameter: str, limit: int = limits.MAX_LIST_ITEMS) -> list[str]:
     if value is None:
         return []
     if isinstance(value, str):
         value = [part.strip() for part in value.split(",") if part.strip()]
     elif not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
         raise SearchError(f"{parameter}: expected a list of strings, got {_show(value)}")
-    if len(value) > limits.MAX_LIST_ITEMS:
-        raise limits.LimitExceeded(parameter, "entries", limits.MAX_LIST_ITEMS, len(value))
+    if len(value) > limit:
+        raise limits.LimitExceeded(parameter, "entries", limit, len(value))
     return value
 
 
@@ -145,13 +145,13 @@ def parse_sortby(value) -> list[tuple[str, bool]]:
         return []
     if isinstance(value, str):
         out = []
-        for part in _split(value, "sortby"):
+        for part in _split(value, "sortby", limits.MAX_FIELD_ITEMS):
             ascending = not part.startswith("-")
             out.append((part.lstrip("+- ") or part, ascending))
         return out
     if isinstance(value, list):
-        if len(value) > limits.MAX_LIST_ITEMS:
-            raise limits.LimitExceeded("sortby", "entries", limits.MAX_LIST_ITEMS, len(value))
+        if len(value) > limits.MAX_FIELD_ITEMS:
+            raise limits.LimitExceeded("sortby", "entries", limits.MAX_FIELD_ITEMS, len(value))
         out = []
         for entry in value:
             if not isinstance(entry, dict) or not isinstance(entry.get("field"), str) \
@@ -166,10 +166,11 @@ def parse_fields(value) -> tuple[list[str], list[str]]:
     if value is None or value == "":
         return [], []
     if isinstance(value, str):
-        parts = _split(value, "fields")
+        parts = _split(value, "fields", 2 * limits.MAX_FIELD_ITEMS)
         return [p.lstrip("+") for p in parts if not p.startswith("-")], [p[1:] for p in parts if p.startswith("-")]
     if isinstance(value, dict):
-        return _split(value.get("include"), "fields.include"), _split(value.get("exclude"), "fields.exclude")
+        return (_split(value.get("include"), "fields.include", limits.MAX_FIELD_ITEMS),
+                _split(value.get("exclude"), "fields.exclude", limits.MAX_FIELD_ITEMS))
     raise SearchError('fields must be "a,-b" or {"include": [...], "exclude": [...]}')
 
 

@@ -32,8 +32,10 @@ MAX_FILTER_NODES = 5_000
 MAX_VERTICES = 10_000
 #: Characters of ``intersects`` or ``query`` given as text (GET): room for MAX_VERTICES vertices.
 MAX_PARAM_CHARS = 500_000
-#: Entries of ``collections``, ``ids``, ``sortby`` and ``fields``.
+#: Entries of ``collections`` and ``ids``.
 MAX_LIST_ITEMS = 1_000
+#: Entries of ``sortby`` and of each of ``fields`` include/exclude (applied to every item rendered).
+MAX_FIELD_ITEMS = 100
 
 
 class LimitExceeded(Problem):

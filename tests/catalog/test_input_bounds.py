@@ -153,8 +153,12 @@ def test_json_parameters_and_lists_are_bounded(live):
     many = ",".join(f"c{i}" for i in range(limits.MAX_LIST_ITEMS + 1))
     for name in ("collections", "ids", "sortby", "fields"):
         assert_bound(requests.get(search, params={name: many}, timeout=10), name, "entries")
-    sortby = [{"field": "id"}] * (limits.MAX_LIST_ITEMS + 1)
+    sortby = [{"field": "id"}] * (limits.MAX_FIELD_ITEMS + 1)
     assert_bound(requests.post(search, json={"sortby": sortby}, timeout=10), "sortby", "entries")
+    fields = {"include": [f"properties.p{i}" for i in range(limits.MAX_FIELD_ITEMS + 1)]}
+    assert_bound(requests.post(search, json={"fields": fields}, timeout=10), "fields.include", "entries")
+    assert requests.get(search, params={"ids": ",".join(f"i{i}" for i in range(limits.MAX_LIST_ITEMS))},
+                        timeout=10).status_code == 200
     healthz_is_prompt(live.url)
 
 
