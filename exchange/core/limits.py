@@ -159,25 +159,30 @@ _CQL2_TOKEN = re.compile(r"""
   | (?P<word>[A-Za-z_][\w:.]*)
   | (?P<open>\()
   | (?P<close>\))
-  | (?P<arith>[-+*/%^])
-  | (?P<separator>,|<>|<=|>=|[=<>])
+  | (?P<operator>[-+*/%^|]|<>|<=|>=|[=<>])
+  | (?P<separator>,)
 """, re.X)
 #: Words whose parenthesised argument is a geometry literal: its signs are coordinates, not arithmetic.
 _GEOMETRY_WORDS = {"POINT", "LINESTRING", "POLYGON", "MULTIPOINT", "MULTILINESTRING", "MULTIPOLYGON",
                    "GEOMETRYCOLLECTION", "BBOX", "ENVELOPE"}
-#: Words after which a NOT/arithmetic chain no longer nests.
-_CHAIN_BREAKS = {"AND", "OR", "IS", "LIKE", "BETWEEN", "IN"}
+#: Words that may nest what follows them (``NOT NOT x``, ``a = b = c`` recurse in the parser).
+_CHAIN_WORDS = {"NOT", "DIV", "IS", "LIKE", "BETWEEN", "IN"}
+#: Words after which a chain no longer nests: AND/OR lists are flat.
+_CHAIN_BREAKS = {"AND", "OR"}
 
 
-def cql2_text_depth(text: str) -> int:
-    """An upper estimate of the nesting the CQL2 text parser will recurse through.
+def cql2_text_measure(text: str) -> tuple[int, int]:
+    """An upper estimate of the nesting the CQL2 text parser will recurse through, and the number
+    of terms (words, numbers, strings, operators) outside geometry literals.
 
-    Counts open parentheses and, at each level, the run of NOTs and arithmetic operators that
-    chain there (``NOT NOT x``, ``1+1+1`` nest without parentheses; ``NOT (x)`` is one level). Strings, quoted names and the
-    contents of geometry literals do not count (except their parentheses).
+    Nesting counts open parentheses and, at each level, the run of operators (NOT, comparisons,
+    arithmetic) since the last AND, OR or comma (``NOT NOT x``, ``1+1+1`` nest without
+    parentheses; ``NOT (x)`` is one level, ``NOT a = 1`` two). Terms matter too: the parser also
+    recurses along AND/OR lists, and overflows at ~15,000 terms. Strings, quoted names and the
+    contents of geometry literals do not nest (their parentheses do).
     """
     stack: list[int] = []  # the depth each open parenthesis added
-    depth = chain = deepest = 0
+    depth = chain = deepest = terms = 0
     literal_at: int | None = None  # the stack height at which a geometry literal opened
     after_geometry_word = False
     for match in _CQL2_TOKEN.finditer(text):
@@ -197,20 +202,31 @@ def cql2_text_depth(text: str) -> int:
             chain = 0
         elif literal_at is not None:
             pass  # coordinates
-        elif kind == "arith" or (kind == "word" and match.group().upper() in ("NOT", "DIV")):
-            chain += 1
-        elif kind == "separator" or (kind == "word" and match.group().upper() in _CHAIN_BREAKS):
+        elif kind == "separator":
             chain = 0
+        else:
+            terms += 1
+            word = match.group().upper() if kind == "word" else ""
+            if kind == "operator" or word in _CHAIN_WORDS:
+                chain += 1
+            elif word in _CHAIN_BREAKS:
+                chain = 0
         after_geometry_word = kind == "word" and match.group().upper() in _GEOMETRY_WORDS
         deepest = max(deepest, depth + chain)
-    return deepest
+    return deepest, terms
+
+
+def cql2_text_depth(text: str) -> int:
+    return cql2_text_measure(text)[0]
 
 
 def check_cql2_text(text: str, parameter: str = "filter") -> None:
     check_length(text, parameter, MAX_FILTER_CHARS)
-    depth = cql2_text_depth(text)
+    depth, terms = cql2_text_measure(text)
     if depth > MAX_FILTER_DEPTH:
         raise LimitExceeded(parameter, "levels of nesting", MAX_FILTER_DEPTH, depth)
+    if terms > MAX_FILTER_NODES:
+        raise LimitExceeded(parameter, "nodes", MAX_FILTER_NODES, terms)
 
 
 # -- every JSON request body ----------------------------------------------------------------------

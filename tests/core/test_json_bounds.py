@@ -72,13 +72,14 @@ def test_json_depth_skips_strings_and_escapes():
 
 
 @pytest.mark.parametrize("text, depth", [
-    ("gsd > 1", 0),
-    ("NOT (NOT (gsd > 1))", 2),
-    ("NOT NOT NOT gsd > 1", 3),
-    ("gsd > 1 + 1 + 1", 2),
-    ("platform = '((((NOT NOT' AND \"we(ird\" > 1", 0),
+    ("gsd > 1", 1),
+    ("NOT (NOT (gsd > 1))", 3),
+    ("NOT NOT NOT gsd > 1", 4),
+    ("gsd > 1 + 1 + 1", 3),
+    ("x = y = z", 2),
+    ("platform = '((((NOT NOT' AND \"we(ird\" > 1", 1),
     ("S_INTERSECTS(geometry, POLYGON((-1 -2, -3 -4, 5 -6, -1 -2)))", 3),
-    ("NOT a = 1 AND NOT b = 2 AND NOT c IS NOT NULL", 1),
+    ("NOT a = 1 AND NOT b = 2 AND NOT c IS NOT NULL", 3),
 ])
 def test_cql2_text_depth_estimates_the_parsers_nesting(text, depth):
     assert cql2_text_depth(text) == depth
