@@ -2,7 +2,7 @@
 
 Parsers recurse: Python's ``json`` raises RecursionError on ~1,000 nested brackets, and the CQL2
 parser (Rust) overflows its stack — killing the process — on a few thousand nested parentheses or
-NOTs; CQL2 schema validation costs about quadratically in nesting depth. So every JSON body, every
+NOTs, or ~15,000 ANDed terms. So every JSON body, every
 JSON-valued search parameter and every filter is first measured here by a cheap linear scan
 (length, bracket or parenthesis depth), and parsed values are then counted (nodes, vertices)
 before any expensive step. A bound exceeded is a 400 problem naming the parameter and the bound.
@@ -23,10 +23,11 @@ from exchange.core.problems import Problem
 MAX_JSON_DEPTH = 64
 #: Characters of a ``filter`` (CQL2 text, or CQL2 JSON as text): room for a 10,000-vertex polygon.
 MAX_FILTER_CHARS = 500_000
-#: Nesting of a filter: parentheses, NOT, arithmetic and operators inside operators. Real filters
-#: use under 6; CQL2 validation of a 16-deep NOT chain already takes a few tenths of a second.
+#: Nesting of a filter: parentheses, NOT, comparisons, arithmetic, operators inside operators.
+#: Real filters use under 6.
 MAX_FILTER_DEPTH = 16
-#: Operators, properties and literals of a filter or a ``query`` (geometry coordinates not counted).
+#: Operators, properties and literals of a filter or a ``query`` (geometry coordinates not counted);
+#: for CQL2 text, its terms outside geometry literals.
 MAX_FILTER_NODES = 5_000
 #: Vertices of any geometry in a search: ``intersects`` and every spatial operator of a filter.
 MAX_VERTICES = 10_000
@@ -127,10 +128,8 @@ def _is_geometry(node: Any) -> bool:
 
 
 def check_cql2_ast(ast: Any, parameter: str = "filter") -> None:
-    """Depth (operators inside operators), node count and per-geometry vertices of a CQL2 JSON AST.
-
-    Run on the parsed filter before schema validation, whose cost grows with depth.
-    """
+    """Depth (operators inside operators), node count and per-geometry vertices of a CQL2 JSON AST,
+    before the translator walks it (recursively) or Shapely builds its geometries."""
     nodes, stack = 0, [(ast, 0)]
     while stack:
         node, depth = stack.pop()
