@@ -9,7 +9,7 @@ from flask_migrate import Migrate
 from flask_smorest import Api
 
 from exchange.core import celery as celery_ext
-from exchange.core import observability, problems
+from exchange.core import limits, observability, problems
 from exchange.core.config import load_config, refuse_weak_secrets, secret_key
 from exchange.core.db import db
 from exchange.web import security as security_headers
@@ -102,6 +102,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     api = Api(app)
     problems.init_app(app)  # after Api: our problem+json handlers replace flask-smorest's
+    limits.init_app(app)  # JSON bodies' nesting, before anything parses them
 
     from auth import oauth_server
     from auth.api import blp as accounts_blp

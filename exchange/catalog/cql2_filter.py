@@ -1,6 +1,6 @@
 """The STAC ``filter`` parameter: CQL2 (text or JSON) to a SQLAlchemy boolean expression.
 
-The ``cql2`` package parses and validates; this module only translates its JSON AST, against a fixed set of
+The ``cql2`` package parses; this module checks and translates its JSON AST, against a fixed set of
 queryables, so a filter can reach no column the server did not choose to expose. The SQL is portable: the one
 backend-specific predicate (spatial intersection) comes from the caller's ``SpatialOps``, and LIKE is compiled
 per dialect so that it is case-sensitive everywhere.
@@ -11,8 +11,6 @@ them is the column type's business (SDX's ``UTCDateTime``). Timestamp properties
 """
 from __future__ import annotations
 
-import copy
-import functools
 import json
 import operator
 from dataclasses import dataclass
@@ -26,6 +24,8 @@ from shapely.geometry import shape
 from sqlalchemy import Boolean, ColumnElement, and_, false, literal, not_, or_, true
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
+
+from exchange.core import limits
 
 
 class FilterError(ValueError):
@@ -45,7 +45,8 @@ class SpatialOps(Protocol):
 def parse_filter(filter_value, filter_lang: str | None) -> dict:
     """Parse and schema-validate a STAC ``filter``; return its CQL2 JSON AST.
 
-    The default language follows the value: a string is cql2-text, anything else cql2-json.
+    The default language follows the value: a string is cql2-text, anything else cql2-json. Its size
+    is bounded before the parser sees it (``limits.LimitExceeded``, a 400 naming the bound).
     """
     lang = filter_lang or ("cql2-text" if isinstance(filter_value, str) else "cql2-json")
     if lang not in ("cql2-text", "cql2-json"):
@@ -53,19 +54,31 @@ def parse_filter(filter_value, filter_lang: str | None) -> dict:
     if lang == "cql2-text" and not isinstance(filter_value, str):
         raise FilterError("a cql2-text filter must be a string")
     text = filter_value if isinstance(filter_value, str) else json.dumps(filter_value, sort_keys=True)
-    return copy.deepcopy(_parse(lang, text))
+    if lang == "cql2-text":
+        limits.check_cql2_text(text)
+    else:  # an operator is an object holding an array: two JSON levels, and a few more for a geometry
+        limits.check_json_text(text, "filter", max_depth=2 * limits.MAX_FILTER_DEPTH + 6,
+                               max_chars=limits.MAX_FILTER_CHARS)
+    return _parse(lang, text)
 
 
-@functools.lru_cache(maxsize=1024)
 def _parse(lang: str, text: str):
-    """Parsed and validated once per distinct filter: cql2's schema validation costs ~20 ms a call."""
+    """The filter parsed (~0.1 ms for a typical one; not cached, as a cache of filters up to
+    MAX_FILTER_CHARS could hold gigabytes) and measured: depth, nodes, vertices.
+
+    Not run through cql2's JSON-schema validation: it costs ~20 ms a call, grows about quadratically
+    with nesting (seconds at 50 levels) and holds the GIL for part of it, stalling other requests.
+    The translator below is the validator: it accepts only the operators, arities and operand kinds
+    it knows, and names what it refuses.
+    """
     try:
         # parse_json takes text only; Expr(dict) would raise a bare Exception
         expr = cql2.parse_text(text) if lang == "cql2-text" else cql2.parse_json(text)
-        expr.validate()
+        ast = expr.to_json()
     except (cql2.ParseError, cql2.ValidationError) as exc:
         raise FilterError(f"invalid {lang}: {exc}") from None
-    return expr.to_json()
+    limits.check_cql2_ast(ast)
+    return ast
 
 
 def to_sqlalchemy(ast: dict, queryables: Mapping[str, Queryable], spatial: SpatialOps) -> ColumnElement[bool]:
@@ -235,6 +248,7 @@ def _geometry(value: Any) -> shapely.Geometry:
                                              shapely.box(-180.0, south, east, north)])
             return shapely.box(west, south, east, north)
         if isinstance(value, dict) and "type" in value:
+            limits.check_vertices(value, "filter")  # parse_filter has checked; this AST may come from elsewhere
             return shapely.force_2d(shape(value))
     except (ValueError, TypeError, KeyError, IndexError, ShapelyError) as exc:
         raise FilterError(f"operator 's_intersects': invalid geometry {_show(value)}: {exc}") from None

@@ -16,11 +16,14 @@ from shapely.geometry import shape
 
 from exchange.catalog.spatial import bbox_geometry
 from exchange.catalog.stac import parse_rfc3339
+from exchange.core import limits
 from exchange.core.problems import Problem
 
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 10_000
-MAX_VERTICES = 10_000
+MAX_VERTICES = limits.MAX_VERTICES
+#: Our tokens hold a few sort-key values; a longer one was not issued here.
+MAX_TOKEN_CHARS = 16_384
 
 
 class SearchError(Problem):
@@ -45,14 +48,22 @@ class SearchRequest:
     token: str | None = None
 
 
-def _split(value) -> list[str]:
+def _split(value, parameter: str, limit: int = limits.MAX_LIST_ITEMS) -> list[str]:
     if value is None:
         return []
     if isinstance(value, str):
-        return [part.strip() for part in value.split(",") if part.strip()]
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return value
-    raise SearchError(f"expected a list of strings, got {value!r}")
+        value = [part.strip() for part in value.split(",") if part.strip()]
+    elif not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+        raise SearchError(f"{parameter}: expected a list of strings, got {_show(value)}")
+    if len(value) > limit:
+        raise limits.LimitExceeded(parameter, "entries", limit, len(value))
+    return value
+
+
+def _show(value, width: int = 200) -> str:
+    """A value for an error message, cut short: the value may be megabytes."""
+    text = repr(value)
+    return text if len(text) <= width else text[:width] + "…"
 
 
 def parse_limit(value) -> int:
@@ -85,21 +96,25 @@ def parse_bbox(value) -> object:
     return bbox_geometry(value)
 
 
+def _json_parameter(value: str, parameter: str) -> object:
+    """A JSON-valued GET parameter, measured before it is parsed."""
+    limits.check_json_text(value, parameter, max_chars=limits.MAX_PARAM_CHARS)
+    return json.loads(value)
+
+
 def parse_intersects(value) -> object:
     if isinstance(value, str):
         try:
-            value = json.loads(value)
+            value = _json_parameter(value, "intersects")
         except json.JSONDecodeError:
             raise SearchError("intersects must be a GeoJSON geometry object") from None
     if not isinstance(value, dict) or "type" not in value:
         raise SearchError("intersects must be a GeoJSON geometry object")
+    limits.check_vertices(value, "intersects")  # counted before Shapely builds it
     try:
         geometry = shape(value)
     except (ValueError, TypeError, AttributeError, KeyError, IndexError, shapely.errors.GEOSException) as exc:
         raise SearchError(f"intersects is not a valid GeoJSON geometry: {exc}") from None
-    vertices = shapely.get_num_coordinates(geometry)
-    if vertices > MAX_VERTICES:
-        raise SearchError(f"intersects has {vertices} vertices; at most {MAX_VERTICES} are accepted — simplify it")
     if geometry.is_empty:
         raise SearchError("intersects is an empty geometry")
     return geometry if geometry.is_valid else shapely.make_valid(geometry)
@@ -130,11 +145,13 @@ def parse_sortby(value) -> list[tuple[str, bool]]:
         return []
     if isinstance(value, str):
         out = []
-        for part in _split(value):
+        for part in _split(value, "sortby", limits.MAX_FIELD_ITEMS):
             ascending = not part.startswith("-")
             out.append((part.lstrip("+- ") or part, ascending))
         return out
     if isinstance(value, list):
+        if len(value) > limits.MAX_FIELD_ITEMS:
+            raise limits.LimitExceeded("sortby", "entries", limits.MAX_FIELD_ITEMS, len(value))
         out = []
         for entry in value:
             if not isinstance(entry, dict) or not isinstance(entry.get("field"), str) \
@@ -149,10 +166,11 @@ def parse_fields(value) -> tuple[list[str], list[str]]:
     if value is None or value == "":
         return [], []
     if isinstance(value, str):
-        parts = _split(value)
+        parts = _split(value, "fields", 2 * limits.MAX_FIELD_ITEMS)
         return [p.lstrip("+") for p in parts if not p.startswith("-")], [p[1:] for p in parts if p.startswith("-")]
     if isinstance(value, dict):
-        return _split(value.get("include")), _split(value.get("exclude"))
+        return (_split(value.get("include"), "fields.include", limits.MAX_FIELD_ITEMS),
+                _split(value.get("exclude"), "fields.exclude", limits.MAX_FIELD_ITEMS))
     raise SearchError('fields must be "a,-b" or {"include": [...], "exclude": [...]}')
 
 
@@ -161,11 +179,12 @@ def parse_query(value) -> dict | None:
         return None
     if isinstance(value, str):
         try:
-            value = json.loads(value)
+            value = _json_parameter(value, "query")
         except json.JSONDecodeError:
             raise SearchError("query must be a JSON object") from None
     if not isinstance(value, dict):
         raise SearchError("query must be a JSON object like {\"eo:cloud_cover\": {\"lt\": 10}}")
+    limits.count_nodes(value, "query")
     return value
 
 
@@ -175,7 +194,8 @@ def build_request(params: dict, *, from_get: bool) -> SearchRequest:
 
     if params.get("bbox") not in (None, "", []) and params.get("intersects") not in (None, ""):
         raise SearchError("use either bbox or intersects, not both")
-    request = SearchRequest(collections=_split(params.get("collections")), ids=_split(params.get("ids")),
+    request = SearchRequest(collections=_split(params.get("collections"), "collections"),
+                            ids=_split(params.get("ids"), "ids"),
                             limit=parse_limit(params.get("limit")), interval=parse_datetime(params.get("datetime")),
                             sortby=parse_sortby(params.get("sortby")), query=parse_query(params.get("query")),
                             token=params.get("token") or None)
@@ -200,7 +220,12 @@ def encode_token(direction: str, values: list) -> str:
 
 def decode_token(token: str) -> tuple[str, list]:
     try:
-        raw = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        if len(token) > MAX_TOKEN_CHARS:
+            raise ValueError
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        if limits.json_depth(raw) > 2:  # ours is an object holding a flat list; deeper would crash json
+            raise ValueError
+        raw = json.loads(raw)
         if raw["d"] not in ("next", "prev") or not isinstance(raw["v"], list):
             raise ValueError
         return raw["d"], raw["v"]

@@ -100,6 +100,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SDX_RATELIMIT_SIGNUP", "RATELIMIT_SIGNUP", "5 per hour", "Sign-up requests allowed per client address."),
     Setting("SDX_METRICS_ALLOW", "METRICS_ALLOW", "127.0.0.1/32,::1/128",
             "Client networks (comma-separated CIDRs) allowed to read /metrics; empty = nobody.", parse_networks),
+    Setting("SDX_SEARCH_TIMEOUT_MS", "SEARCH_TIMEOUT_MS", "10000",
+            "PostgreSQL: a catalogue search running longer is cancelled and answered 503; 0 = no limit.", int),
     Setting("SDX_DEMO_STAC_DIR", "DEMO_STAC_DIR", "",
             "Sample STAC sets the demo catalogue is loaded from; empty = ../shared/data/stac beside the project."),
     Setting("SDX_DEMO_DATA", "DEMO_DATA", "true", "Whether `sdx run` seeds demo organisations and users.", _bool),
