@@ -5,6 +5,14 @@ and kept under ``<var>/s3/`` (so a second run sees the same data with the same k
 S3 answers, restarts it if it dies while the platform runs, and stops it with a short grace period
 followed by SIGKILL (SeaweedFS can take ~20 s to exit on SIGTERM). The test suite uses the same
 class for its real S3 server.
+
+Only the S3 gateway, with its credentials, serves data. ``weed server`` also opens master, volume
+and filer HTTP ports that trust anyone who reaches them (a local process, or an SSRF through the
+platform): the filer reads and writes any file, the master deletes whole collections. So the master
+and filer HTTP APIs are switched off (``-disableHttp``, ``-filer.disableHttp``) and the volume
+server accepts reads and writes only with a JWT signed by keys made afresh at every start and
+handed to ``weed`` in its environment (never written to disk). The gRPC ports stay, on loopback
+only: SeaweedFS's components talk over them, and they need a gRPC (HTTP/2) client, not a URL.
 """
 from __future__ import annotations
 
@@ -24,6 +32,11 @@ import urllib.request
 from pathlib import Path
 
 log = logging.getLogger(__name__)
+
+#: SeaweedFS reads its security settings from these variables (they win over any security.toml):
+#: volume writes and reads, and filer writes and reads, each need a JWT signed with the key.
+_JWT_KEYS = ("WEED_JWT_SIGNING_KEY", "WEED_JWT_SIGNING_READ_KEY", "WEED_JWT_FILER_SIGNING_KEY",
+             "WEED_JWT_FILER_SIGNING_READ_KEY")
 
 #: ports weed needs: master, volume, filer, s3 — each with its gRPC companion.
 _PORT_NAMES = ("master", "volume", "filer", "s3")
@@ -124,14 +137,21 @@ class EmbeddedS3:
             "-s3.port.iceberg=0", "-s3.port.lance=0",
             f"-s3.config={self.directory / 's3-identities.json'}",
             "-master.volumeSizeLimitMB=1024", "-volume.max=0",
+            "-disableHttp", "-filer.disableHttp",  # only S3 (and gRPC between the components) remains
         ]
+
+    @staticmethod
+    def _environment() -> dict:
+        """The environment for ``weed``: fresh JWT keys, so nothing without them reads a volume."""
+        return dict(os.environ, **{name: secrets.token_urlsafe(32) for name in _JWT_KEYS})
 
     def _launch(self) -> None:
         if self._log_file is None:
             self._log_file = open(self.directory / "weed.log", "ab")
         # Own process group: Ctrl-C in the terminal reaches the runner, which stops weed itself.
         self._process = subprocess.Popen(self._command(), stdout=self._log_file, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, start_new_session=True)
+                                         stdin=subprocess.DEVNULL, start_new_session=True,
+                                         env=self._environment())
 
     def _s3_answers(self) -> bool:
         try:
@@ -143,16 +163,15 @@ class EmbeddedS3:
         return True
 
     def _volumes_loaded(self) -> bool:
-        """The master knows every volume on disk: until then reads of existing objects fail with 500."""
+        """The volume server has loaded every volume on disk: until then reads of existing objects fail
+        with 500. (Its status page lists volumes, no data; the master's HTTP API is switched off.)"""
         on_disk = sum(1 for _ in (self.directory / "data").rglob("*.dat"))
         try:
-            status = json.load(urllib.request.urlopen(f"http://127.0.0.1:{self.ports['master']}/dir/status",
+            status = json.load(urllib.request.urlopen(f"http://127.0.0.1:{self.ports['volume']}/status",
                                                       timeout=1))
         except (OSError, ValueError):
             return False
-        nodes = [node for dc in status["Topology"].get("DataCenters") or [] for rack in dc.get("Racks") or []
-                 for node in rack.get("DataNodes") or []]
-        return bool(nodes) and sum(node.get("Volumes", 0) for node in nodes) >= on_disk
+        return len(status.get("Volumes") or []) >= on_disk
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + self.startup_timeout
