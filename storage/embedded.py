@@ -16,6 +16,7 @@ only: SeaweedFS's components talk over them, and they need a gRPC (HTTP/2) clien
 """
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
@@ -30,6 +31,10 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+import urllib3
+from minio import Minio
+from minio.error import MinioException
 
 log = logging.getLogger(__name__)
 
@@ -173,13 +178,31 @@ class EmbeddedS3:
             return False
         return len(status.get("Volumes") or []) >= on_disk
 
+    def _reads_work(self) -> bool:
+        """A stored object can be read through S3 (the master knows where its volume is). The master's
+        HTTP status page is off, so this asks S3 itself for one byte of the first non-empty object."""
+        client = Minio(self.endpoint, access_key=self.credentials["access_key"],
+                       secret_key=self.credentials["secret_key"], secure=False, region="us-east-1",
+                       http_client=urllib3.PoolManager(timeout=2.0, retries=False))
+        try:
+            for bucket in client.list_buckets():
+                for obj in itertools.islice(client.list_objects(bucket.name, recursive=True), 20):
+                    if obj.size:
+                        response = client.get_object(bucket.name, obj.object_name, offset=0, length=1)
+                        response.close()
+                        response.release_conn()
+                        return True
+        except (MinioException, urllib3.exceptions.HTTPError, OSError):
+            return False
+        return True
+
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
             if self._process is not None and self._process.poll() is not None:
                 raise RuntimeError(f"the S3 server exited with code {self._process.returncode}; "
                                    f"see {self.directory / 'weed.log'}")
-            if self._s3_answers() and self._volumes_loaded():
+            if self._s3_answers() and self._volumes_loaded() and self._reads_work():
                 return
             time.sleep(0.2)
         self.stop()
