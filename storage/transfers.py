@@ -152,15 +152,21 @@ def presigned_part(store: ObjectStore, key: str, upload_id: str, number: int, si
 
 
 def list_parts(store: ObjectStore, key: str, upload_id: str) -> list[StoredPart]:
-    """The parts S3 has received for an upload, in order (all pages)."""
-    parts: list[StoredPart] = []
+    """The parts S3 has received for an upload, one per number, in order (all pages).
+
+    A part PUT twice is the newest PUT, as S3 defines it. SeaweedFS lists every PUT of a number, so
+    the newest by LastModified is kept (on a tie, the one listed last)."""
+    newest: dict[int, tuple] = {}
     marker = None
     while True:
         result = store.client._list_parts(store.products_bucket, key, upload_id, max_parts=1000,
                                           part_number_marker=marker)
-        parts += [StoredPart(p.part_number, p.size, p.etag) for p in result.parts]
+        for p in result.parts:
+            seen = newest.get(p.part_number)
+            if seen is None or p.last_modified is None or seen[0] is None or p.last_modified >= seen[0]:
+                newest[p.part_number] = (p.last_modified, StoredPart(p.part_number, p.size, p.etag))
         if not result.is_truncated:
-            return parts
+            return [newest[n][1] for n in sorted(newest)]
         marker = str(result.next_part_number_marker)
 
 
