@@ -16,6 +16,7 @@ only: SeaweedFS's components talk over them, and they need a gRPC (HTTP/2) clien
 """
 from __future__ import annotations
 
+import ctypes
 import itertools
 import json
 import logging
@@ -42,6 +43,27 @@ log = logging.getLogger(__name__)
 #: volume writes and reads, and filer writes and reads, each need a JWT signed with the key.
 _JWT_KEYS = ("WEED_JWT_SIGNING_KEY", "WEED_JWT_SIGNING_READ_KEY", "WEED_JWT_FILER_SIGNING_KEY",
              "WEED_JWT_FILER_SIGNING_READ_KEY")
+
+#: Signals that stop the runner (Ctrl-C, and SIGTERM which `sdx run` turns into KeyboardInterrupt).
+_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent_hook():
+    """A ``preexec_fn`` asking Linux to SIGKILL the child when the thread that started it dies, so
+    ``weed`` never outlives the platform (a crash, SIGKILL, or an interrupted shutdown). It runs in
+    the forked child, so libc is loaded beforehand. None where prctl does not exist."""
+    if not sys.platform.startswith("linux"):
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    parent = os.getpid()
+
+    def hook() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os._exit(1)
+    return hook
+
 
 #: ports weed needs: master, volume, filer, s3 — each with its gRPC companion.
 _PORT_NAMES = ("master", "volume", "filer", "s3")
@@ -153,10 +175,11 @@ class EmbeddedS3:
     def _launch(self) -> None:
         if self._log_file is None:
             self._log_file = open(self.directory / "weed.log", "ab")
-        # Own process group: Ctrl-C in the terminal reaches the runner, which stops weed itself.
+        # Own process group: Ctrl-C in the terminal reaches the runner, which stops weed itself; and
+        # weed dies with the thread that launched it (the caller of start(), or the supervisor).
         self._process = subprocess.Popen(self._command(), stdout=self._log_file, stderr=subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL, start_new_session=True,
-                                         env=self._environment())
+                                         env=self._environment(), preexec_fn=_die_with_parent_hook())
 
     def _s3_answers(self) -> bool:
         try:
@@ -228,20 +251,38 @@ class EmbeddedS3:
             self._stopping.wait(1.0)
 
     def stop(self) -> None:
+        """Stop weed: SIGTERM, then SIGKILL after ``stop_grace``. A second Ctrl-C or SIGTERM meanwhile
+        (``make`` forwards each one to the whole group) is held back and then dropped, since stopping
+        is already under way; otherwise it would interrupt the wait and leave weed running."""
         self._stopping.set()
-        process = self._process
-        if process is not None and process.poll() is None:
-            try:
-                os.killpg(process.pid, signal.SIGTERM)
-                process.wait(self.stop_grace)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(10)
-            except ProcessLookupError:
-                pass
+        on_main_thread = threading.current_thread() is threading.main_thread()
+        if on_main_thread:
+            signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+        try:
+            self._terminate()
+        finally:
+            if on_main_thread:
+                pending = signal.sigpending() & _STOP_SIGNALS
+                while pending:  # consume what arrived during the shutdown
+                    signal.sigwait(pending)
+                    pending = signal.sigpending() & _STOP_SIGNALS
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
         if self._log_file is not None:
             self._log_file.close()
             self._log_file = None
+
+    def _terminate(self) -> None:
+        process = self._process
+        if process is None or process.poll() is not None:
+            return
+        try:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(self.stop_grace)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(10)
+        except ProcessLookupError:
+            pass
 
     def __enter__(self) -> "EmbeddedS3":
         return self.start()
