@@ -89,7 +89,9 @@ def upload_view(upload: Upload, *, part_urls: list[dict] | None = None, url: str
 
 def _part_length(upload: Upload, number: int) -> int:
     """The agreed size of a part: ``part_size``, the last one whatever is left."""
-    return upload.part_size if number < upload.part_count else upload.asset.size - (upload.part_count - 1) * upload.part_size
+    if number < upload.part_count:
+        return upload.part_size
+    return upload.asset.size - (upload.part_count - 1) * upload.part_size
 
 
 def _part_urls(store: ObjectStore, upload: Upload, numbers: list[int]) -> list[dict]:

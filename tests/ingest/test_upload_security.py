@@ -12,7 +12,7 @@ from minio import Minio
 
 from storage import transfers
 from storage.objectstore import ObjectStore, get_store
-from tests.ingest.conftest import GEOTIFF, MIB, bucket_listing, sha256, write_geotiff
+from tests.ingest.conftest import GEOTIFF, MIB, bucket_listing, write_geotiff
 
 HOSTILE_NAMES = {
     "quote-injection": 'report.pdf"; filename*=UTF-8\'\'evil.html',

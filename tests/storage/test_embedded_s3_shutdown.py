@@ -21,8 +21,8 @@ def stop_on_sigterm(signum, frame):
 
 signal.signal(signal.SIGTERM, stop_on_sigterm)
 with EmbeddedS3(sys.argv[1], stop_grace=float(sys.argv[2])) as server:
-    print(server._process.pid, flush=True)
     try:
+        print(server._process.pid, flush=True)
         while True:
             time.sleep(0.1)
     except KeyboardInterrupt:
@@ -74,7 +74,7 @@ def runner(tmp_path):
 def test_a_second_sigterm_during_shutdown_does_not_abandon_weed(runner):
     process, weed = runner(stop_grace=5.0)
     os.killpg(process.pid, signal.SIGTERM)
-    assert process.stdout.readline().strip() == "stopping"
+    assert process.stdout.readline().strip() == "stopping", process.stderr.read()
     time.sleep(0.3)  # the runner is now waiting for weed to exit
     os.killpg(process.pid, signal.SIGTERM)
     out, err = process.communicate(timeout=30)
