@@ -5,9 +5,19 @@ and kept under ``<var>/s3/`` (so a second run sees the same data with the same k
 S3 answers, restarts it if it dies while the platform runs, and stops it with a short grace period
 followed by SIGKILL (SeaweedFS can take ~20 s to exit on SIGTERM). The test suite uses the same
 class for its real S3 server.
+
+Only the S3 gateway, with its credentials, serves data. ``weed server`` also opens master, volume
+and filer HTTP ports that trust anyone who reaches them (a local process, or an SSRF through the
+platform): the filer reads and writes any file, the master deletes whole collections. So the master
+and filer HTTP APIs are switched off (``-disableHttp``, ``-filer.disableHttp``) and the volume
+server accepts reads and writes only with a JWT signed by keys made afresh at every start and
+handed to ``weed`` in its environment (never written to disk). The gRPC ports stay, on loopback
+only: SeaweedFS's components talk over them, and they need a gRPC (HTTP/2) client, not a URL.
 """
 from __future__ import annotations
 
+import ctypes
+import itertools
 import json
 import logging
 import os
@@ -23,7 +33,37 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import urllib3
+from minio import Minio
+from minio.error import MinioException
+
 log = logging.getLogger(__name__)
+
+#: SeaweedFS reads its security settings from these variables (they win over any security.toml):
+#: volume writes and reads, and filer writes and reads, each need a JWT signed with the key.
+_JWT_KEYS = ("WEED_JWT_SIGNING_KEY", "WEED_JWT_SIGNING_READ_KEY", "WEED_JWT_FILER_SIGNING_KEY",
+             "WEED_JWT_FILER_SIGNING_READ_KEY")
+
+#: Signals that stop the runner (Ctrl-C, and SIGTERM which `sdx run` turns into KeyboardInterrupt).
+_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent_hook():
+    """A ``preexec_fn`` asking Linux to SIGKILL the child when the thread that started it dies, so
+    ``weed`` never outlives the platform (a crash, SIGKILL, or an interrupted shutdown). It runs in
+    the forked child, so libc is loaded beforehand. None where prctl does not exist."""
+    if not sys.platform.startswith("linux"):
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    parent = os.getpid()
+
+    def hook() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os._exit(1)
+    return hook
+
 
 #: ports weed needs: master, volume, filer, s3 — each with its gRPC companion.
 _PORT_NAMES = ("master", "volume", "filer", "s3")
@@ -124,14 +164,22 @@ class EmbeddedS3:
             "-s3.port.iceberg=0", "-s3.port.lance=0",
             f"-s3.config={self.directory / 's3-identities.json'}",
             "-master.volumeSizeLimitMB=1024", "-volume.max=0",
+            "-disableHttp", "-filer.disableHttp",  # only S3 (and gRPC between the components) remains
         ]
+
+    @staticmethod
+    def _environment() -> dict:
+        """The environment for ``weed``: fresh JWT keys, so nothing without them reads a volume."""
+        return dict(os.environ, **{name: secrets.token_urlsafe(32) for name in _JWT_KEYS})
 
     def _launch(self) -> None:
         if self._log_file is None:
             self._log_file = open(self.directory / "weed.log", "ab")
-        # Own process group: Ctrl-C in the terminal reaches the runner, which stops weed itself.
+        # Own process group: Ctrl-C in the terminal reaches the runner, which stops weed itself; and
+        # weed dies with the thread that launched it (the caller of start(), or the supervisor).
         self._process = subprocess.Popen(self._command(), stdout=self._log_file, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, start_new_session=True)
+                                         stdin=subprocess.DEVNULL, start_new_session=True,
+                                         env=self._environment(), preexec_fn=_die_with_parent_hook())
 
     def _s3_answers(self) -> bool:
         try:
@@ -143,16 +191,33 @@ class EmbeddedS3:
         return True
 
     def _volumes_loaded(self) -> bool:
-        """The master knows every volume on disk: until then reads of existing objects fail with 500."""
+        """The volume server has loaded every volume on disk: until then reads of existing objects fail
+        with 500. (Its status page lists volumes, no data; the master's HTTP API is switched off.)"""
         on_disk = sum(1 for _ in (self.directory / "data").rglob("*.dat"))
         try:
-            status = json.load(urllib.request.urlopen(f"http://127.0.0.1:{self.ports['master']}/dir/status",
+            status = json.load(urllib.request.urlopen(f"http://127.0.0.1:{self.ports['volume']}/status",
                                                       timeout=1))
         except (OSError, ValueError):
             return False
-        nodes = [node for dc in status["Topology"].get("DataCenters") or [] for rack in dc.get("Racks") or []
-                 for node in rack.get("DataNodes") or []]
-        return bool(nodes) and sum(node.get("Volumes", 0) for node in nodes) >= on_disk
+        return len(status.get("Volumes") or []) >= on_disk
+
+    def _reads_work(self) -> bool:
+        """A stored object can be read through S3 (the master knows where its volume is). The master's
+        HTTP status page is off, so this asks S3 itself for one byte of the first non-empty object."""
+        client = Minio(self.endpoint, access_key=self.credentials["access_key"],
+                       secret_key=self.credentials["secret_key"], secure=False, region="us-east-1",
+                       http_client=urllib3.PoolManager(timeout=2.0, retries=False))
+        try:
+            for bucket in client.list_buckets():
+                for obj in itertools.islice(client.list_objects(bucket.name, recursive=True), 20):
+                    if obj.size:
+                        response = client.get_object(bucket.name, obj.object_name, offset=0, length=1)
+                        response.close()
+                        response.release_conn()
+                        return True
+        except (MinioException, urllib3.exceptions.HTTPError, OSError):
+            return False
+        return True
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + self.startup_timeout
@@ -160,7 +225,7 @@ class EmbeddedS3:
             if self._process is not None and self._process.poll() is not None:
                 raise RuntimeError(f"the S3 server exited with code {self._process.returncode}; "
                                    f"see {self.directory / 'weed.log'}")
-            if self._s3_answers() and self._volumes_loaded():
+            if self._s3_answers() and self._volumes_loaded() and self._reads_work():
                 return
             time.sleep(0.2)
         self.stop()
@@ -186,20 +251,38 @@ class EmbeddedS3:
             self._stopping.wait(1.0)
 
     def stop(self) -> None:
+        """Stop weed: SIGTERM, then SIGKILL after ``stop_grace``. A second Ctrl-C or SIGTERM meanwhile
+        (``make`` forwards each one to the whole group) is held back and then dropped, since stopping
+        is already under way; otherwise it would interrupt the wait and leave weed running."""
         self._stopping.set()
-        process = self._process
-        if process is not None and process.poll() is None:
-            try:
-                os.killpg(process.pid, signal.SIGTERM)
-                process.wait(self.stop_grace)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(10)
-            except ProcessLookupError:
-                pass
+        on_main_thread = threading.current_thread() is threading.main_thread()
+        if on_main_thread:
+            signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+        try:
+            self._terminate()
+        finally:
+            if on_main_thread:
+                pending = signal.sigpending() & _STOP_SIGNALS
+                while pending:  # consume what arrived during the shutdown
+                    signal.sigwait(pending)
+                    pending = signal.sigpending() & _STOP_SIGNALS
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
         if self._log_file is not None:
             self._log_file.close()
             self._log_file = None
+
+    def _terminate(self) -> None:
+        process = self._process
+        if process is None or process.poll() is not None:
+            return
+        try:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(self.stop_grace)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(10)
+        except ProcessLookupError:
+            pass
 
     def __enter__(self) -> "EmbeddedS3":
         return self.start()

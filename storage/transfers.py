@@ -7,19 +7,28 @@ operations the SDK's own `put_object` uses; they are prefixed with an underscore
 expects callers to stream through it, while here the client's bytes go straight to S3 through
 presigned part URLs. Presigned URLs are signed for the *public* S3 endpoint (what a provider's
 machine reaches), which may differ from the endpoint the platform itself uses.
+
+Upload URLs carry the exact length as a signed ``Content-Length`` header, so S3 itself refuses a body
+of any other size before storing a byte. Download URLs make S3 answer with a Content-Disposition
+built per RFC 6266 and a Content-Type that a browser will not run (see ``download_headers``).
 """
 from __future__ import annotations
 
 import hashlib
 import io
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import BinaryIO, Iterator
+from urllib.parse import quote, urlunsplit
 
 import urllib3
+from minio import Minio, signer
+from minio import time as s3time
 from minio.commonconfig import CopySource
 from minio.datatypes import Part
 from minio.error import S3Error
+from minio.helpers import queryencode
 
 from storage.objectstore import ObjectStore
 
@@ -60,12 +69,75 @@ def choose_part_size(size: int, preferred: int) -> int:
     return part_size
 
 
-def presigned_put(store: ObjectStore, key: str, expires: timedelta) -> str:
-    return store.presigner.presigned_put_object(store.products_bucket, key, expires=expires)
+def _presign_put_of_length(client: Minio, bucket: str, key: str, length: int, expires: timedelta,
+                           query: dict[str, str] | None = None) -> str:
+    """A presigned PUT (SigV4, query string) that signs ``content-length`` along with ``host``.
+
+    The SDK's ``get_presigned_url`` signs the host only, so any body size would be accepted; this is
+    the same signature built from the SDK's signer with the length added to the signed headers. S3
+    (AWS, MinIO, SeaweedFS) then answers 403 SignatureDoesNotMatch to a body of another length, and a
+    chunked body without a length."""
+    region = client._get_region(bucket)  # the configured region: no request is made
+    url = client._base_url.build(method="PUT", region=region, bucket_name=bucket, object_name=key,
+                                 query_params=dict(query or {}))
+    credentials = client._provider.retrieve()
+    date = s3time.utcnow()
+    scope = signer._get_scope(date, region, "s3")
+    signed_headers = "content-length;host"
+    presign = (f"X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential={queryencode(credentials.access_key + '/' + scope)}"
+               f"&X-Amz-Date={s3time.to_amz_date(date)}&X-Amz-Expires={int(expires.total_seconds())}"
+               f"&X-Amz-SignedHeaders={queryencode(signed_headers)}")
+    query_string = f"{url.query}&{presign}" if url.query else presign
+    canonical_request = "\n".join([
+        "PUT", url.path or "/", signer._get_canonical_query_string(query_string),
+        f"content-length:{length}\nhost:{url.netloc}\n", signed_headers, "UNSIGNED-PAYLOAD"])
+    string_to_sign = signer._get_string_to_sign(date, scope, signer.sha256_hash(canonical_request))
+    signature = signer._get_signature(signer._get_signing_key(credentials.secret_key, date, region, "s3"),
+                                      string_to_sign)
+    return urlunsplit(url._replace(query=f"{query_string}&X-Amz-Signature={queryencode(signature)}"))
 
 
-def presigned_get(store: ObjectStore, bucket: str, key: str, expires: timedelta, filename: str | None = None) -> str:
-    headers = {"response-content-disposition": f'attachment; filename="{filename}"'} if filename else None
+def presigned_put(store: ObjectStore, key: str, size: int, expires: timedelta) -> str:
+    """Where to PUT a whole file of exactly ``size`` bytes."""
+    return _presign_put_of_length(store.presigner, store.products_bucket, key, size, expires)
+
+
+#: Media types a browser neither renders as a page nor runs: a download keeps its recorded type only if
+#: it is one of these, anything else (text/html, image/svg+xml, unknown types) is served as bytes.
+SAFE_MEDIA_TYPES = frozenset({
+    "application/octet-stream", "application/json", "application/geo+json", "application/zip",
+    "application/gzip", "application/x-tar", "application/x-netcdf", "application/netcdf", "application/x-hdf5",
+    "application/x-hdf", "application/vnd.laszip", "application/x-parquet", "application/vnd.apache.parquet",
+    "image/tiff", "image/png", "image/jpeg", "image/jp2", "image/webp",
+})
+#: A media type with optional parameters (RFC 9110 tokens and quoted strings, no control characters).
+_TOKEN = r"[A-Za-z0-9!#$&^_.+-]+"
+MEDIA_TYPE = re.compile(rf'^{_TOKEN}/{_TOKEN}(\s*;\s*{_TOKEN}=({_TOKEN}|"[^"\\\x00-\x1f\x7f]*"))*$')
+#: RFC 8187 attr-char besides letters and digits: what ``filename*`` may carry unencoded.
+_ATTR_CHARS = "!#$&+-.^_`|~"
+
+
+def download_media_type(media_type: str | None) -> str:
+    """The Content-Type to serve a stored file with: its recorded type if harmless, else bytes."""
+    if media_type and MEDIA_TYPE.match(media_type) and media_type.split(";")[0].strip().lower() in SAFE_MEDIA_TYPES:
+        return media_type
+    return "application/octet-stream"
+
+
+def content_disposition(filename: str) -> str:
+    """``attachment`` with the name per RFC 6266: an ASCII ``filename`` (anything else, quotes,
+    backslashes, percent signs and separators replaced by ``_``) and the exact name in ``filename*``."""
+    fallback = "".join(c if " " <= c <= "~" and c not in '"\\%/;' else "_" for c in filename).strip() or "download"
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe=_ATTR_CHARS)}"
+
+
+def presigned_get(store: ObjectStore, bucket: str, key: str, expires: timedelta, filename: str | None = None,
+                  media_type: str | None = None) -> str:
+    """A download URL whose answer S3 gives as an attachment named ``filename`` (default: the key's last
+    segment) with a safe Content-Type. S3 cannot add ``X-Content-Type-Options: nosniff`` to a presigned
+    GET, so the type itself is made safe: anything not in SAFE_MEDIA_TYPES is application/octet-stream."""
+    headers = {"response-content-disposition": content_disposition(filename or key.rsplit("/", 1)[-1]),
+               "response-content-type": download_media_type(media_type)}
     return store.presigner.presigned_get_object(bucket, key, expires=expires, response_headers=headers)
 
 
@@ -73,21 +145,28 @@ def start_multipart(store: ObjectStore, key: str, media_type: str) -> str:
     return store.client._create_multipart_upload(store.products_bucket, key, {"Content-Type": media_type})
 
 
-def presigned_part(store: ObjectStore, key: str, upload_id: str, number: int, expires: timedelta) -> str:
-    return store.presigner.get_presigned_url("PUT", store.products_bucket, key, expires=expires,
-                                             extra_query_params={"uploadId": upload_id, "partNumber": str(number)})
+def presigned_part(store: ObjectStore, key: str, upload_id: str, number: int, size: int, expires: timedelta) -> str:
+    """Where to PUT part ``number`` of a multipart upload, of exactly ``size`` bytes."""
+    return _presign_put_of_length(store.presigner, store.products_bucket, key, size, expires,
+                                  {"uploadId": upload_id, "partNumber": str(number)})
 
 
 def list_parts(store: ObjectStore, key: str, upload_id: str) -> list[StoredPart]:
-    """The parts S3 has received for an upload, in order (all pages)."""
-    parts: list[StoredPart] = []
+    """The parts S3 has received for an upload, one per number, in order (all pages).
+
+    A part PUT twice is the newest PUT, as S3 defines it. SeaweedFS lists every PUT of a number, so
+    the newest by LastModified is kept (on a tie, the one listed last)."""
+    newest: dict[int, tuple] = {}
     marker = None
     while True:
         result = store.client._list_parts(store.products_bucket, key, upload_id, max_parts=1000,
                                           part_number_marker=marker)
-        parts += [StoredPart(p.part_number, p.size, p.etag) for p in result.parts]
+        for p in result.parts:
+            seen = newest.get(p.part_number)
+            if seen is None or p.last_modified is None or seen[0] is None or p.last_modified >= seen[0]:
+                newest[p.part_number] = (p.last_modified, StoredPart(p.part_number, p.size, p.etag))
         if not result.is_truncated:
-            return parts
+            return [newest[n][1] for n in sorted(newest)]
         marker = str(result.next_part_number_marker)
 
 

@@ -198,7 +198,7 @@ class UploadClient:
         with open(path, "rb") as fh:
             fh.seek(offset)
             data = fh.read(length)
-        try:
+        try:  # a bytes body: requests sends its Content-Length, which the URL signs (no chunked encoding)
             response = self.s3.put(url, data=data, timeout=max(self.timeout, length / 1e6))
         except requests.RequestException as exc:
             raise UploadFailed(str(exc)) from None

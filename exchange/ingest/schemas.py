@@ -1,13 +1,32 @@
 """Input and output shapes of the upload API."""
 from __future__ import annotations
 
-import re
+import unicodedata
 
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
-from storage.transfers import MAX_OBJECT_SIZE, MAX_PARTS, MAX_PART_SIZE, MIN_PART_SIZE
+from storage.transfers import MAX_OBJECT_SIZE, MAX_PARTS, MAX_PART_SIZE, MEDIA_TYPE, MIN_PART_SIZE
 
-_FILENAME = re.compile(r"^[^/\\\x00-\x1f]{1,255}$")
+#: Longest file name, in UTF-8 bytes (what file systems allow).
+MAX_FILENAME_BYTES = 255
+
+
+def filename_problem(name: str) -> str | None:
+    """Why ``name`` cannot be a product file's name, or None. The name ends up in the object key and in
+    the Content-Disposition of every download, so it must be one plain, printable file name: no
+    directories, no quotes or backslashes, no control or invisible formatting characters (a
+    right-to-left override, U+202E, makes ``evil[RLO]fdp.exe`` show as ``evilexe.pdf``), no leading dot."""
+    if not name or len(name.encode("utf-8")) > MAX_FILENAME_BYTES:
+        return f"must be 1 to {MAX_FILENAME_BYTES} bytes (UTF-8)"
+    if "/" in name or "\\" in name:
+        return "must be a plain file name, without directories (no / or \\)"
+    if any(unicodedata.category(c) in {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"} for c in name):
+        return "must not contain control, formatting or unassigned characters"
+    if '"' in name:
+        return "must not contain double quotes"
+    if name.startswith(".") or name != name.strip():
+        return "must not start with a dot, nor start or end with white space"
+    return None
 
 
 class UploadRequestSchema(Schema):
@@ -16,7 +35,9 @@ class UploadRequestSchema(Schema):
                                                                             error="must be between 1 byte and 5 TiB"))
     sha256 = fields.String(required=True, validate=validate.Regexp(r"^[0-9a-f]{64}$",
                                                                    error="must be 64 lowercase hex digits"))
-    media_type = fields.String(required=True, validate=validate.Length(min=3, max=255))
+    media_type = fields.String(required=True, validate=[
+        validate.Length(min=3, max=255),
+        validate.Regexp(MEDIA_TYPE, error="must be a media type such as image/tiff; application=geotiff")])
     roles = fields.List(fields.String(validate=validate.Length(min=1, max=50)), load_default=lambda: ["data"],
                         validate=validate.Length(min=1, max=10))
     title = fields.String(load_default=None, validate=validate.Length(max=255))
@@ -27,8 +48,9 @@ class UploadRequestSchema(Schema):
 
     @validates("filename")
     def _filename(self, value: str, **kwargs) -> None:
-        if not _FILENAME.match(value) or value in {".", ".."}:
-            raise ValidationError("must be a plain file name: no slashes or control characters, at most 255")
+        problem = filename_problem(value)
+        if problem:
+            raise ValidationError(problem)
 
 
 class PartNumbersSchema(Schema):

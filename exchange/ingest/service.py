@@ -87,10 +87,24 @@ def upload_view(upload: Upload, *, part_urls: list[dict] | None = None, url: str
     return view
 
 
+def _part_length(upload: Upload, number: int) -> int:
+    """The agreed size of a part: ``part_size``, the last one whatever is left."""
+    if number < upload.part_count:
+        return upload.part_size
+    return upload.asset.size - (upload.part_count - 1) * upload.part_size
+
+
 def _part_urls(store: ObjectStore, upload: Upload, numbers: list[int]) -> list[dict]:
+    """Presigned URLs that S3 honours only for a body of the part's agreed size."""
     lifetime = _url_lifetime()
     return [{"part_number": n, "url": transfers.presigned_part(store, upload.asset.object_key, upload.s3_upload_id,
-                                                                n, lifetime)} for n in numbers]
+                                                                n, _part_length(upload, n), lifetime)}
+            for n in numbers]
+
+
+def _put_url(store: ObjectStore, upload: Upload) -> str:
+    """The single PUT URL, honoured by S3 only for a body of exactly the declared size."""
+    return store_call(transfers.presigned_put, store, upload.asset.object_key, upload.asset.size, _url_lifetime())
 
 
 def _expiry() -> datetime:
@@ -137,8 +151,7 @@ def start_upload(identity: Identity, product_id: int, asset_key: str, body: dict
     if multipart:
         return upload_view(upload, part_urls=_part_urls(store, upload, list(range(1, upload.part_count + 1))),
                            received=[], expires_at=_expiry())
-    return upload_view(upload, url=store_call(transfers.presigned_put, store, key, _url_lifetime()),
-                       received=[], expires_at=_expiry())
+    return upload_view(upload, url=_put_url(store, upload), received=[], expires_at=_expiry())
 
 
 def _refuse_second_upload(asset: ProductAsset) -> None:
@@ -195,8 +208,7 @@ def part_urls(identity: Identity, upload_id: uuid.UUID, numbers: list[int]) -> d
     _require_open(upload)
     store = _store()
     if not upload.multipart:
-        return upload_view(upload, url=store_call(transfers.presigned_put, store, upload.asset.object_key,
-                                                  _url_lifetime()), expires_at=_expiry())
+        return upload_view(upload, url=_put_url(store, upload), expires_at=_expiry())
     bad = sorted({n for n in numbers if n > upload.part_count})
     if bad:
         raise ValidationProblem(f"This upload has {upload.part_count} parts.", errors=[
@@ -219,12 +231,22 @@ def _check_parts(upload: Upload, received: list[transfers.StoredPart]) -> None:
         raise Conflict(f"The store has not received part(s) {shown} of {upload.part_count}; upload them "
                        f"(fresh URLs: POST /api/v1/uploads/{upload.id}/parts) and complete again.",
                        missing_parts=missing)
-    last = upload.asset.size - (upload.part_count - 1) * upload.part_size
-    wrong = [p.number for p in received if p.number <= upload.part_count
-             and p.size != (upload.part_size if p.number < upload.part_count else last)]
+    last = _part_length(upload, upload.part_count)
+    wrong = [p.number for p in received if p.number <= upload.part_count and p.size != _part_length(upload, p.number)]
     if wrong:
         raise Conflict(f"Part(s) {', '.join(map(str, wrong))} do not have the agreed size ({upload.part_size} bytes, "
                        f"the last {last}); upload them again and complete again.", wrong_parts=wrong)
+
+
+def _check_single_object(upload: Upload, size: int | None) -> None:
+    """The single-PUT object must be there with the declared size before ingest reads it. One of
+    another size is left in place (the upload stays open): a PUT to a fresh URL replaces it."""
+    if size is None:
+        raise Conflict("The store has not received the file yet; PUT it to the upload URL, then complete.")
+    if size != upload.asset.size:
+        raise Conflict(f"The store holds {size} bytes, not the {upload.asset.size} declared; PUT the file again "
+                       f"(fresh URL: POST /api/v1/uploads/{upload.id}/parts) and complete again.",
+                       stored_size=size, declared_size=upload.asset.size)
 
 
 def complete_upload(identity: Identity, upload_id: uuid.UUID) -> dict:
@@ -248,8 +270,8 @@ def complete_upload(identity: Identity, upload_id: uuid.UUID) -> dict:
             _check_parts(upload, received)
             store_call(transfers.complete_multipart, store, asset.object_key, upload.s3_upload_id,
                        [p for p in received if p.number <= upload.part_count])
-    elif store_call(transfers.object_size, store, store.products_bucket, asset.object_key) is None:
-        raise Conflict("The store has not received the file yet; PUT it to the upload URL, then complete.")
+    else:
+        _check_single_object(upload, store_call(transfers.object_size, store, store.products_bucket, asset.object_key))
     item = db.session.get(Item, asset.item_key)
     with unit_of_work() as uow:
         upload.state, upload.completed_at = UploadState.completed, utcnow()
