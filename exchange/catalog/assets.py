@@ -35,7 +35,7 @@ def asset_source(identity: Identity, collection_id: str, item_id: str, key: str)
         raise Conflict(f"Asset {key!r} is {stored.state.value}, not ready for download.", state=stored.state.value)
     store = store_call(get_store)
     return store_call(transfers.presigned_get, store, store.products_bucket, stored.object_key,
-                      timedelta(minutes=15), stored.object_key.rsplit("/", 1)[-1])
+                      timedelta(minutes=15), stored.object_key.rsplit("/", 1)[-1], media_type=stored.media_type)
 
 
 def thumbnail(identity: Identity, collection_id: str, item_id: str) -> bytes:
