@@ -21,9 +21,9 @@ from exchange.core.problems import Conflict, NotFound, ValidationProblem
 WRITABLE_STATUSES = {ItemStatus.draft.value, ItemStatus.published.value, ItemStatus.withdrawn.value}
 
 
-def _invalid(reasons: list[str]) -> ValidationProblem:
+def _invalid(reasons: list[str | dict]) -> ValidationProblem:
     return ValidationProblem("The STAC document is invalid; see errors.",
-                             errors=[{"field": None, "message": reason} for reason in reasons])
+                             errors=[r if isinstance(r, dict) else {"field": None, "message": r} for r in reasons])
 
 
 def validate_collection(doc: object, collection_id: str | None = None) -> dict:
@@ -102,20 +102,20 @@ def _check_collection_field(doc: dict, collection_id: str) -> None:
         raise _invalid([f'"collection" is {stated!r} but the item is sent to {collection_id!r}'])
 
 
-def create_item(identity: Identity, collection_id: str, doc: dict) -> Item:
+def create_item(identity: Identity, collection_id: str, doc: dict, *, repair: bool = False) -> Item:
     collection = _collection_for_write(identity, collection_id)
     _check_collection_field(doc, collection_id)
     try:
-        promoted = validate_item(doc)
+        promoted = validate_item(doc, repair=repair)
     except InvalidItem as exc:
-        raise _invalid(exc.reasons) from None
+        raise _invalid(exc.errors) from None
     status = _status_of(doc, ItemStatus.published)
     if db.session.scalar(select(Item.key).where(Item.collection_id == collection_id,
                                                 Item.item_id == promoted.item_id)) is not None:
         raise Conflict(f"Item {promoted.item_id!r} already exists in {collection_id!r}; use PUT to replace it.")
     with unit_of_work() as uow:
         item = Item(collection_id=collection.id, provider_org_id=collection.owner_org_id, status=status,
-                    data=stored_document(doc, collection_id), **promoted.columns())
+                    data=stored_document({**doc, **promoted.amend}, collection_id), **promoted.columns())
         uow.add(item)
     return item
 
@@ -128,22 +128,22 @@ def _item_for_write(identity: Identity, collection_id: str, item_id: str) -> Ite
     return item
 
 
-def replace_item(identity: Identity, collection_id: str, item_id: str, doc: dict) -> Item:
+def replace_item(identity: Identity, collection_id: str, item_id: str, doc: dict, *, repair: bool = False) -> Item:
     item = _item_for_write(identity, collection_id, item_id)
     _check_collection_field(doc, collection_id)
     if isinstance(doc, dict) and doc.get("id") not in (None, item_id):
         raise _invalid([f'"id" {doc.get("id")!r} does not match the URL ({item_id!r})'])
     doc = {**doc, "id": item_id} if isinstance(doc, dict) else doc
     try:
-        promoted = validate_item(doc)
+        promoted = validate_item(doc, repair=repair)
     except InvalidItem as exc:
-        raise _invalid(exc.reasons) from None
+        raise _invalid(exc.errors) from None
     status = _status_of(doc, item.status)
     with unit_of_work():
         for name, value in promoted.columns().items():
             setattr(item, name, value)
         item.status = status
-        item.data = stored_document(doc, collection_id)
+        item.data = stored_document({**doc, **promoted.amend}, collection_id)
     return item
 
 
@@ -160,11 +160,11 @@ def merge_patch(target: dict, patch: dict) -> dict:
     return result
 
 
-def patch_item(identity: Identity, collection_id: str, item_id: str, patch: dict) -> Item:
+def patch_item(identity: Identity, collection_id: str, item_id: str, patch: dict, *, repair: bool = False) -> Item:
     item = _item_for_write(identity, collection_id, item_id)
     current = copy.deepcopy(item.data)
     current.setdefault("properties", {})["sdx:status"] = item.status.value
-    return replace_item(identity, collection_id, item_id, merge_patch(current, patch))
+    return replace_item(identity, collection_id, item_id, merge_patch(current, patch), repair=repair)
 
 
 def delete_item(identity: Identity, collection_id: str, item_id: str) -> None:
@@ -183,11 +183,11 @@ def delete_item(identity: Identity, collection_id: str, item_id: str) -> None:
 @dataclass
 class BulkResult:
     written: int = 0
-    failures: list[tuple[str, list[str]]] = field(default_factory=list)  # (item id or position, reasons)
+    failures: list[tuple[str, list[dict]]] = field(default_factory=list)  # (item id or position, errors)
 
 
 def bulk_upsert(identity: Identity, collection_id: str, docs: list[dict], *, status: ItemStatus,
-                first_position: int = 0) -> BulkResult:
+                first_position: int = 0, repair: bool = False) -> BulkResult:
     """Insert or replace many items of one collection in one unit of work; bad ones are reported.
 
     Items are validated as they are written, so the database works on the first ones while the
@@ -202,12 +202,13 @@ def bulk_upsert(identity: Identity, collection_id: str, docs: list[dict], *, sta
             label = doc.get("id") if isinstance(doc, dict) and isinstance(doc.get("id"), str) else \
                 f"#{first_position + offset + 1}"
             try:
-                promoted = validate_item(doc)
+                promoted = validate_item(doc, repair=repair)
             except InvalidItem as exc:
-                result.failures.append((label, exc.reasons))
+                result.failures.append((label, exc.errors))
                 continue
             row = dict(promoted.columns(), collection_id=collection.id, status=status,
-                       data=stored_document(doc, collection_id), provider_org_id=collection.owner_org_id)
+                       data=stored_document({**doc, **promoted.amend} if promoted.amend else doc, collection_id),
+                       provider_org_id=collection.owner_org_id)
             if occurrences[promoted.item_id] > 1:
                 repeated[promoted.item_id] = row
             else:
