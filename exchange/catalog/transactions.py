@@ -15,6 +15,7 @@ from auth.policy import Identity, require
 from exchange.catalog.bulk import upsert_items
 from exchange.catalog.models import Collection, Item, ItemStatus
 from exchange.catalog.stac import STAC_VERSION, InvalidItem, stored_document, validate_item
+from exchange.catalog.validation import check_extent
 from exchange.core.db import db, unit_of_work
 from exchange.core.problems import Conflict, NotFound, ValidationProblem
 
@@ -36,9 +37,9 @@ def validate_collection(doc: object, collection_id: str | None = None) -> dict:
     elif collection_id is not None and cid != collection_id:
         reasons.append(f'"id" {cid!r} does not match the URL ({collection_id!r})')
     if not isinstance(doc.get("description", ""), str):
-        reasons.append('"description" must be a string')
-    if "extent" in doc and not isinstance(doc["extent"], dict):
-        reasons.append('"extent" must be an object')
+        reasons.append({"field": "/description", "message": "must be a string"})
+    if "extent" in doc:
+        check_extent(doc["extent"], reasons)
     if reasons:
         raise _invalid(reasons)
     stored = copy.deepcopy(doc)
@@ -99,7 +100,7 @@ def _status_of(doc: dict, default: ItemStatus) -> ItemStatus:
 def _check_collection_field(doc: dict, collection_id: str) -> None:
     stated = doc.get("collection") if isinstance(doc, dict) else None
     if stated is not None and stated != collection_id:
-        raise _invalid([f'"collection" is {stated!r} but the item is sent to {collection_id!r}'])
+        raise _invalid([{"field": "/collection", "message": f"is {stated!r} but the item is sent to {collection_id!r}"}])
 
 
 def create_item(identity: Identity, collection_id: str, doc: dict, *, repair: bool = False) -> Item:

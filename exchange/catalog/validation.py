@@ -261,24 +261,24 @@ def check_validity(geometry, repair: bool, errors: list[dict]):
     return fixed
 
 
-def check_bbox(bbox, geometry, errors: list[dict]) -> list | None:
+def check_bbox(bbox, geometry, errors: list[dict], where: str = "/bbox") -> list | None:
     """The bbox as given (4 or 6 numbers in range, containing the geometry), or computed from the
     geometry when absent (STAC requires one on every item with a geometry)."""
     if bbox is None:
         return list(geometry.bounds) if geometry is not None else None
     if not (isinstance(bbox, list) and len(bbox) in (4, 6) and all(map(is_number, bbox))):
-        errors.append(error("/bbox", "must be an array of 4 or 6 numbers"))
+        errors.append(error(where, "must be an array of 4 or 6 numbers"))
         return None
     west, south, east, north = (bbox[0], bbox[1], bbox[3], bbox[4]) if len(bbox) == 6 else bbox
     if not (-180.0 <= west <= 180.0 and -180.0 <= east <= 180.0 and -90.0 <= south <= north <= 90.0):
-        errors.append(error("/bbox", "must be [west, south, east, north] with longitudes within -180..180, "
+        errors.append(error(where, "must be [west, south, east, north] with longitudes within -180..180, "
                                      "latitudes within -90..90 and south <= north"))
         return None
     if len(bbox) == 6 and bbox[2] > bbox[5]:
-        errors.append(error("/bbox", "its lowest height is above its highest"))
+        errors.append(error(where, "its lowest height is above its highest"))
         return None
     if geometry is not None and not _contains(west, south, east, north, geometry):
-        errors.append(error("/bbox", f"does not contain the geometry (whose bounds are "
+        errors.append(error(where, f"does not contain the geometry (whose bounds are "
                                      f"{[round(v, 6) for v in geometry.bounds]}); fix it, or leave it out to "
                                      "have it computed"))
         return None
@@ -295,3 +295,27 @@ def _contains(west: float, south: float, east: float, north: float, geometry) ->
     # across the antimeridian: every position east of west or west of east
     xs = shapely.get_coordinates(geometry)[:, 0]
     return bool(((xs >= west - eps) | (xs <= east + eps)).all())
+
+
+# -- collections ----------------------------------------------------------------------------------
+def check_extent(extent, errors: list[dict]) -> None:
+    """A collection's extent: spatial bboxes as an item's, temporal intervals of timestamps or null."""
+    if not isinstance(extent, dict):
+        errors.append(error("/extent", "must be an object"))
+        return
+    spatial = extent.get("spatial", {})
+    bboxes = spatial.get("bbox", []) if isinstance(spatial, dict) else None
+    if not isinstance(bboxes, list):
+        errors.append(error("/extent/spatial/bbox", "must be an array of bboxes"))
+    else:
+        for i, bbox in enumerate(bboxes):
+            check_bbox(bbox, None, errors, f"/extent/spatial/bbox/{i}")
+    temporal = extent.get("temporal", {})
+    intervals = temporal.get("interval", []) if isinstance(temporal, dict) else None
+    if not isinstance(intervals, list):
+        errors.append(error("/extent/temporal/interval", "must be an array of [start, end] intervals"))
+        return
+    for i, interval in enumerate(intervals):
+        if not (isinstance(interval, list) and len(interval) == 2 and
+                all(isinstance(v, (str, type(None))) for v in interval)):
+            errors.append(error(f"/extent/temporal/interval/{i}", "must be [start, end]: timestamps or null"))

@@ -203,3 +203,17 @@ def test_real_samples_pass_and_naip_lists_one_queryables_link(client, app):
     assert [link["href"] for link in queryables] == [f"{app.config['PUBLIC_BASE_URL']}/stac/collections/{NAIP}/queryables"]
     listed = next(c for c in client.get("/stac/collections").json["collections"] if c["id"] == NAIP)
     assert [link for link in listed["links"] if link["rel"] == QUERYABLES] == queryables
+
+
+def test_collection_errors_name_their_fields(live):
+    token = provider_token(live, "col@prov.example", "Col Sat")
+    bad = {"id": "col", "description": 5, "extent": {"spatial": {"bbox": [[500, 0, 501, 1]]},
+                                                       "temporal": {"interval": [["2020-01-01T00:00:00Z"]]}}}
+    answer = live.api("POST", "/stac/collections", token, json=bad)
+    assert answer.status_code == 422
+    assert [e["field"] for e in answer.json()["errors"]] == ["/description", "/extent/spatial/bbox/0",
+                                                             "/extent/temporal/interval/0"]
+    assert live.api("GET", "/stac/collections/col", token).status_code == 404
+    assert live.api("POST", "/stac/collections", token, json={"id": "col", "description": "C"}).status_code == 201
+    elsewhere = live.api("POST", "/stac/collections/col/items", token, json=item(collection="other"))
+    assert elsewhere.status_code == 422 and [e["field"] for e in elsewhere.json()["errors"]] == ["/collection"]
