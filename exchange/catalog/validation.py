@@ -33,8 +33,8 @@ def error(field: str, message: str) -> dict:
 
 
 def is_number(value) -> bool:
-    """A JSON number: int or float, finite, and not a bool (``True`` is an int in Python)."""
-    return type(value) in (int, float) and math.isfinite(value)
+    """A JSON number: int or float (numpy's float64 too), finite, not a bool (an int in Python)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def max_vertices() -> int:
@@ -131,10 +131,10 @@ def check_properties(props: dict, errors: list[dict]) -> None:
     if "proj:code" in props and not isinstance(props["proj:code"], (str, type(None))):
         errors.append(error("/properties/proj:code", 'must be a string such as "EPSG:32633", or null'))
     if "proj:epsg" in props and props["proj:epsg"] is not None and \
-            not (type(props["proj:epsg"]) is int and props["proj:epsg"] > 0):
+            not (_integer(props["proj:epsg"]) and props["proj:epsg"] > 0):
         errors.append(error("/properties/proj:epsg", "must be a positive integer (an EPSG code), or null"))
     if "proj:shape" in props and not (isinstance(props["proj:shape"], list) and len(props["proj:shape"]) == 2
-                                      and all(type(v) is int and v >= 0 for v in props["proj:shape"])):
+                                      and all(_integer(v) and v >= 0 for v in props["proj:shape"])):
         errors.append(error("/properties/proj:shape", "must be an array of 2 integers (rows, columns)"))
     for name, sizes in (("proj:bbox", (4, 6)), ("proj:transform", (6, 9))):
         value = props.get(name)
@@ -147,6 +147,10 @@ def check_properties(props: dict, errors: list[dict]) -> None:
         else:
             errors.extend(error(f"/properties/providers/{i}/name", "is required, a string")
                           for i, p in enumerate(providers) if not (isinstance(p, dict) and isinstance(p.get("name"), str)))
+
+
+def _integer(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _json_type(value) -> str:
@@ -174,7 +178,7 @@ def check_geojson(geometry, errors: list[dict], where: str = "/geometry") -> Non
     kind = geometry.get("type")
     if kind == "GeometryCollection":
         parts = geometry.get("geometries")
-        if not isinstance(parts, list) or not parts:
+        if not isinstance(parts, (list, tuple)) or not parts:
             errors.append(error(f"{where}/geometries", "must be a non-empty array of geometries"))
             return
         if sum(_count(p.get("coordinates"), DEPTH.get(p.get("type"), 0)) for p in parts if isinstance(p, dict)) > limit:
@@ -202,7 +206,7 @@ def check_geojson(geometry, errors: list[dict], where: str = "/geometry") -> Non
 
 def _count(coordinates, depth: int) -> int:
     """Positions in a coordinates array (0 if it is malformed: the walk reports that)."""
-    if not isinstance(coordinates, list):
+    if not isinstance(coordinates, (list, tuple)):
         return 0
     if depth <= 1:
         return len(coordinates) if depth == 1 else 1
@@ -213,7 +217,7 @@ def _check_coordinates(coordinates, depth: int, kind: str, where: str, errors: l
     if depth == 0:
         _check_position(coordinates, where, errors)
         return
-    if not isinstance(coordinates, list):
+    if not isinstance(coordinates, (list, tuple)):  # tuples: GeoJSON made by Shapely's mapping()
         errors.append(error(where, "must be an array"))
         return
     if depth == 1:
@@ -225,7 +229,7 @@ def _check_coordinates(coordinates, depth: int, kind: str, where: str, errors: l
             if len(errors) > MAX_ERRORS + 1:
                 return
             _check_position(position, f"{where}/{i}", errors)
-        if kind in POLYGONAL and len(coordinates) >= minimum and coordinates[0] != coordinates[-1]:
+        if kind in POLYGONAL and len(coordinates) >= minimum and list(coordinates[0]) != list(coordinates[-1]):
             errors.append(error(where, "a linear ring must be closed (its last position equal to its first)"))
         return
     if kind in POLYGONAL and depth == 2 and not coordinates:
@@ -235,7 +239,7 @@ def _check_coordinates(coordinates, depth: int, kind: str, where: str, errors: l
 
 
 def _check_position(position, where: str, errors: list[dict]) -> None:
-    if not (isinstance(position, list) and 2 <= len(position) <= 3 and all(map(is_number, position))):
+    if not (isinstance(position, (list, tuple)) and 2 <= len(position) <= 3 and all(map(is_number, position))):
         errors.append(error(where, "a position must be an array of 2 or 3 numbers [longitude, latitude(, height)]"))
     elif not (-180.0 <= position[0] <= 180.0 and -90.0 <= position[1] <= 90.0):
         errors.append(error(where, f"[{position[0]}, {position[1]}] is out of range: longitude must be within "
@@ -266,7 +270,7 @@ def check_bbox(bbox, geometry, errors: list[dict], where: str = "/bbox") -> list
     geometry when absent (STAC requires one on every item with a geometry)."""
     if bbox is None:
         return list(geometry.bounds) if geometry is not None else None
-    if not (isinstance(bbox, list) and len(bbox) in (4, 6) and all(map(is_number, bbox))):
+    if not (isinstance(bbox, (list, tuple)) and len(bbox) in (4, 6) and all(map(is_number, bbox))):
         errors.append(error(where, "must be an array of 4 or 6 numbers"))
         return None
     west, south, east, north = (bbox[0], bbox[1], bbox[3], bbox[4]) if len(bbox) == 6 else bbox
