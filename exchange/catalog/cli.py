@@ -21,7 +21,8 @@ from exchange.core.problems import Problem
 @click.option("--provider", help="Owning organisation of a collection being created.")
 @click.option("--status", type=click.Choice([s.value for s in ItemStatus if s is not ItemStatus.processing]),
               default=ItemStatus.published.value, show_default=True, help="Status given to imported items.")
-@click.option("--repair", is_flag=True, help="Make invalid footprints valid (Shapely make_valid) instead of refusing them.")
+@click.option("--repair", is_flag=True,
+              help="Make invalid footprints valid (Shapely make_valid) instead of refusing them.")
 def import_stac_command(path: Path, collection_id: str | None, provider: str | None, status: str,
                         repair: bool) -> None:
     """Import a STAC collection file, a FeatureCollection or NDJSON; bad items are listed, the rest load."""

@@ -1,9 +1,9 @@
 """Bulk import of STAC metadata: a collection file, a FeatureCollection or NDJSON.
 
 Items are validated one by one and written in batches; a bad item is reported with its errors (a
-JSON pointer and a message each) and the import carries on. An item whose ``collection`` differs from the target collection (the
-Sentinel-2 sample's ``sentinel-s2-l2a-cogs`` vs its collection file's ``…-test``) is mapped to the
-target and the mismatch reported once, not refused.
+JSON pointer and a message each) and the import carries on. An item whose ``collection`` differs
+from the target collection (the Sentinel-2 sample's ``sentinel-s2-l2a-cogs`` vs its collection
+file's ``…-test``) is mapped to the target and the mismatch reported once, not refused.
 """
 from __future__ import annotations
 
@@ -102,7 +102,8 @@ def import_path(identity: Identity, path: Path, *, collection_id: str | None, pr
 
     for doc in items:
         if isinstance(doc, dict) and "__unreadable__" in doc:
-            report.failures.append((f"#{position + len(batch) + 1}", [{"field": None, "message": doc["__unreadable__"]}]))
+            unreadable = {"field": None, "message": doc["__unreadable__"]}
+            report.failures.append((f"#{position + len(batch) + 1}", [unreadable]))
             continue
         stated = doc.get("collection") if isinstance(doc, dict) else None
         if report.collection_id and stated and stated != report.collection_id:

@@ -100,7 +100,8 @@ def _status_of(doc: dict, default: ItemStatus) -> ItemStatus:
 def _check_collection_field(doc: dict, collection_id: str) -> None:
     stated = doc.get("collection") if isinstance(doc, dict) else None
     if stated is not None and stated != collection_id:
-        raise _invalid([{"field": "/collection", "message": f"is {stated!r} but the item is sent to {collection_id!r}"}])
+        raise _invalid([{"field": "/collection",
+                         "message": f"is {stated!r} but the item is sent to {collection_id!r}"}])
 
 
 def create_item(identity: Identity, collection_id: str, doc: dict, *, repair: bool = False) -> Item:

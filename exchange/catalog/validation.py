@@ -146,7 +146,8 @@ def check_properties(props: dict, errors: list[dict]) -> None:
             errors.append(error("/properties/providers", "must be an array"))
         else:
             errors.extend(error(f"/properties/providers/{i}/name", "is required, a string")
-                          for i, p in enumerate(providers) if not (isinstance(p, dict) and isinstance(p.get("name"), str)))
+                          for i, provider in enumerate(providers)
+                          if not (isinstance(provider, dict) and isinstance(provider.get("name"), str)))
 
 
 def _integer(value) -> bool:
@@ -196,7 +197,8 @@ def check_geojson(geometry, errors: list[dict], where: str = "/geometry") -> Non
     coordinates = geometry.get("coordinates")
     count = _count(coordinates, DEPTH[kind])
     if count > limit:
-        errors.append(error(f"{where}/coordinates", f"has {count:,} positions, more than {limit:,}; simplify the footprint"))
+        errors.append(error(f"{where}/coordinates",
+                            f"has {count:,} positions, more than {limit:,}; simplify the footprint"))
         return
     _check_coordinates(coordinates, DEPTH[kind], kind, f"{where}/coordinates", errors)
     if len(errors) - before > MAX_ERRORS:

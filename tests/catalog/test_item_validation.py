@@ -200,7 +200,8 @@ def test_real_samples_pass_and_naip_lists_one_queryables_link(client, app):
     load_samples(app)  # asserts that every Sentinel-2 and NAIP item imports
     naip = client.get(f"/stac/collections/{NAIP}").json
     queryables = [link for link in naip["links"] if link["rel"] == QUERYABLES]
-    assert [link["href"] for link in queryables] == [f"{app.config['PUBLIC_BASE_URL']}/stac/collections/{NAIP}/queryables"]
+    ours = f"{app.config['PUBLIC_BASE_URL']}/stac/collections/{NAIP}/queryables"
+    assert [link["href"] for link in queryables] == [ours]
     listed = next(c for c in client.get("/stac/collections").json["collections"] if c["id"] == NAIP)
     assert [link for link in listed["links"] if link["rel"] == QUERYABLES] == queryables
 
