@@ -182,7 +182,9 @@ def check_geojson(geometry, errors: list[dict], where: str = "/geometry") -> Non
         if not isinstance(parts, (list, tuple)) or not parts:
             errors.append(error(f"{where}/geometries", "must be a non-empty array of geometries"))
             return
-        if sum(_count(p.get("coordinates"), DEPTH.get(p.get("type"), 0)) for p in parts if isinstance(p, dict)) > limit:
+        count = sum(_count(part.get("coordinates"), DEPTH.get(part.get("type"), 0))
+                    for part in parts if isinstance(part, dict))
+        if count > limit:
             errors.append(error(f"{where}/geometries", f"has more than {limit:,} positions; simplify the footprint"))
             return
         for i, part in enumerate(parts):
@@ -254,7 +256,7 @@ def check_validity(geometry, repair: bool, errors: list[dict]):
         return geometry
     if not repair:
         errors.append(error("/geometry", f"is not a valid geometry: {shapely.is_valid_reason(geometry)}; "
-                                         "fix it, or send the request with ?repair=true to have it repaired"))
+                                         "fix it, or ask for a repair (?repair=true; import-stac --repair)"))
         return None
     fixed = shapely.make_valid(geometry)
     if geometry.geom_type in POLYGONAL and fixed.geom_type not in POLYGONAL:
