@@ -16,7 +16,11 @@ def fail(problem: Problem) -> None:
     """Print a problem as a message a person can act on and exit with status 2 (bad arguments)."""
     lines = [f"error: {problem.detail or problem.title}"]
     for error in problem.errors or []:
-        lines.append(f"  --{error['field']}: {error['message']}" if error.get("field") else f"  {error['message']}")
+        field = error.get("field")
+        if field:  # a command option, or a JSON pointer into a document the command read
+            lines.append(f"  {field if field.startswith('/') else '--' + field}: {error['message']}")
+        else:
+            lines.append(f"  {error['message']}")
     click.echo("\n".join(lines), err=True)
     raise SystemExit(2)
 

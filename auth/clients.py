@@ -73,7 +73,12 @@ def create_client(identity: Identity, data: dict, *, owner: User | None = None) 
 
 
 def _page(query, after: str | None, limit: int) -> tuple[list[OAuthClient], str | None]:
-    if after:
+    """A page of clients after the cursor, which must be a client id of this listing (a ``next``)."""
+    if after is not None:
+        if db.session.scalar(query.where(OAuthClient.client_id == after)) is None:
+            raise ValidationProblem("The page cursor is invalid; see errors.", errors=[
+                {"field": "after", "message": "Not a cursor of this listing: pass the `next` of the previous "
+                                              "page, or leave it out for the first page."}])
         query = query.where(OAuthClient.client_id > after)
     rows = list(db.session.scalars(query.order_by(OAuthClient.client_id).limit(limit + 1)))
     return rows[:limit], (rows[limit - 1].client_id if len(rows) > limit else None)

@@ -10,6 +10,7 @@ from exchange.catalog import assets, service, transactions
 from exchange.catalog.models import Collection
 from exchange.catalog.search import build_request
 from exchange.core.body import json_object
+from exchange.core.problems import ValidationProblem
 
 bp = Blueprint("stac", __name__, url_prefix="/stac")
 
@@ -38,6 +39,7 @@ CONFORMANCE = [
     f"{_CQL2}/cql2-text", f"{_CQL2}/cql2-json", f"{_CQL2}/basic-cql2",
     f"{_CQL2}/advanced-comparison-operators", f"{_CQL2}/basic-spatial-functions",
 ]
+QUERYABLES_REL = "http://www.opengis.net/def/rel/ogc/1.0/queryables"
 READ = require_scopes("catalog:read", allow_anonymous=True)
 WRITE = require_scopes("catalog:write")
 
@@ -115,9 +117,8 @@ def render_collection(collection: Collection) -> dict:
         {"rel": "root", "type": "application/json", "href": f"{base_url()}/stac/"},
         {"rel": "parent", "type": "application/json", "href": f"{base_url()}/stac/"},
         {"rel": "items", "type": GEOJSON, "href": f"{url}/items"},
-        {"rel": "http://www.opengis.net/def/rel/ogc/1.0/queryables", "type": "application/schema+json",
-         "href": f"{url}/queryables"},
-        *doc.get("links", []),
+        {"rel": QUERYABLES_REL, "type": "application/schema+json", "href": f"{url}/queryables"},
+        *(link for link in doc.get("links", []) if link.get("rel") != QUERYABLES_REL),  # ours replaces theirs
     ]
     doc["sdx:owner"] = str(collection.owner_org_id)
     return doc
@@ -207,29 +208,38 @@ def search():
     return _stac(_feature_collection(page, query, link_for), media_type=GEOJSON)
 
 
+def _repair() -> bool:
+    """``?repair=true``: the provider asks for an invalid geometry to be made valid, not refused."""
+    value = request.args.get("repair", "false").lower()
+    if value not in ("true", "false"):
+        raise ValidationProblem("The query is invalid; see errors.",
+                                errors=[{"field": "repair", "message": 'must be "true" or "false"'}])
+    return value == "true"
+
+
 @bp.post("/collections/<cid>/items")
 @WRITE
 def create_items(cid: str):
     body = json_object()
     if body.get("type") == "FeatureCollection":
-        result = transactions.bulk_upsert(current_identity(), cid, body.get("features") or [])
-        failures = [{"item": label, "reasons": reasons} for label, reasons in result.failures]
+        result = transactions.bulk_upsert(current_identity(), cid, body.get("features") or [], repair=_repair())
+        failures = [{"item": label, "errors": errors} for label, errors in result.failures]
         return _stac({"written": result.written, "failed": failures}, 200 if not failures else 207)
-    created = transactions.create_item(current_identity(), cid, body)
+    created = transactions.create_item(current_identity(), cid, body, repair=_repair())
     return _stac(service.render(created, base_url()), 201, GEOJSON)
 
 
 @bp.put("/collections/<cid>/items/<iid>")
 @WRITE
 def replace_item(cid: str, iid: str):
-    updated = transactions.replace_item(current_identity(), cid, iid, json_object())
+    updated = transactions.replace_item(current_identity(), cid, iid, json_object(), repair=_repair())
     return _stac(service.render(updated, base_url()), media_type=GEOJSON)
 
 
 @bp.patch("/collections/<cid>/items/<iid>")
 @WRITE
 def patch_item(cid: str, iid: str):
-    updated = transactions.patch_item(current_identity(), cid, iid, json_object())
+    updated = transactions.patch_item(current_identity(), cid, iid, json_object(), repair=_repair())
     return _stac(service.render(updated, base_url()), media_type=GEOJSON)
 
 

@@ -1,9 +1,9 @@
 """Bulk import of STAC metadata: a collection file, a FeatureCollection or NDJSON.
 
-Items are validated one by one and written in batches; a bad item is reported with its reasons
-and the import carries on. An item whose ``collection`` differs from the target collection (the
-Sentinel-2 sample's ``sentinel-s2-l2a-cogs`` vs its collection file's ``…-test``) is mapped to the
-target and the mismatch reported once, not refused.
+Items are validated one by one and written in batches; a bad item is reported with its errors (a
+JSON pointer and a message each) and the import carries on. An item whose ``collection`` differs
+from the target collection (the Sentinel-2 sample's ``sentinel-s2-l2a-cogs`` vs its collection
+file's ``…-test``) is mapped to the target and the mismatch reported once, not refused.
 """
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ class ImportFailed(ValueError):
 class ImportReport:
     collection_id: str
     written: int = 0
-    failures: list[tuple[str, list[str]]] = field(default_factory=list)
+    failures: list[tuple[str, list[dict]]] = field(default_factory=list)  # (item, [{"field", "message"}])
     notes: list[str] = field(default_factory=list)
 
 
@@ -66,7 +66,7 @@ def _ndjson(path: Path) -> Iterator[object]:
 
 
 def import_path(identity: Identity, path: Path, *, collection_id: str | None, provider_org_id,
-                status: ItemStatus = ItemStatus.published,
+                status: ItemStatus = ItemStatus.published, repair: bool = False,
                 progress: Callable[[int], None] = lambda n: None) -> ImportReport:
     collection_doc, items = read_stac(path)
     if collection_doc is not None:
@@ -92,7 +92,8 @@ def import_path(identity: Identity, path: Path, *, collection_id: str | None, pr
                 raise ImportFailed("no target collection: pass --collection ID (an existing collection), "
                                    "or import the collection file first")
             report.collection_id = first
-        result = bulk_upsert(identity, report.collection_id, batch, status=status, first_position=position)
+        result = bulk_upsert(identity, report.collection_id, batch, status=status, first_position=position,
+                             repair=repair)
         report.written += result.written
         report.failures.extend(result.failures)
         position += len(batch)
@@ -101,7 +102,8 @@ def import_path(identity: Identity, path: Path, *, collection_id: str | None, pr
 
     for doc in items:
         if isinstance(doc, dict) and "__unreadable__" in doc:
-            report.failures.append((f"#{position + len(batch) + 1}", [doc["__unreadable__"]]))
+            unreadable = {"field": None, "message": doc["__unreadable__"]}
+            report.failures.append((f"#{position + len(batch) + 1}", [unreadable]))
             continue
         stated = doc.get("collection") if isinstance(doc, dict) else None
         if report.collection_id and stated and stated != report.collection_id:

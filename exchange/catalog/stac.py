@@ -1,15 +1,15 @@
 """STAC documents in and out: validate an item against the core rules, promote its searchable
 fields into columns, and render stored items with the platform's links, asset hrefs and `sdx:` block.
 
-Validation checks what the STAC 1.0 core item schema requires (offline — extension schemas live
-online and are not fetched): a GeoJSON Feature with an id, a valid geometry with a bbox (or a null
-geometry), a ``datetime`` or a ``start_datetime``/``end_datetime`` pair in RFC 3339, links and assets
-with hrefs. Every problem found is reported, not just the first.
+Validation checks what the STAC 1.0 core item schema requires and the indexed extension fields
+(offline; the rules are in validation.py): a GeoJSON Feature with an id, a valid geometry in range with
+a bbox containing it (computed when absent), a ``datetime`` or a ``start_datetime``/``end_datetime``
+pair in RFC 3339, links and assets with hrefs. Every error is reported with a JSON pointer.
 """
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
@@ -18,6 +18,8 @@ import shapely
 from shapely.geometry import shape
 
 from exchange.catalog.spatial import envelope
+from exchange.catalog.validation import check_bbox, check_document, check_geojson, check_properties, \
+    check_validity, error
 
 STAC_VERSION = "1.0.0"
 #: Asset roles anyone may fetch directly; every other asset is data, served through the platform.
@@ -82,39 +84,47 @@ def is_file_name(href: object) -> bool:
         not any(ch in name for ch in '/\\:')
 
 
-def href_problems(doc: dict, *, files: bool = True, platform_assets: set[str] = frozenset()) -> list[str]:
-    """What a provider may not write in a document's hrefs. An asset href is an http(s) link or
-    the bare name of a file to upload: the server never resolves a provider's href (an s3:// or
-    /vsis3/ path could name another organisation's object). A collection's assets (``files`` false)
-    and links are text only: see LINK_SCHEMES. Nothing may hold control characters (CR/LF would
-    reach HTTP headers). ``platform_assets`` are assets whose href the platform keeps (its uploads)."""
-    reasons = []
+def _pointer(*parts: object) -> str:
+    """An RFC 6901 JSON pointer to a field (``~`` and ``/`` in a key escaped)."""
+    return "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in parts)
+
+
+def href_problems(doc: dict, *, files: bool = True, platform_assets: set[str] = frozenset()) -> list[dict]:
+    """What a provider may not write in a document's hrefs, as errors with JSON pointers. An asset href
+    is an http(s) link or the bare name of a file to upload: the server never resolves a provider's
+    href (an s3:// or /vsis3/ path could name another organisation's object). A collection's assets
+    (``files`` false) and links are text only: see LINK_SCHEMES. Nothing may hold control characters
+    (CR/LF would reach HTTP headers). ``platform_assets`` are assets whose href the platform keeps."""
+    errors = []
     assets = doc.get("assets")
     for key, asset in assets.items() if isinstance(assets, dict) else ():
         if not isinstance(key, str) or ASSET_KEY_PATTERN.fullmatch(key) is None:
-            reasons.append(f"asset key {key!r} must be 1 to 100 letters, digits or _.:- "
-                           "starting with a letter or digit")
+            errors.append(error(_pointer("assets", key), "the asset key must be 1 to 100 letters, digits or _.:- "
+                                                         "starting with a letter or digit"))
             continue
         href = asset.get("href") if isinstance(asset, dict) else None
         if key in platform_assets or not isinstance(href, str) or is_web_link(href):
             continue
         if not files:
             if _link_problem(href):
-                reasons.append(f'"assets.{key}.href" must be {LINK_RULE}')
+                errors.append(error(_pointer("assets", key, "href"), f"must be {LINK_RULE}"))
         elif not is_file_name(href):
-            reasons.append(f'"assets.{key}.href" must be an http(s) URL or the bare name of a file to upload '
-                           "(no other scheme, path or control characters)")
+            errors.append(error(_pointer("assets", key, "href"), "must be an http(s) URL or the bare name of a "
+                                                                 "file to upload (no other scheme, path or control characters)"))
     links = doc.get("links")
     for number, link in enumerate(links if isinstance(links, list) else ()):
         if _link_problem(link.get("href") if isinstance(link, dict) else None):
-            reasons.append(f'"links[{number}].href" must be {LINK_RULE}')
-    return reasons
+            errors.append(error(_pointer("links", number, "href"), f"must be {LINK_RULE}"))
+    return errors
 
 
 class InvalidItem(ValueError):
-    def __init__(self, reasons: list[str]) -> None:
-        super().__init__("; ".join(reasons))
-        self.reasons = reasons
+    """Every error of an item: ``errors`` as ``{"field": JSON pointer, "message"}``, ``reasons`` as text."""
+
+    def __init__(self, errors: list[dict]) -> None:
+        self.errors = errors
+        self.reasons = [f"{e['field']}: {e['message']}" if e["field"] else e["message"] for e in errors]
+        super().__init__("; ".join(self.reasons))
 
 
 def parse_rfc3339(value: str) -> datetime:
@@ -162,74 +172,73 @@ class Promoted:
     maxx: float
     maxy: float
     geometry: object
+    #: what the stored document must change: a computed ``bbox``, a repaired ``geometry``
+    amend: dict = field(default_factory=dict)
 
     def columns(self) -> dict:
-        return dict(self.__dict__)
+        return {name: value for name, value in self.__dict__.items() if name != "amend"}
 
 
-def validate_item(item: object) -> Promoted:
-    """Check an item against the core rules and return its promoted columns, or raise InvalidItem."""
-    reasons: list[str] = []
+def validate_item(item: object, *, repair: bool = False) -> Promoted:
+    """Check an item against the core and extension rules (exchange/catalog/validation.py) and return
+    its promoted columns, or raise InvalidItem with every error. ``repair``: make an invalid geometry
+    valid instead of refusing it."""
     if not isinstance(item, dict):
-        raise InvalidItem(["an item must be a JSON object"])
-    if item.get("type") != "Feature":
-        reasons.append('"type" must be "Feature"')
+        raise InvalidItem([error("", "an item must be a JSON object")])
+    errors: list[dict] = []
+    check_document(item, errors)
     item_id = item.get("id")
     if not valid_id(item_id):
-        reasons.append(f'"id" must be {ID_RULE}')
-    if not isinstance(item.get("stac_version", STAC_VERSION), str):
-        reasons.append('"stac_version" must be a string')
+        errors.append(error("/id", f"must be {ID_RULE}"))
     props = item.get("properties")
     if not isinstance(props, dict):
-        reasons.append('"properties" must be an object')
+        errors.append(error("/properties", "must be an object"))
         props = {}
-    for key in ("links", "assets"):
-        if key in item and not isinstance(item[key], list if key == "links" else dict):
-            reasons.append(f'"{key}" must be {"an array" if key == "links" else "an object"}')
-    for name, asset in (item.get("assets") or {}).items() if isinstance(item.get("assets"), dict) else []:
-        if not isinstance(asset, dict) or not isinstance(asset.get("href"), str):
-            reasons.append(f'asset "{name}" needs an "href"')
+    check_properties(props, errors)
 
     geometry = None
-    try:
-        if item.get("geometry") is None:
-            reasons.append('"geometry" is required: SDX catalogues located products only')
-        else:
-            geometry = _shape(item["geometry"])
-            if geometry.is_empty:
-                reasons.append('"geometry" is empty')
-            elif not geometry.is_valid:
-                geometry = shapely.make_valid(geometry)
-    except (ValueError, TypeError, AttributeError, KeyError, IndexError, shapely.errors.GEOSException) as exc:
-        reasons.append(f'"geometry" is not valid GeoJSON ({exc})')
-        geometry = None
+    repaired = False
+    if item.get("geometry") is None:
+        errors.append(error("/geometry", "is required: SDX catalogues located products only"))
+    else:
+        shape_errors = len(errors)
+        check_geojson(item["geometry"], errors)
+        if len(errors) == shape_errors:
+            try:
+                geometry = _shape(item["geometry"])
+            except (ValueError, TypeError, AttributeError, KeyError, IndexError, shapely.errors.GEOSException) as exc:
+                errors.append(error("/geometry", f"is not valid GeoJSON ({exc})"))
+            else:
+                if geometry.is_empty:
+                    errors.append(error("/geometry", "is empty"))
+                    geometry = None
+                else:
+                    checked = check_validity(geometry, repair, errors)
+                    repaired = checked is not None and checked is not geometry
+                    geometry = checked
+    bbox = check_bbox(item.get("bbox"), geometry, errors)
 
-    bbox = item.get("bbox")
-    if bbox is None and geometry is not None:
-        bbox = list(geometry.bounds)
-    elif not (isinstance(bbox, list) and len(bbox) in (4, 6) and all(_number(v) is not None for v in bbox)):
-        reasons.append('"bbox" must be an array of 4 or 6 numbers')
-        bbox = None
-
-    instant = start = end = None
-    try:
-        if props.get("datetime") is not None:
-            instant = parse_rfc3339(props["datetime"])
-        if props.get("start_datetime") is not None or props.get("end_datetime") is not None:
-            start = parse_rfc3339(props.get("start_datetime"))
-            end = parse_rfc3339(props.get("end_datetime"))
-            if start > end:
-                reasons.append('"start_datetime" is after "end_datetime"')
-        if instant is None and (start is None or end is None):
-            reasons.append('"properties.datetime" is required, or both "start_datetime" and "end_datetime"')
-    except ValueError as exc:
-        reasons.append(f"bad timestamp: {exc}")
-    if reasons:
-        raise InvalidItem(reasons)
+    stamps = {}
+    for name in ("datetime", "start_datetime", "end_datetime"):
+        if props.get(name) is not None:
+            try:
+                stamps[name] = parse_rfc3339(props[name])
+            except ValueError as exc:
+                errors.append(error(f"/properties/{name}", f"must be an RFC 3339 timestamp: {exc}"))
+    instant, start, end = stamps.get("datetime"), stamps.get("start_datetime"), stamps.get("end_datetime")
+    if start is not None and end is not None and start > end:
+        errors.append(error("/properties/start_datetime", 'is after "end_datetime"'))
+    if (props.get("start_datetime") is None) != (props.get("end_datetime") is None):
+        missing = "end_datetime" if props.get("end_datetime") is None else "start_datetime"
+        errors.append(error(f"/properties/{missing}", "is required with the other end of the range"))
+    elif props.get("datetime") is None and props.get("start_datetime") is None:
+        errors.append(error("/properties/datetime", 'is required, or both "start_datetime" and "end_datetime"'))
+    if errors:
+        raise InvalidItem(errors)
 
     minx, miny, maxx, maxy = envelope(bbox)
     instruments = props.get("instruments")
-    return Promoted(
+    promoted = Promoted(
         item_id=item_id, datetime=instant, dt_start=start or instant, dt_end=end or instant,
         range_end=end if start is not None and end is not None and start < end else None,
         gsd=_number(props.get("gsd")), cloud_cover=_number(props.get("eo:cloud_cover")),
@@ -238,6 +247,10 @@ def validate_item(item: object) -> Promoted:
         constellation=props.get("constellation") if isinstance(props.get("constellation"), str) else None,
         instruments=" ".join(i for i in instruments if isinstance(i, str)) if isinstance(instruments, list) else None,
         minx=minx, miny=miny, maxx=maxx, maxy=maxy, geometry=geometry)
+    promoted.amend = {} if item.get("bbox") is not None else {"bbox": bbox}
+    if repaired:
+        promoted.amend["geometry"] = shapely.geometry.mapping(geometry)
+    return promoted
 
 
 def stored_document(item: dict, collection_id: str) -> dict:
@@ -267,6 +280,8 @@ def render_item(row, base_url: str) -> dict:
     dominate the time of a large page.
     """
     doc = dict(row.data)
+    if doc.get("bbox") is None and doc.get("geometry") is not None:  # stored before bboxes were computed
+        doc["bbox"] = [row.minx, row.miny, row.maxx, row.maxy]
     collection_url = f"{base_url}/stac/collections/{row.collection_id}"
     self_url = f"{collection_url}/items/{row.item_id}"
     doc["links"] = [

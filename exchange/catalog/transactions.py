@@ -1,6 +1,6 @@
 """Catalogue writes (the STAC transaction extension and bulk import), for providers on what their
 organisation owns. Every write asks ``decide`` first and runs in one unit of work; a bulk load
-validates each item on its own, writes the good ones and reports every bad one with its reasons.
+validates each item on its own, writes the good ones and reports every bad one with its errors.
 """
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from exchange.catalog.models import Collection, Item, ItemStatus
 from exchange.catalog.service import find_collection
 from exchange.catalog.stac import ID_RULE, STAC_VERSION, InvalidItem, Promoted, href_problems, stored_document, \
     valid_id, validate_item
+from exchange.catalog.validation import check_extent, error
 from exchange.core.db import db, unit_of_work
 from exchange.core.problems import Conflict, NotFound, ValidationProblem
 from exchange.ingest.models import ProductAsset
@@ -27,40 +28,33 @@ from exchange.ingest.models import ProductAsset
 RESERVED_COLLECTION_IDS = {"quarantine", "thumbnails"}
 
 
-def _field_of(reason: str) -> str | None:
-    """The field a reason names (its leading quoted name, e.g. ``"assets.data.href"``)."""
-    if reason.startswith("asset key"):
-        return "assets"
-    return reason.split('"')[1] if reason.startswith('"') and reason.count('"') >= 2 else None
-
-
-def _invalid(reasons: list[str]) -> ValidationProblem:
-    return ValidationProblem("The STAC document is invalid; see errors.",
-                             errors=[{"field": _field_of(reason), "message": reason} for reason in reasons])
+def _invalid(errors: list[dict]) -> ValidationProblem:
+    """Every error of a document, each ``{"field": JSON pointer, "message"}``."""
+    return ValidationProblem("The STAC document is invalid; see errors.", errors=errors)
 
 
 def validate_collection(doc: object, collection_id: str | None = None) -> dict:
     if not isinstance(doc, dict):
-        raise _invalid(["a collection must be a JSON object"])
-    reasons = []
+        raise _invalid([error("", "a collection must be a JSON object")])
+    errors = []
     cid = doc.get("id")
     if not valid_id(cid):
-        reasons.append(f'"id" must be {ID_RULE}')
+        errors.append(error("/id", f"must be {ID_RULE}"))
     elif cid.lower() in RESERVED_COLLECTION_IDS:
-        reasons.append(f'"id" {cid!r} is reserved (the store keeps its own objects under that prefix)')
+        errors.append(error("/id", f"{cid!r} is reserved (the store keeps its own objects under that prefix)"))
     elif collection_id is not None and cid != collection_id:
-        reasons.append(f'"id" {cid!r} does not match the URL ({collection_id!r})')
+        errors.append(error("/id", f"{cid!r} does not match the URL ({collection_id!r})"))
     if not isinstance(doc.get("description", ""), str):
-        reasons.append('"description" must be a string')
-    if "extent" in doc and not isinstance(doc["extent"], dict):
-        reasons.append('"extent" must be an object')
+        errors.append(error("/description", "must be a string"))
+    if "extent" in doc:
+        check_extent(doc["extent"], errors)
     if "assets" in doc and not isinstance(doc["assets"], dict):
-        reasons.append('"assets" must be an object')
+        errors.append(error("/assets", "must be an object"))
     if "links" in doc and not isinstance(doc["links"], list):
-        reasons.append('"links" must be an array')
-    reasons += href_problems(doc, files=False)
-    if reasons:
-        raise _invalid(reasons)
+        errors.append(error("/links", "must be an array"))
+    errors += href_problems(doc, files=False)
+    if errors:
+        raise _invalid(errors)
     stored = {k: copy.deepcopy(v) for k, v in doc.items() if not k.startswith("sdx:")}  # sdx:owner is ours
     stored["type"] = "Collection"
     stored.setdefault("stac_version", STAC_VERSION)
@@ -110,18 +104,19 @@ def delete_collection(identity: Identity, collection_id: str) -> None:
         db.session.delete(collection)
 
 
-def _checked(doc: object, uploaded: set[str] = frozenset()) -> Promoted:
+def _checked(doc: object, uploaded: set[str] = frozenset(), *, repair: bool = False) -> Promoted:
     """An item document a provider sent: the core rules plus what a provider may write in hrefs.
     Assets whose file SDX holds (``uploaded``) keep the href the platform wrote (see ``_keep_platform_hrefs``)."""
-    reasons = []
+    errors = []
     try:
-        promoted = validate_item(doc)
+        promoted = validate_item(doc, repair=repair)
     except InvalidItem as exc:
-        reasons, promoted = exc.reasons, None
-    if isinstance(doc, dict):
-        reasons += href_problems(doc, platform_assets=uploaded)
-    if reasons:
-        raise InvalidItem(reasons)
+        errors, promoted = exc.errors, None
+    if isinstance(doc, dict):  # an href error inside a field already refused would say it twice
+        errors += [e for e in href_problems(doc, platform_assets=uploaded)
+                   if not any(e["field"] == f["field"] or e["field"].startswith(f["field"] + "/") for f in errors)]
+    if errors:
+        raise InvalidItem(errors)
     return promoted
 
 
@@ -147,22 +142,23 @@ def _uploaded_keys(item: Item) -> set[str]:
 def _check_collection_field(doc: dict, collection_id: str) -> None:
     stated = doc.get("collection") if isinstance(doc, dict) else None
     if stated is not None and stated != collection_id:
-        raise _invalid([f'"collection" is {stated!r} but the item is sent to {collection_id!r}'])
+        raise _invalid([{"field": "/collection",
+                         "message": f"is {stated!r} but the item is sent to {collection_id!r}"}])
 
 
-def create_item(identity: Identity, collection_id: str, doc: dict) -> Item:
+def create_item(identity: Identity, collection_id: str, doc: dict, *, repair: bool = False) -> Item:
     collection = _collection_for_write(identity, collection_id)
     _check_collection_field(doc, collection_id)
     try:
-        promoted = _checked(doc)
+        promoted = _checked(doc, repair=repair)
     except InvalidItem as exc:
-        raise _invalid(exc.reasons) from None
+        raise _invalid(exc.errors) from None
     if db.session.scalar(select(Item.key).where(Item.collection_id == collection_id,
                                                 Item.item_id == promoted.item_id)) is not None:
         raise Conflict(f"Item {promoted.item_id!r} already exists in {collection_id!r}; use PUT to replace it.")
     with unit_of_work() as uow:
         item = Item(collection_id=collection.id, provider_org_id=collection.owner_org_id, status=ItemStatus.draft,
-                    data=stored_document(doc, collection_id), **promoted.columns())
+                    data=stored_document({**doc, **promoted.amend}, collection_id), **promoted.columns())
         uow.add(item)
     return item
 
@@ -176,22 +172,22 @@ def _item_for_write(identity: Identity, collection_id: str, item_id: str) -> Ite
     return item
 
 
-def replace_item(identity: Identity, collection_id: str, item_id: str, doc: dict) -> Item:
+def replace_item(identity: Identity, collection_id: str, item_id: str, doc: dict, *, repair: bool = False) -> Item:
     item = _item_for_write(identity, collection_id, item_id)
     _check_collection_field(doc, collection_id)
     if isinstance(doc, dict) and doc.get("id") not in (None, item_id):
-        raise _invalid([f'"id" {doc.get("id")!r} does not match the URL ({item_id!r})'])
+        raise _invalid([error("/id", f"{doc.get('id')!r} does not match the URL ({item_id!r})")])
     uploaded = _uploaded_keys(item)
     doc = {**doc, "id": item_id} if isinstance(doc, dict) else doc
     try:
-        promoted = _checked(doc, uploaded)
+        promoted = _checked(doc, uploaded, repair=repair)
     except InvalidItem as exc:
-        raise _invalid(exc.reasons) from None
+        raise _invalid(exc.errors) from None
     doc = _keep_platform_hrefs(doc, item, uploaded)
     with unit_of_work():  # the status stays: it changes only through the product lifecycle
         for name, value in promoted.columns().items():
             setattr(item, name, value)
-        item.data = stored_document(doc, collection_id)
+        item.data = stored_document({**doc, **promoted.amend}, collection_id)
     return item
 
 
@@ -208,9 +204,9 @@ def merge_patch(target: dict, patch: dict) -> dict:
     return result
 
 
-def patch_item(identity: Identity, collection_id: str, item_id: str, patch: dict) -> Item:
+def patch_item(identity: Identity, collection_id: str, item_id: str, patch: dict, *, repair: bool = False) -> Item:
     item = _item_for_write(identity, collection_id, item_id)
-    return replace_item(identity, collection_id, item_id, merge_patch(item.data, patch))
+    return replace_item(identity, collection_id, item_id, merge_patch(item.data, patch), repair=repair)
 
 
 def delete_item(identity: Identity, collection_id: str, item_id: str) -> None:
@@ -229,11 +225,11 @@ def delete_item(identity: Identity, collection_id: str, item_id: str) -> None:
 @dataclass
 class BulkResult:
     written: int = 0
-    failures: list[tuple[str, list[str]]] = field(default_factory=list)  # (item id or position, reasons)
+    failures: list[tuple[str, list[dict]]] = field(default_factory=list)  # (item id or position, errors)
 
 
 def bulk_upsert(identity: Identity, collection_id: str, docs: list[dict], *, status: ItemStatus | None = None,
-                first_position: int = 0) -> BulkResult:
+                first_position: int = 0, repair: bool = False) -> BulkResult:
     """Insert or replace many items of one collection in one unit of work; bad ones are reported.
 
     New items are drafts and replaced ones keep their status, unless the platform itself (the
@@ -252,12 +248,13 @@ def bulk_upsert(identity: Identity, collection_id: str, docs: list[dict], *, sta
             label = doc.get("id") if isinstance(doc, dict) and isinstance(doc.get("id"), str) else \
                 f"#{first_position + offset + 1}"
             try:
-                promoted = _checked(doc)
+                promoted = _checked(doc, repair=repair)
             except InvalidItem as exc:
-                result.failures.append((label, exc.reasons))
+                result.failures.append((label, exc.errors))
                 continue
             row = dict(promoted.columns(), collection_id=collection.id, status=status or ItemStatus.draft,
-                       data=stored_document(doc, collection_id), provider_org_id=collection.owner_org_id)
+                       data=stored_document({**doc, **promoted.amend} if promoted.amend else doc, collection_id),
+                       provider_org_id=collection.owner_org_id)
             if occurrences[promoted.item_id] > 1:
                 repeated[promoted.item_id] = row
             else:

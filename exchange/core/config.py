@@ -71,6 +71,8 @@ SETTINGS: tuple[Setting, ...] = (
             "Multipart uploads left incomplete this long are aborted by the beat task.", float),
     Setting("SDX_INGEST_MAX_PIXELS", "INGEST_MAX_PIXELS", str(20_000_000_000),
             "Largest raster accepted (width × height × bands); more is refused as a decompression bomb.", int),
+    Setting("SDX_STAC_MAX_VERTICES", "STAC_MAX_VERTICES", "10000",
+            "Positions a STAC item's geometry may have; more is refused (422).", int),
     Setting("SDX_INGEST_TMP_DIR", "INGEST_TMP_DIR", "", "Where ingest keeps a file while checking it; empty = system temp."),
     Setting("SDX_BROKER_URL", "BROKER_URL", "", "Celery broker (redis://…); empty = tasks run in-process (embedded)."),
     Setting("SDX_BROKER_VISIBILITY_TIMEOUT", "BROKER_VISIBILITY_TIMEOUT", str(6 * 3600),

@@ -154,6 +154,16 @@ def test_admin_lists_and_disables_any_client(live):
     assert live.api("GET", "/api/v1/clients", victim).status_code == 401
 
 
+def test_garbage_page_cursor_is_a_problem_naming_after(live):
+    admin = admin_token(live)
+    for path in ("/api/v1/admin/clients", "/api/v1/clients"):
+        answer = live.api("GET", path, admin, params={"after": "garbage"})
+        assert answer.status_code == 422 and answer.headers["Content-Type"] == "application/problem+json"
+        assert [e["field"] for e in answer.json()["errors"]] == ["after"]
+    first = live.api("GET", "/api/v1/admin/clients", admin, params={"limit": 1}).json()
+    assert live.api("GET", "/api/v1/admin/clients", admin, params={"after": first["next"]}).status_code == 200
+
+
 def test_admin_token_without_admin_scope_is_refused(live):
     live.user("halfadmin@ctl.example", roles=("admin",), kind="platform", org="Ops Two")
     client_id, secret = live.client("halfadmin@ctl.example", "catalog:read")
