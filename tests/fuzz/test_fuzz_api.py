@@ -1,0 +1,183 @@
+"""Issue 8's fuzz pass: every operation of /api/openapi.json and the STAC routes, with generated input,
+against a live server with real tokens. No answer may be a 5xx, every error must be a problem document
+(RFC 6749 JSON on /oauth/*), and the server must still answer afterwards.
+
+Deterministic (derandomised Hypothesis, fixed example counts) and bounded: the counts below keep the
+whole module within the minute on both backends. A failure lists every distinct broken route with its
+input and the server's traceback.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from typing import Callable
+from urllib.parse import quote, urlencode
+
+import pytest
+import requests
+from hypothesis import strategies as st
+
+from tests.conftest import serving
+from tests.fuzz import strategies as fz
+from tests.fuzz.harness import COLLECTION, ITEM, Finding, Fuzzer, TracebackCatcher, build_world, explore
+
+#: Examples per documented operation, and per STAC phase (see the module docstring for the budget).
+PER_OPERATION = 12
+SEARCH_EXAMPLES = 120
+TRANSACTION_EXAMPLES = 60
+
+
+@pytest.fixture
+def fuzz(make_app):
+    """A live server with its accounts, and a Fuzzer that sees the server's tracebacks."""
+    catcher = TracebackCatcher()
+    logging.getLogger().addHandler(catcher)
+    try:
+        with serving(make_app, RATELIMIT_TOKEN="100000 per minute", RATELIMIT_LOGIN="100000 per minute") as live:
+            world = build_world(live)
+            fuzzer = Fuzzer(live.url, catcher)
+            yield fuzzer, world, live
+            assert fuzzer.alive(), "the server stopped answering"
+    finally:
+        logging.getLogger().removeHandler(catcher)
+
+
+#: Failure classes other parts of issue 8 are fixing in their own branches. Until they are merged, a run
+#: whose only failures are of these classes is reported as xfail (with the list); any other failure fails.
+#: Once merged, empty this dict: the fuzz pass is then strict.
+EXPECTED_UNTIL_MERGE: dict[str, Callable[[Finding], bool]] = {
+    "JSON nested deeper than the parser's recursion limit (issue 8: JSON depth)":
+        lambda f: "RecursionError" in f.trace and "json/decoder.py" in f.trace,
+}
+
+
+def no_findings(fuzzer: Fuzzer) -> None:
+    """Fail on any failure no other branch is fixing; xfail, listing them, on the known ones alone."""
+    unexplained, explained = fuzzer.split(EXPECTED_UNTIL_MERGE)
+    fuzzer.report()
+    assert not unexplained, fuzzer.report(unexplained)
+    if explained:
+        pytest.xfail("known issue-8 failures, fixed in other branches: " + "; ".join(
+            f"{name}: {', '.join(sorted({f.method + ' ' + f.route for f in found}))}"
+            for name, found in explained.items()))
+
+
+def role(world) -> st.SearchStrategy:
+    """Mostly authenticated callers, so the routes behind the scope checks are reached."""
+    return st.sampled_from(["admin", "provider", "provider", "buyer", "anonymous"]).map(world.tokens.get)
+
+
+def path_value(world, name: str) -> st.SearchStrategy:
+    """A path parameter: a real id of the world (most often), or a hostile string, URL-quoted."""
+    known = world.ids.get(name, [])
+    hostile = st.one_of(fz.nasty_text, st.integers().map(str), st.uuids().map(str))
+    chosen = st.one_of(st.sampled_from(known), st.sampled_from(known), hostile) if known else hostile
+    return chosen.map(lambda v: quote(str(v), safe=""))
+
+
+# -- every documented operation --------------------------------------------------------------------
+def operations(spec: dict):
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            if method in ("get", "post", "put", "patch", "delete"):
+                parameters = item.get("parameters", []) + operation.get("parameters", [])
+                yield method.upper(), path, parameters, operation
+
+
+def request_strategy(world, schemas: fz.SchemaStrategies, path: str, parameters: list, operation: dict):
+    path_params = {p["name"]: path_value(world, p["name"]) for p in parameters if p["in"] == "path"}
+    for name in re.findall(r"{(\w+)}", path):
+        path_params.setdefault(name, path_value(world, name))
+    query = {p["name"]: st.one_of(schemas.valid(p.get("schema", {})), fz.nasty_text, fz.raw_numbers.map(str))
+             for p in parameters if p["in"] == "query"}
+    body_schema = operation.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
+    if body_schema:
+        body = st.one_of(schemas.body(body_schema).map(lambda b: ("json", b)), raw_body)
+    else:
+        body = st.one_of(st.just(("none", None)), st.just(("none", None)), raw_body, fz.hostile.map(lambda b: ("json", b)))
+    return st.fixed_dictionaries({"path": st.fixed_dictionaries(path_params),
+                                  "query": st.fixed_dictionaries({}, optional=query),
+                                  "body": body, "token": role(world)})
+
+
+raw_body = st.one_of(
+    st.sampled_from([b"", b"{", b"[]", b"null", b'"x"', b"\xff\xfe", b"{\"a\":1,\"a\":2}", b"1" * 5000,
+                     b'{"a": NaN}', b"\x00"]).map(lambda b: ("raw", b)),
+    st.binary(max_size=64).map(lambda b: ("raw", b)))
+
+
+def send_operation(fuzzer: Fuzzer, method: str, path: str, request: dict) -> None:
+    url = path
+    for name, value in request["path"].items():
+        url = url.replace("{" + name + "}", value)
+    kind, payload = request["body"]
+    fuzzer.send(path, method, url, request["token"], params=request["query"],
+                body=payload if kind == "json" else None, raw=payload if kind == "raw" else None)
+
+
+def test_fuzz_every_openapi_operation(fuzz):
+    fuzzer, world, _ = fuzz
+    spec = requests.get(f"{fuzzer.url}/api/openapi.json", timeout=10).json()
+    schemas = fz.SchemaStrategies(spec)
+    ran = 0
+    for method, path, parameters, operation in operations(spec):
+        strategy = request_strategy(world, schemas, path, parameters, operation)
+        explore(strategy, PER_OPERATION, lambda request: send_operation(fuzzer, method, path, request))
+        ran += 1
+    assert ran >= 25  # the whole document was walked, not an empty one
+    no_findings(fuzzer)
+
+
+# -- STAC item search --------------------------------------------------------------------------------
+def test_fuzz_stac_search(fuzz):
+    fuzzer, world, _ = fuzz
+    collections = ["fuzz-col"]
+    explore(st.tuples(fz.search_query(collections), role(world)), SEARCH_EXAMPLES,
+            lambda q: fuzzer.send("/stac/search", "GET", "/stac/search", q[1], params=q[0]))
+    explore(st.tuples(fz.search_body(collections), role(world)), SEARCH_EXAMPLES,
+            lambda q: fuzzer.send("/stac/search", "POST", "/stac/search", q[1], body=q[0]))
+    explore(st.tuples(fz.search_query(collections), role(world)), SEARCH_EXAMPLES // 3,
+            lambda q: fuzzer.send("/stac/collections/{cid}/items", "GET", "/stac/collections/fuzz-col/items",
+                                  q[1], params=q[0]))
+    no_findings(fuzzer)
+
+
+# -- STAC transactions -------------------------------------------------------------------------------
+def test_fuzz_stac_transactions(fuzz):
+    fuzzer, world, _ = fuzz
+    provider = world.tokens["provider"]
+    writers = st.sampled_from([provider, provider, provider, world.tokens["admin"], world.tokens["buyer"]])
+    collection = fz.collection_body(dict(COLLECTION, id="fuzz-new"))
+    item = fz.item_body(dict(ITEM, id="fuzz-new-item"))
+    explore(st.tuples(collection, writers), TRANSACTION_EXAMPLES,
+            lambda q: fuzzer.send("/stac/collections", "POST", "/stac/collections", q[1], body=q[0]))
+    explore(st.tuples(fz.collection_body(COLLECTION), writers), TRANSACTION_EXAMPLES // 2,
+            lambda q: fuzzer.send("/stac/collections/{cid}", "PUT", "/stac/collections/fuzz-col", q[1], body=q[0]))
+    items = st.one_of(item, st.fixed_dictionaries({"type": st.just("FeatureCollection"),
+                                                   "features": st.lists(item, max_size=3)}))
+    explore(st.tuples(items, writers), TRANSACTION_EXAMPLES,
+            lambda q: fuzzer.send("/stac/collections/{cid}/items", "POST", "/stac/collections/fuzz-col/items",
+                                  q[1], body=q[0]))
+    explore(st.tuples(fz.item_body(ITEM), writers), TRANSACTION_EXAMPLES // 2,
+            lambda q: fuzzer.send("/stac/collections/{cid}/items/{iid}", "PUT",
+                                  "/stac/collections/fuzz-col/items/fuzz-item", q[1], body=q[0]))
+    patch = st.one_of(st.fixed_dictionaries({}, optional={"properties": fz.properties({}), "geometry": fz.geometry,
+                                                          "assets": fz.assets, "bbox": fz.bbox, "id": fz.nasty_text}),
+                      fz.hostile)
+    explore(st.tuples(patch, writers), TRANSACTION_EXAMPLES // 2,
+            lambda q: fuzzer.send("/stac/collections/{cid}/items/{iid}", "PATCH",
+                                  "/stac/collections/fuzz-col/items/fuzz-item", q[1], body=q[0],
+                                  content_type="application/merge-patch+json"))
+    no_findings(fuzzer)
+
+
+# -- OAuth endpoints (not in the OpenAPI document) -----------------------------------------------------
+def test_fuzz_oauth_endpoints(fuzz):
+    fuzzer, _, _ = fuzz
+    form = st.dictionaries(st.sampled_from(["grant_type", "client_id", "client_secret", "scope", "code",
+                                            "redirect_uri", "refresh_token", "token", "token_type_hint",
+                                            "code_verifier"]), fz.nasty_text, max_size=5)
+    for path in ("/oauth/token", "/oauth/revoke", "/oauth/introspect"):
+        explore(form, 25, lambda data: fuzzer.send(path, "POST", path, raw=urlencode(data).encode(),
+                                                   content_type="application/x-www-form-urlencoded"))
+    no_findings(fuzzer)
