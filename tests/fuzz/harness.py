@@ -115,6 +115,8 @@ class Fuzzer:
             request_id = response.headers.get("X-Request-ID", "")
             trace = self.catcher.by_request.get(request_id, "")
             self._record(Finding(method, route, status, "server error", response.url, body, trace))
+        elif status in (414, 431) and "X-Request-ID" not in response.headers:
+            return  # the HTTP server's own refusal of an oversized request line or header, before the app
         elif status >= 400 and not self._is_error_body(route, response):
             self._record(Finding(method, route, status, f"error is {response.headers.get('Content-Type')}: "
                                  f"{response.text[:120]!r}", response.url, body, ""))

@@ -36,8 +36,7 @@ def fuzz(make_app):
         with serving(make_app, RATELIMIT_TOKEN="100000 per minute", RATELIMIT_LOGIN="100000 per minute") as live:
             world = build_world(live)
             fuzzer = Fuzzer(live.url, catcher)
-            yield fuzzer, world, live
-            assert fuzzer.alive(), "the server stopped answering"
+            yield fuzzer, world
     finally:
         logging.getLogger().removeHandler(catcher)
 
@@ -115,8 +114,7 @@ def send_operation(fuzzer: Fuzzer, method: str, path: str, request: dict) -> Non
                 body=payload if kind == "json" else None, raw=payload if kind == "raw" else None)
 
 
-def test_fuzz_every_openapi_operation(fuzz):
-    fuzzer, world, _ = fuzz
+def fuzz_openapi_operations(fuzzer: Fuzzer, world) -> None:
     spec = requests.get(f"{fuzzer.url}/api/openapi.json", timeout=10).json()
     schemas = fz.SchemaStrategies(spec)
     ran = 0
@@ -125,12 +123,10 @@ def test_fuzz_every_openapi_operation(fuzz):
         explore(strategy, PER_OPERATION, lambda request: send_operation(fuzzer, method, path, request))
         ran += 1
     assert ran >= 25  # the whole document was walked, not an empty one
-    no_findings(fuzzer)
 
 
 # -- STAC item search --------------------------------------------------------------------------------
-def test_fuzz_stac_search(fuzz):
-    fuzzer, world, _ = fuzz
+def fuzz_stac_search(fuzzer: Fuzzer, world) -> None:
     collections = ["fuzz-col"]
     explore(st.tuples(fz.search_query(collections), role(world)), SEARCH_EXAMPLES,
             lambda q: fuzzer.send("/stac/search", "GET", "/stac/search", q[1], params=q[0]))
@@ -139,12 +135,10 @@ def test_fuzz_stac_search(fuzz):
     explore(st.tuples(fz.search_query(collections), role(world)), SEARCH_EXAMPLES // 3,
             lambda q: fuzzer.send("/stac/collections/{cid}/items", "GET", "/stac/collections/fuzz-col/items",
                                   q[1], params=q[0]))
-    no_findings(fuzzer)
 
 
 # -- STAC transactions -------------------------------------------------------------------------------
-def test_fuzz_stac_transactions(fuzz):
-    fuzzer, world, _ = fuzz
+def fuzz_stac_transactions(fuzzer: Fuzzer, world) -> None:
     provider = world.tokens["provider"]
     writers = st.sampled_from([provider, provider, provider, world.tokens["admin"], world.tokens["buyer"]])
     collection = fz.collection_body(dict(COLLECTION, id="fuzz-new"))
@@ -168,16 +162,81 @@ def test_fuzz_stac_transactions(fuzz):
             lambda q: fuzzer.send("/stac/collections/{cid}/items/{iid}", "PATCH",
                                   "/stac/collections/fuzz-col/items/fuzz-item", q[1], body=q[0],
                                   content_type="application/merge-patch+json"))
-    no_findings(fuzzer)
 
 
 # -- OAuth endpoints (not in the OpenAPI document) -----------------------------------------------------
-def test_fuzz_oauth_endpoints(fuzz):
-    fuzzer, _, _ = fuzz
+def fuzz_oauth_endpoints(fuzzer: Fuzzer, world) -> None:
     form = st.dictionaries(st.sampled_from(["grant_type", "client_id", "client_secret", "scope", "code",
                                             "redirect_uri", "refresh_token", "token", "token_type_hint",
                                             "code_verifier"]), fz.nasty_text, max_size=5)
     for path in ("/oauth/token", "/oauth/revoke", "/oauth/introspect"):
         explore(form, 25, lambda data: fuzzer.send(path, "POST", path, raw=urlencode(data).encode(),
                                                    content_type="application/x-www-form-urlencoded"))
+
+
+# -- fixed nasty inputs: the classes of the issue-8 audit, each sent once ------------------------------
+DEEP = fz.nested(100_000, "dict")
+NASTY_REQUESTS = [
+    ("POST", "/stac/search", "provider", {"body": {"filter": DEEP}}),
+    ("POST", "/stac/search", None, {"raw": ("[" * 100_000).encode()}),
+    ("POST", "/stac/collections", "provider", {"body": DEEP}),
+    ("POST", "/api/v1/clients", "provider", {"body": {"name": DEEP}}),
+    ("POST", "/stac/search", None, {"body": {"filter": fz.nested_op(20_000), "filter-lang": "cql2-json"}}),
+    ("GET", "/stac/search", None, {"params": {"filter": "(" * 20_000 + "gsd = 1" + ")" * 20_000}}),
+    ("GET", "/stac/search", None, {"params": {"filter": " AND ".join(["gsd = 1"] * 5000)}}),
+    ("GET", "/stac/search", None, {"params": {"intersects": '{"type":"Point","coordinates":[Infinity,NaN]}'}}),
+    ("GET", "/stac/search", None, {"params": {"bbox": "-Infinity,0,NaN,1e999"}}),
+    ("GET", "/stac/search", None, {"params": {"query": '{"gsd": {}}'}}),
+    ("POST", "/stac/search", None, {"body": {"bbox": [fz.Raw("1e999999"), 0, 1, 1]}}),
+    ("POST", "/stac/search", None, {"body": {"limit": fz.Raw("1" * 5000)}}),
+    ("POST", "/stac/collections", "provider", {"body": {"id": ".."}}),
+    ("POST", "/stac/collections", "provider", {"body": {"id": "nan-col", "keywords": fz.Raw("NaN")}}),
+    ("POST", "/stac/collections", "provider", {"body": {"id": "inf-col", "summaries": {"gsd": fz.Raw("1e999999")}}}),
+    ("POST", "/stac/collections", "provider", {"body": {"id": "links-col", "links": 5}}),
+    ("POST", "/stac/collections", "provider", {"body": {"id": "assets-col", "assets": [1]}}),
+    ("GET", "/stac/collections/%2E%2E", None, {}),
+    ("GET", "/stac/collections/fuzz-col/items/%2E%2E", "provider", {}),
+    ("POST", "/stac/collections/fuzz-col/items", "provider", {"body": dict(ITEM, id="..")}),
+    ("POST", "/stac/collections/fuzz-col/items", "provider", {"body": dict(ITEM, id="crlf", assets={
+        "data": {"href": "https://example.com/a\r\nLocation: https://evil.example/", "roles": ["data"]}})}),
+    ("POST", "/stac/collections/fuzz-col/items", "provider", {"body": dict(ITEM, id="inf-geom", geometry={
+        "type": "Point", "coordinates": [fz.Raw("1e999999"), 0]}, bbox=[0, 0, 0, 0])}),
+    ("POST", "/stac/collections/fuzz-col/items", "provider", {"body": dict(ITEM, id="nan-prop", properties={
+        **ITEM["properties"], "gsd": fz.Raw("NaN")})}),
+    ("PATCH", "/stac/collections/fuzz-col/items/fuzz-item", "provider", {"body": {"properties": 5}}),
+    ("PATCH", "/stac/collections/fuzz-col/items/fuzz-item", "provider", {"body": {"assets": {"x": 1}}}),
+    ("POST", "/api/v1/products/{pid}/assets/data/uploads", "provider", {"body": {
+        "filename": "../../etc/passwd", "size": 10**30, "sha256": "0" * 64, "media_type": "image/tiff"}}),
+    ("POST", "/api/v1/products/{pid}/assets/%2E%2E/uploads", "provider", {"body": {
+        "filename": "a\r\nb.tif", "size": -1, "sha256": "x", "media_type": "image/tiff"}}),
+    ("POST", "/api/v1/uploads/{uid}/parts", "provider", {"body": {"part_numbers": [0, -1, 10**30]}}),
+    ("GET", "/stac/search", "bogus", {}),
+    ("POST", "/oauth/token", None, {"raw": b"grant_type=client_credentials", "content_type":
+                                    "application/x-www-form-urlencoded", "headers": {"Authorization": "Basic %%%"}}),
+    ("POST", "/oauth/token", None, {"raw": b"grant_type=client_credentials", "content_type":
+                                    "application/x-www-form-urlencoded",
+                                    "headers": {"Authorization": "Basic " + "QQ==" * 5000}}),
+]
+
+
+def fixed_nasty_inputs(fuzzer: Fuzzer, world) -> None:
+    tokens = dict(world.tokens, bogus="not.a.jwt")
+    for method, path, who, request in NASTY_REQUESTS:
+        url = path.replace("{pid}", str(world.ids["pid"][0])).replace("{uid}", world.ids["uid"][0])
+        raw = request.get("raw")
+        fuzzer.send(path, method, url, tokens.get(who), params=request.get("params"), body=request.get("body"),
+                    raw=raw, content_type=request.get("content_type", "application/json"),
+                    headers=request.get("headers"))
+
+
+# -- the pass ----------------------------------------------------------------------------------------
+PHASES = [fixed_nasty_inputs, fuzz_openapi_operations, fuzz_stac_search, fuzz_stac_transactions, fuzz_oauth_endpoints]
+
+
+def test_fuzz_pass(fuzz):
+    """Every phase on one live server (one set of accounts), then one verdict listing every failure."""
+    fuzzer, world = fuzz
+    for phase in PHASES:
+        phase(fuzzer, world)
+        assert fuzzer.alive(), f"the server stopped answering during {phase.__name__}"
     no_findings(fuzzer)
