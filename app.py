@@ -12,6 +12,7 @@ from exchange.core import celery as celery_ext
 from exchange.core import observability, problems
 from exchange.core.config import load_config, persistent_secret
 from exchange.core.db import db
+from exchange.core.strict_json import StrictJSONProvider
 
 MIGRATIONS_DIR = str(Path(__file__).resolve().parent / "migrations")
 
@@ -68,6 +69,7 @@ def _database_settings(app: Flask) -> None:
 def create_app(config: dict | None = None) -> Flask:
     """Build the platform: configuration from ``SDX_*`` variables, then ``config`` overrides."""
     app = Flask(__name__)
+    app.json = StrictJSONProvider(app)
     app.config.update(load_config())
     app.config.update(config or {})
     if not app.config.get("SECRET_KEY"):
