@@ -115,7 +115,7 @@ def validate_item(item: object) -> Promoted:
                 reasons.append('"geometry" is empty')
             elif not geometry.is_valid:
                 geometry = shapely.make_valid(geometry)
-    except (ValueError, TypeError, AttributeError, KeyError, IndexError, shapely.errors.GEOSException) as exc:
+    except (ValueError, TypeError, AttributeError, KeyError, IndexError, shapely.errors.ShapelyError) as exc:
         reasons.append(f'"geometry" is not valid GeoJSON ({exc})')
         geometry = None
 

@@ -39,3 +39,17 @@ def test_nan_infinity_and_overflowing_numbers_are_not_json(live):
     assert live.api("GET", "/stac/collections/fuzz-col/items/inf-geom", token).status_code == 404
     assert live.api("GET", "/stac/collections/fuzz-col", token).json()["description"] == "Fuzzed"
     assert live.api("GET", "/stac/collections/fuzz-col/items/fuzz-item", token).json()["properties"]["gsd"] == 0.5
+
+
+def test_an_item_of_an_unknown_geometry_type_is_a_422_naming_the_geometry(live):
+    token = provider(live)
+    for geometry in ({"type": "Nope", "coordinates": [1, 2]}, {"type": "Feature"}, {"type": 5}):
+        answer = live.api("POST", "/stac/collections/fuzz-col/items", token,
+                          json=dict(ITEM, id="odd-geom", geometry=geometry))
+        assert answer.status_code == 422, answer.text
+        assert answer.headers["Content-Type"] == PROBLEM
+        assert any('"geometry" is not valid GeoJSON' in e["message"] for e in answer.json()["errors"])
+        replaced = live.api("PUT", "/stac/collections/fuzz-col/items/fuzz-item", token, json=dict(ITEM, geometry=geometry))
+        assert replaced.status_code == 422, replaced.text
+    assert live.api("GET", "/stac/collections/fuzz-col/items/odd-geom", token).status_code == 404
+    assert live.api("GET", "/stac/collections/fuzz-col/items/fuzz-item", token).json()["geometry"] == ITEM["geometry"]
