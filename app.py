@@ -9,7 +9,7 @@ from flask_migrate import Migrate
 from flask_smorest import Api
 
 from exchange.core import celery as celery_ext
-from exchange.core import observability, problems
+from exchange.core import nul_guard, observability, problems
 from exchange.core.config import load_config, persistent_secret
 from exchange.core.db import db
 from exchange.core.strict_json import StrictJSONProvider
@@ -86,6 +86,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     api = Api(app)
     problems.init_app(app)  # after Api: our problem+json handlers replace flask-smorest's
+    nul_guard.init_app(app)
 
     from auth import oauth_server
     from auth.api import blp as accounts_blp

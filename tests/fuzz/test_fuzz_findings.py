@@ -53,3 +53,44 @@ def test_an_item_of_an_unknown_geometry_type_is_a_422_naming_the_geometry(live):
         assert replaced.status_code == 422, replaced.text
     assert live.api("GET", "/stac/collections/fuzz-col/items/odd-geom", token).status_code == 404
     assert live.api("GET", "/stac/collections/fuzz-col/items/fuzz-item", token).json()["geometry"] == ITEM["geometry"]
+
+
+def test_a_nul_character_anywhere_is_a_400_and_writes_nothing(live):
+    """On PostgreSQL every one of these was a 500 (psycopg refuses NUL in text, JSONB refuses \\u0000)."""
+    token = provider(live)
+    signup = {"organisation": {"name": "Nul\x00Org", "kind": "buyer"},
+              "user": {"email": "nul@find.example", "password": "a long enough password"}}
+    refused = [
+        ("POST", "/api/v1/signup", None, {"json": signup}, "body"),
+        ("POST", "/stac/collections", token, {"json": {"id": "nul-col", "description": "a\x00b"}}, "body"),
+        ("POST", "/stac/collections/fuzz-col/items", token, {"json": dict(ITEM, id="nul\x00")}, "body"),
+        ("GET", "/stac/collections/%00", None, {}, "path"),
+        ("DELETE", "/stac/collections/fuzz-col/items/fuzz-item%00", token, {}, "path"),
+        ("GET", "/stac/search", None, {"params": {"ids": "a\x00"}}, "query string"),
+        ("GET", "/api/v1/clients", token, {"params": {"after": "\x00"}}, "query string"),
+    ]
+    for method, path, who, kwargs, where in refused:
+        answer = live.api(method, path, who, **kwargs)
+        assert answer.status_code == 400, (path, answer.text)
+        assert answer.headers["Content-Type"] == PROBLEM
+        assert answer.json()["detail"] == f"The request's {where} holds a NUL character (U+0000), which SDX does not accept."
+    oauth = [{"data": {"grant_type": "client_credentials", "client_id": "\x00", "client_secret": "x"}},
+             {"data": {"grant_type": "client_credentials"}, "auth": ("a\x00b", "x")}]
+    for kwargs in oauth:
+        answer = live.api("POST", "/oauth/token", **kwargs)
+        assert answer.status_code == 400 and answer.json()["error"] == "invalid_request", answer.text
+    assert live.api("GET", "/stac/collections/nul-col", token).status_code == 404
+    assert live.api("GET", "/stac/collections/fuzz-col/items/fuzz-item", token).status_code == 200
+    with live.app.app_context():
+        from auth import service
+
+        assert service.find_user("nul@find.example") is None  # sign-up writes the user and its organisation together
+
+
+def test_an_escaped_backslash_before_u0000_is_ordinary_text(live):
+    """Only a real NUL is refused: the JSON text "C:\\\\u0000" is a backslash followed by "u0000"."""
+    token = provider(live)
+    created = live.api("POST", "/stac/collections", token, data=b'{"id": "paths", "description": "C:\\\\u0000"}',
+                       headers={"Content-Type": "application/json"})
+    assert created.status_code == 201, created.text
+    assert live.api("GET", "/stac/collections/paths", token).json()["description"] == "C:\\u0000"
