@@ -110,7 +110,7 @@ def validate_item(item: object) -> Promoted:
         if item.get("geometry") is None:
             reasons.append('"geometry" is required: SDX catalogues located products only')
         else:
-            geometry = _shape(item["geometry"])
+            geometry = shapely.force_2d(_shape(item["geometry"]))  # the footprint column is 2D (no altitude)
             if geometry.is_empty:
                 reasons.append('"geometry" is empty')
             elif not geometry.is_valid:

@@ -94,3 +94,19 @@ def test_an_escaped_backslash_before_u0000_is_ordinary_text(live):
                        headers={"Content-Type": "application/json"})
     assert created.status_code == 201, created.text
     assert live.api("GET", "/stac/collections/paths", token).json()["description"] == "C:\\u0000"
+
+
+def test_an_item_with_altitudes_is_stored_by_its_2d_footprint(live):
+    """GeoJSON allows a third coordinate; PostGIS's 2D footprint column refused it with a 500."""
+    token = provider(live)
+    geometries = [{"type": "Point", "coordinates": [10, 50, 120.5]},
+                  {"type": "Polygon", "coordinates": [[[10, 50, 1], [11, 50, 1], [11, 51, 2], [10, 50, 1]]]},
+                  {"type": "GeometryCollection", "geometries": [{"type": "Point", "coordinates": [10, 50, 3]},
+                                                                {"type": "Point", "coordinates": [10.5, 50.5]}]}]
+    for n, geometry in enumerate(geometries):
+        created = live.api("POST", "/stac/collections/fuzz-col/items", token,
+                           json=dict(ITEM, id=f"z-{n}", geometry=geometry, bbox=[10, 50, 11, 51]))
+        assert created.status_code == 201, created.text
+        assert created.json()["geometry"] == geometry  # the document keeps what the provider sent
+    found = live.api("POST", "/stac/search", token, json={"ids": ["z-0", "z-1", "z-2"], "bbox": [9.9, 49.9, 10.2, 50.2]})
+    assert sorted(f["id"] for f in found.json()["features"]) == ["z-0", "z-1", "z-2"]
