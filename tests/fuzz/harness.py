@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -73,7 +74,10 @@ class Finding:
         return self.method, self.route, self.status, frames[-1].strip() if frames else "", last[:120]
 
     def __str__(self) -> str:
-        trace = "\n      ".join(self.trace.strip().splitlines()[-6:])
+        lines = self.trace.strip().splitlines()
+        raised = [i for i, line in enumerate(lines) if re.match(r"[\w.]+(Error|Exception)\b", line)]
+        shown = lines[max(0, raised[0] - 4):raised[0] + 2] if raised else lines[-6:]
+        trace = "\n      ".join(shown)
         return (f"{self.method} {self.route} -> {self.status}: {self.what}\n    url: {self.url[:300]}\n"
                 f"    body: {self.body[:300]}\n      {trace}")
 

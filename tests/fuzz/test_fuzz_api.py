@@ -25,9 +25,9 @@ from tests.fuzz.harness import COLLECTION, ITEM, Finding, Fuzzer, TracebackCatch
 #: Examples per documented operation, and per STAC phase (see the module docstring for the budget).
 #: SDX_FUZZ_SCALE=10 runs a ten times longer pass, by hand.
 SCALE = float(os.environ.get("SDX_FUZZ_SCALE", "1"))
-PER_OPERATION = int(10 * SCALE)
-SEARCH_EXAMPLES = int(100 * SCALE)
-TRANSACTION_EXAMPLES = int(60 * SCALE)
+PER_OPERATION = int(8 * SCALE)
+SEARCH_EXAMPLES = int(70 * SCALE)
+TRANSACTION_EXAMPLES = int(45 * SCALE)
 
 
 @pytest.fixture
@@ -58,6 +58,8 @@ EXPECTED_UNTIL_MERGE: dict[str, Callable[[Finding], bool]] = {
         lambda f: "parse_intersects" in f.trace and "GeometryTypeError" in f.trace,
     "search: NaN/Infinity coordinates in a GET `intersects` (GEOSException from make_valid in parse_intersects)":
         lambda f: "parse_intersects" in f.trace and "GEOSException" in f.trace,
+    "search: a GeometryCollection mixing 2D and 3D in `intersects` (PostGIS: Dimensions mismatch in lwcollection)":
+        lambda f: "Dimensions mismatch" in f.trace,
     "search: an empty operator object in the query extension, query={\"gsd\": {}} (IndexError in query_to_cql2)":
         lambda f: "query_to_cql2" in f.trace and "IndexError" in f.trace,
 }
@@ -76,7 +78,10 @@ def no_findings(fuzzer: Fuzzer) -> None:
 
 def role(world) -> st.SearchStrategy:
     """Mostly authenticated callers, so the routes behind the scope checks are reached."""
-    return st.sampled_from(["admin", "provider", "provider", "buyer", "anonymous"]).map(world.tokens.get)
+    real = st.sampled_from(["admin", "provider", "provider", "buyer", "anonymous"]).map(world.tokens.get)
+    forged = st.sampled_from(["not.a.jwt", "e30.e30.", "x" * 5000, world.tokens["buyer"][:-4] + "AAAA",
+                              world.tokens["provider"] + " extra"])
+    return st.one_of(real, real, real, forged)
 
 
 def path_value(world, name: str) -> st.SearchStrategy:
@@ -181,9 +186,12 @@ def fuzz_stac_transactions(fuzzer: Fuzzer, world) -> None:
 def fuzz_oauth_endpoints(fuzzer: Fuzzer, world) -> None:
     form = st.dictionaries(st.sampled_from(["grant_type", "client_id", "client_secret", "scope", "code",
                                             "redirect_uri", "refresh_token", "token", "token_type_hint",
-                                            "code_verifier"]), fz.nasty_text, max_size=5)
+                                            "code_verifier", "response_type", "state", "code_challenge",
+                                            "code_challenge_method"]), fz.nasty_text, max_size=6)
+    explore(form, int(20 * SCALE), lambda data: fuzzer.send("/oauth/authorize", "GET", "/oauth/authorize",
+                                                            params=data))
     for path in ("/oauth/token", "/oauth/revoke", "/oauth/introspect"):
-        explore(form, int(25 * SCALE), lambda data: fuzzer.send(path, "POST", path, raw=urlencode(data).encode(),
+        explore(form, int(20 * SCALE), lambda data: fuzzer.send(path, "POST", path, raw=urlencode(data).encode(),
                                                    content_type="application/x-www-form-urlencoded"))
 
 
@@ -218,6 +226,8 @@ NASTY_REQUESTS = [
         "type": "Point", "coordinates": [fz.Raw("1e999999"), 0]}, bbox=[0, 0, 0, 0])}),
     ("POST", "/stac/collections/fuzz-col/items", "provider", {"body": dict(ITEM, id="nan-prop", properties={
         **ITEM["properties"], "gsd": fz.Raw("NaN")})}),
+    ("POST", "/stac/collections/fuzz-col/items", "provider", {"body": dict(ITEM, id="z", geometry={
+        "type": "Point", "coordinates": [10, 50, 100]})}),
     ("PATCH", "/stac/collections/fuzz-col/items/fuzz-item", "provider", {"body": {"properties": 5}}),
     ("PATCH", "/stac/collections/fuzz-col/items/fuzz-item", "provider", {"body": {"assets": {"x": 1}}}),
     ("POST", "/api/v1/products/{pid}/assets/data/uploads", "provider", {"body": {
@@ -225,6 +235,17 @@ NASTY_REQUESTS = [
     ("POST", "/api/v1/products/{pid}/assets/%2E%2E/uploads", "provider", {"body": {
         "filename": "a\r\nb.tif", "size": -1, "sha256": "x", "media_type": "image/tiff"}}),
     ("POST", "/api/v1/uploads/{uid}/parts", "provider", {"body": {"part_numbers": [0, -1, 10**30]}}),
+    ("GET", "/stac/search", None, {"params": {"intersects": '{"type": "GeometryCollection", "geometries": ['
+                                                '{"type": "Point", "coordinates": [0, 0, 0]},'
+                                                '{"type": "Point", "coordinates": [0, 0]}]}'}}),
+    ("GET", "/stac/collections/%00", None, {}),
+    ("GET", "/stac/search", None, {"params": {"ids": "a\x00", "filter": "platform = '\x00'"}}),
+    ("POST", "/stac/search", None, {"body": {"query": {"platform": {"eq": "\x00"}}}}),
+    ("POST", "/stac/collections", "provider", {"body": {"id": "nul-col", "description": "a\x00b"}}),
+    ("POST", "/api/v1/signup", None, {"body": {"organisation": {"name": "a\x00", "kind": "buyer"},
+                                               "user": {"email": "nul@fuzz.example", "password": "0123456789ab"}}}),
+    ("POST", "/oauth/token", None, {"raw": b"grant_type=client_credentials", "content_type":
+                                    "application/x-www-form-urlencoded", "headers": {"Authorization": "Basic AAA6eA=="}}),
     ("GET", "/stac/search", "bogus", {}),
     ("POST", "/oauth/token", None, {"raw": b"grant_type=client_credentials", "content_type":
                                     "application/x-www-form-urlencoded", "headers": {"Authorization": "Basic %%%"}}),
@@ -244,8 +265,25 @@ def fixed_nasty_inputs(fuzzer: Fuzzer, world) -> None:
                     headers=request.get("headers"))
 
 
+# -- read back: whatever the writes let in must still render ------------------------------------------
+def read_back(fuzzer: Fuzzer, world) -> None:
+    """Every collection and item the fuzzed writes stored, listed and fetched by the provider and anonymously."""
+    for token in (world.tokens["provider"], None):
+        listed = fuzzer.send("/stac/collections", "GET", "/stac/collections", token)
+        for collection in (listed.json().get("collections", []) if listed is not None and listed.ok else []):
+            cid = quote(collection["id"], safe="")
+            fuzzer.send("/stac/collections/{cid}", "GET", f"/stac/collections/{cid}", token)
+            items = fuzzer.send("/stac/collections/{cid}/items", "GET", f"/stac/collections/{cid}/items", token,
+                                params={"limit": 1000})
+            for item in (items.json().get("features", []) if items is not None and items.ok else []):
+                fuzzer.send("/stac/collections/{cid}/items/{iid}", "GET",
+                            f"/stac/collections/{cid}/items/{quote(item['id'], safe='')}", token)
+        fuzzer.send("/stac/search", "GET", "/stac/search", token, params={"limit": 1000})
+
+
 # -- the pass ----------------------------------------------------------------------------------------
-PHASES = [fixed_nasty_inputs, fuzz_openapi_operations, fuzz_stac_search, fuzz_stac_transactions, fuzz_oauth_endpoints]
+PHASES = [fixed_nasty_inputs, fuzz_openapi_operations, fuzz_stac_search, fuzz_stac_transactions, fuzz_oauth_endpoints,
+          read_back]
 
 
 def test_fuzz_pass(fuzz):
