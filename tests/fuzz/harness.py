@@ -24,6 +24,8 @@ from tests.fuzz.strategies import dumps
 
 PROBLEM = "application/problem+json"
 TIMEOUT = 20
+#: A person's pages: their errors are HTML pages, not problem documents (they must still not be a 5xx).
+HTML_ROUTES = {"/login"}
 
 #: Every fuzz loop: the same examples on every run, no example database, no shrinking (nothing raises).
 FUZZ_SETTINGS = dict(derandomize=True, database=None, deadline=None, phases=[Phase.generate],
@@ -93,7 +95,7 @@ class Fuzzer:
 
     def send(self, route: str, method: str, path: str, token: str | None = None, *, params=None,
              body: Any = None, raw: bytes | None = None, content_type: str = "application/json",
-             headers: dict | None = None) -> requests.Response | None:
+             headers: dict | None = None, session: requests.Session | None = None) -> requests.Response | None:
         headers = dict(headers or {})
         if token:
             headers["Authorization"] = f"Bearer {token}"
@@ -105,8 +107,8 @@ class Fuzzer:
         self.sent += 1
         shown = data.decode("utf-8", "replace") if data else ""
         try:
-            response = requests.request(method, f"{self.url}{path}", params=params, data=data, headers=headers,
-                                        timeout=TIMEOUT, allow_redirects=False)
+            response = (session or requests).request(method, f"{self.url}{path}", params=params, data=data,
+                                                     headers=headers, timeout=TIMEOUT, allow_redirects=False)
         except requests.RequestException as exc:
             self._record(Finding(method, route, "no answer", repr(exc)[:200], path, shown, ""))
             return None
@@ -128,6 +130,8 @@ class Fuzzer:
     @staticmethod
     def _is_error_body(route: str, response: requests.Response) -> bool:
         media_type = response.headers.get("Content-Type", "").split(";")[0].strip()
+        if route in HTML_ROUTES and media_type == "text/html":
+            return True
         try:
             payload = response.json()
         except ValueError:

@@ -60,6 +60,8 @@ EXPECTED_UNTIL_MERGE: dict[str, Callable[[Finding], bool]] = {
         lambda f: "parse_intersects" in f.trace and "GEOSException" in f.trace,
     "search: a GeometryCollection mixing 2D and 3D in `intersects` (PostGIS: Dimensions mismatch in lwcollection)":
         lambda f: "Dimensions mismatch" in f.trace,
+    "search: a number of over 4300 digits in GET `intersects`/`query` (ValueError from json.loads; only "
+    "JSONDecodeError is caught)": lambda f: "Exceeds the limit (4300 digits)" in f.trace,
     "search: an empty operator object in the query extension, query={\"gsd\": {}} (IndexError in query_to_cql2)":
         lambda f: "query_to_cql2" in f.trace and "IndexError" in f.trace,
 }
@@ -195,6 +197,20 @@ def fuzz_oauth_endpoints(fuzzer: Fuzzer, world) -> None:
                                                    content_type="application/x-www-form-urlencoded"))
 
 
+def fuzz_sign_in_form(fuzzer: Fuzzer, world) -> None:
+    """The sign-in form, with a real session and CSRF token most of the time, so the checks behind it run."""
+    browser = requests.Session()
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', browser.get(f"{fuzzer.url}/login", timeout=10).text)[1]
+    form = st.fixed_dictionaries(
+        {"email": st.one_of(st.just("prov@fuzz.example"), fz.nasty_text), "password": fz.nasty_text,
+         "csrf_token": st.one_of(st.just(csrf), st.just(csrf), fz.nasty_text)},
+        optional={"next": st.one_of(fz.nasty_text, st.sampled_from(["/oauth/authorize?client_id=x", "//evil.example",
+                                                                    "https://evil.example/", "/\\evil.example"]))})
+    explore(form, int(20 * SCALE), lambda data: fuzzer.send(
+        "/login", "POST", "/login", raw=urlencode(data).encode(), content_type="application/x-www-form-urlencoded",
+        session=browser))
+
+
 # -- fixed nasty inputs: the classes of the issue-8 audit, each sent once ------------------------------
 DEEP = fz.nested(100_000, "dict")
 NASTY_REQUESTS = [
@@ -208,6 +224,8 @@ NASTY_REQUESTS = [
     ("GET", "/stac/search", None, {"params": {"intersects": '{"type":"Point","coordinates":[Infinity,NaN]}'}}),
     ("GET", "/stac/search", None, {"params": {"bbox": "-Infinity,0,NaN,1e999"}}),
     ("GET", "/stac/search", None, {"params": {"query": '{"gsd": {}}'}}),
+    ("GET", "/stac/search", None, {"params": {"query": "1" * 5000}}),
+    ("GET", "/stac/search", None, {"params": {"intersects": "1" * 5000}}),
     ("GET", "/stac/search", None, {"params": {"intersects": '{"type": "Nope", "coordinates": [1, 2]}'}}),
     ("POST", "/stac/search", None, {"body": {"intersects": {"type": "Nope", "coordinates": [1, 2]}}}),
     ("POST", "/stac/search", None, {"body": {"bbox": [fz.Raw("1e999999"), 0, 1, 1]}}),
@@ -283,7 +301,7 @@ def read_back(fuzzer: Fuzzer, world) -> None:
 
 # -- the pass ----------------------------------------------------------------------------------------
 PHASES = [fixed_nasty_inputs, fuzz_openapi_operations, fuzz_stac_search, fuzz_stac_transactions, fuzz_oauth_endpoints,
-          read_back]
+          fuzz_sign_in_form, read_back]
 
 
 def test_fuzz_pass(fuzz):
