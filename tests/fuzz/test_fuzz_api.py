@@ -4,7 +4,7 @@ against a live server with real tokens. No answer may be a 5xx, every error must
 
 Deterministic (derandomised Hypothesis, fixed example counts) and bounded: the counts below keep the
 whole module within the minute on both backends. A failure lists every distinct broken route with its
-input and the server's traceback.
+input and the server's traceback; SDX_FUZZ_REPORT=path also appends that listing to a file.
 """
 from __future__ import annotations
 
