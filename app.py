@@ -9,9 +9,10 @@ from flask_migrate import Migrate
 from flask_smorest import Api
 
 from exchange.core import celery as celery_ext
-from exchange.core import limits, observability, problems
+from exchange.core import limits, nul_guard, observability, problems
 from exchange.core.config import load_config, refuse_weak_secrets, secret_key
 from exchange.core.db import db
+from exchange.core.strict_json import StrictJSONProvider
 from exchange.web import security as security_headers
 
 MIGRATIONS_DIR = str(Path(__file__).resolve().parent / "migrations")
@@ -86,6 +87,7 @@ def _secret_on_first_request(app: Flask) -> None:
 def create_app(config: dict | None = None) -> Flask:
     """Build the platform: configuration from ``SDX_*`` variables, then ``config`` overrides."""
     app = Flask(__name__)
+    app.json = StrictJSONProvider(app)
     app.config.update(load_config())
     app.config.update(config or {})
     refuse_weak_secrets(app.config)
@@ -103,6 +105,7 @@ def create_app(config: dict | None = None) -> Flask:
     api = Api(app)
     problems.init_app(app)  # after Api: our problem+json handlers replace flask-smorest's
     limits.init_app(app)  # JSON bodies' nesting, before anything parses them
+    nul_guard.init_app(app)
 
     from auth import oauth_server
     from auth.api import blp as accounts_blp

@@ -205,8 +205,8 @@ def validate_item(item: object, *, repair: bool = False) -> Promoted:
         check_geojson(item["geometry"], errors)
         if len(errors) == shape_errors:
             try:
-                geometry = _shape(item["geometry"])
-            except (ValueError, TypeError, AttributeError, KeyError, IndexError, shapely.errors.GEOSException) as exc:
+                geometry = shapely.force_2d(_shape(item["geometry"]))  # the footprint column is 2D (no altitude)
+            except (ValueError, TypeError, AttributeError, KeyError, IndexError, shapely.errors.ShapelyError) as exc:
                 errors.append(error("/geometry", f"is not valid GeoJSON ({exc})"))
             else:
                 if geometry.is_empty:

@@ -1,0 +1,36 @@
+"""JSON in as RFC 8259 defines it: no NaN, no Infinity, no number too large for a float.
+
+Python's parser accepts ``NaN``, ``Infinity`` and turns ``1e999`` into infinity; a document holding one
+then breaks later (PostgreSQL's JSONB refuses it, Shapely refuses the coordinate), as a 500. Refusing
+them while parsing makes every such body a plain "not valid JSON" 400 before anything is written.
+"""
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from flask.json.provider import DefaultJSONProvider
+
+
+def _no_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text[:40]} is too large for a number")
+    return value
+
+
+def loads(data: str | bytes, **kwargs: Any) -> Any:
+    """``json.loads`` that raises ValueError on NaN, Infinity and numbers overflowing a float."""
+    return json.loads(data, parse_constant=_no_constant, parse_float=_finite, **kwargs)
+
+
+class StrictJSONProvider(DefaultJSONProvider):
+    """Flask's JSON provider (``request.get_json``) with the strict parser."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        return loads(s, **kwargs)
