@@ -16,7 +16,7 @@ from shapely.geometry import shape
 
 from exchange.catalog.spatial import bbox_geometry
 from exchange.catalog.stac import parse_rfc3339
-from exchange.core import limits
+from exchange.core import limits, strict_json
 from exchange.core.problems import Problem
 
 DEFAULT_LIMIT = 10
@@ -99,25 +99,25 @@ def parse_bbox(value) -> object:
 def _json_parameter(value: str, parameter: str) -> object:
     """A JSON-valued GET parameter, measured before it is parsed."""
     limits.check_json_text(value, parameter, max_chars=limits.MAX_PARAM_CHARS)
-    return json.loads(value)
+    return strict_json.loads(value)  # RFC 8259: no NaN or Infinity, no number beyond a float
 
 
 def parse_intersects(value) -> object:
     if isinstance(value, str):
         try:
             value = _json_parameter(value, "intersects")
-        except json.JSONDecodeError:
+        except ValueError:
             raise SearchError("intersects must be a GeoJSON geometry object") from None
     if not isinstance(value, dict) or "type" not in value:
         raise SearchError("intersects must be a GeoJSON geometry object")
     limits.check_vertices(value, "intersects")  # counted before Shapely builds it
     try:
-        geometry = shape(value)
-    except (ValueError, TypeError, AttributeError, KeyError, IndexError, shapely.errors.GEOSException) as exc:
+        geometry = shapely.force_2d(shape(value))  # footprints are 2D: a mixed 2D/3D collection is one too
+        if geometry.is_empty:
+            raise SearchError("intersects is an empty geometry")
+        return geometry if geometry.is_valid else shapely.make_valid(geometry)
+    except (ValueError, TypeError, AttributeError, KeyError, IndexError, shapely.errors.ShapelyError) as exc:
         raise SearchError(f"intersects is not a valid GeoJSON geometry: {exc}") from None
-    if geometry.is_empty:
-        raise SearchError("intersects is an empty geometry")
-    return geometry if geometry.is_valid else shapely.make_valid(geometry)
 
 
 def parse_datetime(value) -> tuple[datetime | None, datetime | None] | None:
@@ -180,7 +180,7 @@ def parse_query(value) -> dict | None:
     if isinstance(value, str):
         try:
             value = _json_parameter(value, "query")
-        except json.JSONDecodeError:
+        except ValueError:
             raise SearchError("query must be a JSON object") from None
     if not isinstance(value, dict):
         raise SearchError("query must be a JSON object like {\"eo:cloud_cover\": {\"lt\": 10}}")

@@ -125,6 +125,8 @@ def query_to_cql2(query: dict) -> dict:
             else:
                 raise SearchError(f'query operator "{op}" on "{prop}" is not supported; use '
                                   "eq, neq, lt, lte, gt, gte, startsWith, endsWith, contains, in")
+    if not clauses:
+        raise SearchError('query names no operator; use e.g. {"eo:cloud_cover": {"lt": 10}}')
     return {"op": "and", "args": clauses} if len(clauses) > 1 else clauses[0]
 
 
@@ -207,7 +209,7 @@ def _overlaps(start, end):
             conditions.append(Item.dt_start >= start)
     if end is not None:
         conditions.append(Item.dt_start <= end)
-    return and_(*conditions)
+    return and_(*conditions) if conditions else true()
 
 
 def _order(request: SearchRequest) -> list[tuple[str, object, bool]]:
