@@ -71,7 +71,8 @@ def _worker(live, log_path, visibility: int) -> subprocess.Popen:
                SDX_S3_PUBLIC_BUCKET=app.config["S3_PUBLIC_BUCKET"], SDX_PUBLIC_BASE_URL=live.url,
                SDX_VAR_DIR=app.config["SDX_VAR_DIR"], SDX_INGEST_TMP_DIR=app.config["INGEST_TMP_DIR"],
                SDX_INGEST_MAX_PIXELS=str(app.config["INGEST_MAX_PIXELS"]),
-               SDX_BROKER_VISIBILITY_TIMEOUT=str(visibility), SDX_SECRET_KEY="test-secret")
+               SDX_BROKER_VISIBILITY_TIMEOUT=str(visibility),
+               SDX_SECRET_KEY="worker-test-secret-" + "x" * 16)  # a deployment: weak secrets are refused
     return subprocess.Popen([sys.executable, "-m", "celery", "-A", "exchange.worker", "worker", "--pool=solo",
                              "-Q", live.queue, "--loglevel=INFO", "--without-gossip", "--without-mingle"],
                             cwd=project_root(), env=env, stdout=open(log_path, "w"), stderr=subprocess.STDOUT,
