@@ -129,10 +129,16 @@ class ClientPageSchema(_Strict):
 
 
 class OrgListArgsSchema(PageArgsSchema):
-    status = fields.Enum(OrgStatus, by_value=True, load_default=None)
+    status = fields.Enum(OrgStatus, by_value=True, load_default=None,
+                         metadata={"description": "Only organisations in this status, e.g. `pending`"})
     after = fields.String(load_default=None, metadata={"description": "The `next` cursor of the previous page"})
 
 
+class AdminOrganisationSchema(OrganisationSchema):
+    signup_email = fields.String(allow_none=True, metadata={
+        "description": "Email of the organisation's first user (who signed up); null if it has none"})
+
+
 class OrganisationPageSchema(_Strict):
-    items = fields.List(fields.Nested(OrganisationSchema))
+    items = fields.List(fields.Nested(AdminOrganisationSchema))
     next = fields.String(allow_none=True, metadata={"description": "Cursor for the next page; null on the last"})
