@@ -1,7 +1,7 @@
 """Input and output shapes for identities; the CLI and the API validate with the same schemas."""
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate
 
 from auth.models import OrgKind, OrgStatus, Role
 
@@ -15,8 +15,14 @@ class _Strict(Schema):
         ordered = True
 
 
+def _not_blank(value: str) -> None:
+    """Names are stored stripped: one of only spaces would be stored empty."""
+    if not value.strip():
+        raise ValidationError("Must not be blank.")
+
+
 def _name() -> fields.String:
-    return fields.String(required=True, validate=validate.Length(min=1, max=200))
+    return fields.String(required=True, validate=[validate.Length(min=1, max=200), _not_blank])
 
 
 class OrganisationInSchema(_Strict):

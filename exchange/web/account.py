@@ -47,6 +47,8 @@ def inactive_account() -> User | None:
         return None
     if user is None or user.organisation.status is OrgStatus.active:
         return None
+    if session.get("session_version") != getattr(user, "session_version", None):
+        return None  # where sign-out ends every copy of a session, a copy from before it tells nothing
     return user
 
 

@@ -92,3 +92,18 @@ def test_created_client_location_answers_the_client(live):
     assert created.headers["Location"] == f"{live.url}/api/v1/clients/{client_id}"
     shown = requests.get(created.headers["Location"], headers={"Authorization": f"Bearer {token}"}, timeout=10)
     assert shown.status_code == 200 and shown.json()["client_id"] == client_id and "client_secret" not in shown.json()
+
+
+def test_names_of_only_spaces_are_refused_and_nothing_is_written(live):
+    answer = live.api("POST", "/api/v1/signup", json={"organisation": {"name": "   ", "kind": "buyer"},
+                                                      "user": {"email": "blank@names.example", "password": PASSWORD}})
+    assert answer.status_code == 422
+    assert [e["field"] for e in answer.json()["errors"]] == ["organisation.name"]
+    token = buyer_token(live)
+    answer = live.api("POST", "/api/v1/clients", token, json={
+        "name": " \t ", "grant_types": ["client_credentials"], "scope": "catalog:read"})
+    assert answer.status_code == 422 and [e["field"] for e in answer.json()["errors"]] == ["name"]
+    names = [c["name"] for c in live.api("GET", "/api/v1/clients", token).json()["items"]]
+    assert names == ["client of buyer@ctl.example"]  # only the one the token came from
+    everything = live.api("GET", "/api/v1/admin/orgs", admin_token(live)).json()["items"]
+    assert "blank@names.example" not in {o["signup_email"] for o in everything}
