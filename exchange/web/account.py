@@ -2,24 +2,22 @@
 
 A person signs in at ``/login`` (a session cookie) and manages here the API clients whose tokens
 scripts then use; the rules are those of ``POST /api/v1/clients`` (``auth.clients.create_client``),
-acting as the user with their role's scopes. Every form is a POST carrying a CSRF token; a client
+acting as the user with their role's scopes. Users of a pending or suspended organisation have no
+session (sign-in refuses them and says why; suspension ends sessions) and are sent to sign in. Every form is a POST carrying a CSRF token; a client
 secret is shown once, in the answer to the create form, and never stored in clear.
 """
 from __future__ import annotations
 
-import uuid
-
-from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 from flask_wtf.csrf import generate_csrf, validate_csrf
 from wtforms import ValidationError as CSRFInvalid
 
 from auth import clients
 from auth.clients import redirect_uri_problem
-from auth.models import OrgStatus, User
+from auth.models import User
 from auth.policy import Identity
 from auth.scopes import SCOPES, scopes_for_roles
 from auth.views import _signed_in_user
-from exchange.core.db import db
 from exchange.core.problems import NotFound, Problem
 
 bp = Blueprint("account", __name__, url_prefix="/account", template_folder="templates")
@@ -38,20 +36,6 @@ def session_identity(user: User) -> Identity:
                     org_status=user.organisation.status, scopes=None)
 
 
-def inactive_account() -> User | None:
-    """A user still holding a session whose organisation is no longer (or not yet) active, so the
-    page can say why they count as signed out; ``_signed_in_user`` refuses such sessions."""
-    try:
-        user = db.session.get(User, uuid.UUID(session.get("user_id", "")))
-    except ValueError:
-        return None
-    if user is None or user.organisation.status is OrgStatus.active:
-        return None
-    if session.get("session_version") != getattr(user, "session_version", None):
-        return None  # where sign-out ends every copy of a session, a copy from before it tells nothing
-    return user
-
-
 def _csrf_ok() -> bool:
     try:
         validate_csrf(request.form.get("csrf_token"))
@@ -66,9 +50,8 @@ def _allowed_scopes(user: User) -> list[tuple[str, str]]:
 
 
 def _not_signed_in():
-    inactive = inactive_account()
-    if inactive is not None:
-        return render_template("account/inactive.html", user=inactive), 403
+    """To the sign-in page, which also tells a user of a pending or suspended organisation why they
+    cannot sign in (suspension ends every session, so no session outlives it)."""
     return redirect(url_for("oauth.login_form", next=request.path))
 
 

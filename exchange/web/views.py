@@ -7,7 +7,6 @@ from swagger_ui_bundle import swagger_ui_path
 
 from auth.views import _signed_in_user
 from exchange.core.problems import NotFound
-from exchange.web.account import inactive_account
 
 bp = Blueprint("web", __name__, template_folder="templates")
 
@@ -20,9 +19,7 @@ SWAGGER_UI_FILES = {"swagger-ui.css", "swagger-ui-bundle.js", "swagger-ui-standa
 def home():
     """Everyone's front page; a signed-in person also sees who they are, their clients and sign-out."""
     user = _signed_in_user()
-    inactive = None if user is not None else inactive_account()
-    return render_template("home.html", user=user, inactive=inactive,
-                           csrf_token=generate_csrf() if user is not None else None)
+    return render_template("home.html", user=user, csrf_token=generate_csrf() if user is not None else None)
 
 
 @bp.get("/api/swagger-ui/<filename>")

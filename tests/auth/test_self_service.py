@@ -6,7 +6,6 @@ import re
 
 import requests
 
-from auth.models import OrgStatus
 from tests.auth.conftest import PASSWORD, csrf_of, sign_in
 from tests.auth.test_access_control import admin_token
 
@@ -220,18 +219,21 @@ def test_pending_organisation_user_is_told_and_cannot_create_clients(live):
     assert own_client_ids(live, "max@pending.example") == []
 
 
-def test_suspended_while_signed_in_sees_why_and_cannot_create_clients(live):
+def test_suspended_while_signed_in_is_signed_out_told_why_and_cannot_create_clients(live):
     browser = signed_up_and_approved(live, "ned@suspended.example", org="Soon Suspended")
     form = clients_page(live, browser).text
     with live.app.app_context():
         from auth.policy import SYSTEM
-        from auth.service import find_org, set_org_status
+        from auth.service import find_org, suspend_org
 
-        set_org_status(SYSTEM, find_org("Soon Suspended").id, OrgStatus.suspended)
+        suspend_org(SYSTEM, find_org("Soon Suspended").id)
     page = browser.get(f"{live.url}/account/clients", allow_redirects=False, timeout=10)
-    assert page.status_code == 403 and "<strong>suspended</strong>" in page.text and "<form" not in page.text
-    assert "<strong>suspended</strong>" in browser.get(f"{live.url}/", timeout=10).text
+    assert page.status_code == 302 and "/login" in page.headers["Location"]
+    assert "ned@suspended.example" not in browser.get(f"{live.url}/", timeout=10).text
     posted = browser.post(f"{live.url}/account/clients", data={
-        "csrf_token": csrf_of(form), "name": "x", "kind": "machine", "scope": "catalog:read"}, timeout=10)
-    assert posted.status_code == 403 and "suspended" in posted.text
+        "csrf_token": csrf_of(form), "name": "x", "kind": "machine", "scope": "catalog:read"},
+        allow_redirects=False, timeout=10)
+    assert posted.status_code == 302 and "/login" in posted.headers["Location"]
     assert own_client_ids(live, "ned@suspended.example") == []
+    again = sign_in(requests.Session(), live.url, "ned@suspended.example")
+    assert again.status_code == 401 and "suspended" in again.text
