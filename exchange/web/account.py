@@ -3,8 +3,9 @@
 A person signs in at ``/login`` (a session cookie) and manages here the API clients whose tokens
 scripts then use; the rules are those of ``POST /api/v1/clients`` (``auth.clients.create_client``),
 acting as the user with their role's scopes. Users of a pending or suspended organisation have no
-session (sign-in refuses them and says why; suspension ends sessions) and are sent to sign in. Every form is a POST carrying a CSRF token; a client
-secret is shown once, in the answer to the create form, and never stored in clear.
+session (sign-in refuses them and says why; suspension ends sessions) and are sent to sign in.
+Every form is a POST carrying a CSRF token; a client secret is shown once, in the answer to the
+create form, and never stored in clear.
 """
 from __future__ import annotations
 
