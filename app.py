@@ -113,6 +113,7 @@ def create_app(config: dict | None = None) -> Flask:
     from exchange.catalog.api import bp as stac_bp, document as document_stac
     from exchange.core.health import bp as health_bp
     from exchange.ingest.api import blp as uploads_blp
+    from exchange.web.account import bp as account_bp
     from exchange.web.views import bp as web_bp
 
     api.register_blueprint(accounts_blp)
@@ -124,6 +125,7 @@ def create_app(config: dict | None = None) -> Flask:
     oauth_server.init_app(app)
     limiter.init_app(app)
     app.register_blueprint(web_bp)
+    app.register_blueprint(account_bp)
     app.cli.add_command(_sdx_commands())
     if not app.config.get("SECRET_KEY"):
         _secret_on_first_request(app)

@@ -4,13 +4,15 @@ from __future__ import annotations
 from flask import current_app
 from flask_smorest import Blueprint
 
-from auth import clients, service
+from auth import clients, orgs, service
 from auth.policy import ANONYMOUS
-from auth.schemas import (ClientCreatedSchema, ClientInSchema, ClientPageSchema, ClientSchema, OrganisationPageSchema,
-                          OrganisationSchema, OrgListArgsSchema, PageArgsSchema, SignupResultSchema, SignupSchema)
+from auth.schemas import (AdminOrganisationSchema, ClientCreatedSchema, ClientInSchema, ClientPageSchema, ClientSchema,
+                          OrganisationPageSchema, OrganisationSchema, OrgListArgsSchema, PageArgsSchema,
+                          SignupResultSchema, SignupSchema)
 from auth.tokens import current_identity, require_scopes
 from auth.views import limiter
 from exchange.core.body import json_object
+from exchange.core.location import LOCATION_HEADER, location
 
 blp = Blueprint("accounts", __name__, url_prefix="/api/v1", description="Organisations, users and API clients")
 
@@ -31,11 +33,11 @@ def signup():
 @blp.route("/clients", methods=["POST"])
 @require_scopes()
 @blp.doc(requestBody={"content": {"application/json": {"schema": ClientInSchema}}})
-@blp.response(201, ClientCreatedSchema)
+@blp.response(201, ClientCreatedSchema, headers=LOCATION_HEADER)
 def create_client():
     """Register an API client of your own. The secret is in this answer only."""
     client, secret = clients.create_client(current_identity(), json_object())
-    return {"client": client, "client_secret": secret}
+    return {"client": client, "client_secret": secret}, location("accounts.get_client", client_id=client.client_id)
 
 
 @blp.route("/clients", methods=["GET"])
@@ -46,6 +48,14 @@ def list_clients(args):
     """Your API clients, a page at a time."""
     items, next_cursor = clients.list_own_clients(current_identity(), after=args["after"], limit=args["limit"])
     return {"items": items, "next": next_cursor}
+
+
+@blp.route("/clients/<client_id>", methods=["GET"])
+@require_scopes()
+@blp.response(200, ClientSchema)
+def get_client(client_id: str):
+    """One of your API clients (never its secret)."""
+    return clients.get_own_client(current_identity(), client_id)
 
 
 @blp.route("/clients/<client_id>", methods=["DELETE"])
@@ -79,10 +89,18 @@ def admin_disable_client(client_id: str):
 @blp.arguments(OrgListArgsSchema, location="query")
 @blp.response(200, OrganisationPageSchema)
 def admin_list_orgs(args):
-    """Organisations by name, e.g. `?status=pending` for sign-ups waiting for approval (administrators)."""
-    items, next_cursor = service.list_orgs(current_identity(), status=args["status"], after=args["after"],
-                                           limit=args["limit"])
+    """Organisations, oldest first, optionally only those of one `status` (e.g. `pending`, to approve)."""
+    items, next_cursor = orgs.list_orgs(current_identity(), status=args["status"], after=args["after"],
+                                        limit=args["limit"])
     return {"items": items, "next": next_cursor}
+
+
+@blp.route("/admin/orgs/<uuid:org_id>", methods=["GET"])
+@require_scopes("admin:accounts")
+@blp.response(200, AdminOrganisationSchema)
+def admin_get_org(org_id):
+    """One organisation with the email of the user who signed it up (administrators)."""
+    return orgs.get_org(current_identity(), org_id)
 
 
 @blp.route("/admin/orgs/<uuid:org_id>/approve", methods=["POST"])

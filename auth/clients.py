@@ -22,7 +22,8 @@ from exchange.core.problems import NotFound, ValidationProblem, load_or_problem
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "[::1]", "::1"}
 
 
-def _redirect_uri_problem(uri: str) -> str | None:
+def redirect_uri_problem(uri: str) -> str | None:
+    """Why ``uri`` cannot be a redirect URI, or None when it can."""
     parts = urlsplit(uri)
     if parts.fragment:
         return "must not contain a fragment"
@@ -58,7 +59,7 @@ def create_client(identity: Identity, data: dict, *, owner: User | None = None) 
     if "authorization_code" in grant_types and not body["redirect_uris"]:
         errors.append({"field": "redirect_uris", "message": "authorization_code needs at least one redirect URI"})
     for index, uri in enumerate(body["redirect_uris"]):
-        problem = _redirect_uri_problem(uri)
+        problem = redirect_uri_problem(uri)
         if problem:
             errors.append({"field": f"redirect_uris.{index}", "message": problem})
     if errors:
@@ -97,6 +98,14 @@ def list_all_clients(identity: Identity, *, after: str | None, limit: int) -> tu
 def _get(client_id: str) -> OAuthClient:
     client = db.session.scalar(select(OAuthClient).where(OAuthClient.client_id == client_id))
     if client is None:
+        raise NotFound(f"No client {client_id!r}.")
+    return client
+
+
+def get_own_client(identity: Identity, client_id: str) -> OAuthClient:
+    """One of your clients; someone else's answers 404 as if it did not exist."""
+    client = db.session.scalar(select(OAuthClient).where(OAuthClient.client_id == client_id))
+    if client is None or not decide(identity, "client:read", client):
         raise NotFound(f"No client {client_id!r}.")
     return client
 

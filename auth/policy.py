@@ -60,7 +60,7 @@ def deny(rule: str, reason: str) -> Decision:
 #: Actions open to anyone, signed in or not.
 PUBLIC_ACTIONS = {"account:signup"}
 #: Actions any signed-in member of an active organisation may take (on what they own).
-MEMBER_ACTIONS = {"client:create", "client:list-own", "client:delete"}
+MEMBER_ACTIONS = {"client:create", "client:list-own", "client:read", "client:delete"}
 #: Administrative actions: the role and the scope they need.
 ADMIN_ACTIONS = {
     "account:create-org": "admin:accounts",
@@ -69,6 +69,7 @@ ADMIN_ACTIONS = {
     "account:approve-org": "admin:accounts",
     "account:reactivate-org": "admin:accounts",
     "account:suspend-org": "admin:accounts",
+    "account:read-org": "admin:accounts",
     "client:list-all": "admin:accounts",
     "client:disable": "admin:accounts",
 }

@@ -1,7 +1,7 @@
 """Input and output shapes for identities; the CLI and the API validate with the same schemas."""
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate
 
 from auth.models import OrgKind, OrgStatus, Role
 
@@ -15,8 +15,14 @@ class _Strict(Schema):
         ordered = True
 
 
+def _not_blank(value: str) -> None:
+    """Names are stored stripped: one of only spaces would be stored empty."""
+    if not value.strip():
+        raise ValidationError("Must not be blank.")
+
+
 def _name() -> fields.String:
-    return fields.String(required=True, validate=validate.Length(min=1, max=200))
+    return fields.String(required=True, validate=[validate.Length(min=1, max=200), _not_blank])
 
 
 class OrganisationInSchema(_Strict):
@@ -129,10 +135,16 @@ class ClientPageSchema(_Strict):
 
 
 class OrgListArgsSchema(PageArgsSchema):
-    status = fields.Enum(OrgStatus, by_value=True, load_default=None)
+    status = fields.Enum(OrgStatus, by_value=True, load_default=None,
+                         metadata={"description": "Only organisations in this status, e.g. `pending`"})
     after = fields.String(load_default=None, metadata={"description": "The `next` cursor of the previous page"})
 
 
+class AdminOrganisationSchema(OrganisationSchema):
+    signup_email = fields.String(allow_none=True, metadata={
+        "description": "Email of the organisation's first user (who signed up); null if it has none"})
+
+
 class OrganisationPageSchema(_Strict):
-    items = fields.List(fields.Nested(OrganisationSchema))
+    items = fields.List(fields.Nested(AdminOrganisationSchema))
     next = fields.String(allow_none=True, metadata={"description": "Cursor for the next page; null on the last"})

@@ -117,19 +117,6 @@ def signup(identity: Identity, data: dict) -> dict:
                       "approved you can sign in with this email and password."}
 
 
-def list_orgs(identity: Identity, *, status: OrgStatus | None, after: str | None, limit: int) \
-        -> tuple[list[Organisation], str | None]:
-    """Organisations by name, optionally of one status (administrators find sign-ups to approve)."""
-    require(identity, "account:list-orgs")
-    query = select(Organisation)
-    if status is not None:
-        query = query.where(Organisation.status == status)
-    if after:
-        query = query.where(Organisation.name > after)
-    rows = list(db.session.scalars(query.order_by(Organisation.name).limit(limit + 1)))
-    return rows[:limit], (rows[limit - 1].name if len(rows) > limit else None)
-
-
 def _org(org_id) -> Organisation:
     org = db.session.get(Organisation, org_id)
     if org is None:

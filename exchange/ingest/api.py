@@ -7,6 +7,7 @@ from auth.schemas import PageArgsSchema
 from auth.tokens import current_identity, require_scopes
 from exchange.core.body import json_object
 from exchange.catalog import lifecycle
+from exchange.core.location import LOCATION_HEADER, location
 from exchange.core.problems import load_or_problem
 from exchange.ingest import service
 from exchange.ingest.schemas import (PartNumbersSchema, ProductStatusSchema, UploadListSchema, UploadRequestSchema,
@@ -19,11 +20,12 @@ UPLOADS = require_scopes("uploads:write")
 @blp.route("/products/<int:pid>/assets/<key>/uploads", methods=["POST"])
 @UPLOADS
 @blp.doc(requestBody={"content": {"application/json": {"schema": UploadRequestSchema}}})
-@blp.response(201, UploadSchema)
+@blp.response(201, UploadSchema, headers=LOCATION_HEADER)
 def start_upload(pid: int, key: str):
     """Open an upload for one file of a product: a presigned PUT URL, or presigned URLs per part."""
     body = load_or_problem(UploadRequestSchema(), json_object())
-    return service.start_upload(current_identity(), pid, key, body)
+    upload = service.start_upload(current_identity(), pid, key, body)
+    return upload, location("uploads.get_upload", uid=upload["id"])
 
 
 @blp.route("/products/<int:pid>/uploads", methods=["GET"])

@@ -59,3 +59,12 @@ def test_a_provider_token_without_the_upload_scope_is_refused(provider, upload_l
     token = upload_live.client_credentials_token(client_id, secret)["access_token"]
     response = upload_live.api("POST", f"/api/v1/products/{pid}/assets/data/uploads", token, json=BODY)
     assert response.status_code == 403 and "uploads:write" in response.headers["WWW-Authenticate"]
+
+
+def test_a_started_upload_says_where_it_is(provider, upload_live, tmp_path):
+    draft = provider.new_product("located-1")
+    started = provider.start(draft, "data", write_geotiff(tmp_path / "located.tif"))
+    assert started.status_code == 201, started.text
+    assert started.headers["Location"] == f"{upload_live.url}/api/v1/uploads/{started.json()['id']}"
+    shown = provider.api("GET", started.headers["Location"].removeprefix(upload_live.url))
+    assert shown.status_code == 200 and shown.json()["id"] == started.json()["id"]

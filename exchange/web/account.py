@@ -1,0 +1,165 @@
+"""The signed-in user's own pages: who they are on the home page, and their API clients.
+
+A person signs in at ``/login`` (a session cookie) and manages here the API clients whose tokens
+scripts then use; the rules are those of ``POST /api/v1/clients`` (``auth.clients.create_client``),
+acting as the user with their role's scopes. Users of a pending or suspended organisation have no
+session (sign-in refuses them and says why; suspension ends sessions) and are sent to sign in.
+Every form is a POST carrying a CSRF token; a client secret is shown once, in the answer to the
+create form, and never stored in clear.
+"""
+from __future__ import annotations
+
+from flask import Blueprint, redirect, render_template, request, url_for
+from flask_wtf.csrf import generate_csrf, validate_csrf
+from wtforms import ValidationError as CSRFInvalid
+
+from auth import clients
+from auth.clients import redirect_uri_problem
+from auth.models import User
+from auth.policy import Identity
+from auth.scopes import SCOPES, scopes_for_roles
+from auth.views import _signed_in_user
+from exchange.core.problems import NotFound, Problem
+
+bp = Blueprint("account", __name__, url_prefix="/account", template_folder="templates")
+
+PAGE_SIZE = 20
+#: The two kinds of client a person registers here, as the grant types the API takes.
+KINDS = {
+    "machine": ["client_credentials"],
+    "authorization_code": ["authorization_code", "refresh_token"],
+}
+
+
+def session_identity(user: User) -> Identity:
+    """The signed-in person acting in their browser: their role's full power, no token to narrow it."""
+    return Identity(user_id=user.id, org_id=user.org_id, roles=frozenset(user.roles),
+                    org_status=user.organisation.status, scopes=None)
+
+
+def _csrf_ok() -> bool:
+    try:
+        validate_csrf(request.form.get("csrf_token"))
+        return True
+    except CSRFInvalid:
+        return False
+
+
+def _allowed_scopes(user: User) -> list[tuple[str, str]]:
+    allowed = scopes_for_roles(user.roles)
+    return [(scope, text) for scope, text in SCOPES.items() if scope in allowed]
+
+
+def _not_signed_in():
+    """To the sign-in page, which also tells a user of a pending or suspended organisation why they
+    cannot sign in (suspension ends every session, so no session outlives it)."""
+    return redirect(url_for("oauth.login_form", next=request.path))
+
+
+def _list_page(user: User, *, form: dict | None = None, errors: dict | None = None, status: int = 200):
+    after = request.args.get("after") or None
+    items, next_cursor = clients.list_own_clients(session_identity(user), after=after, limit=PAGE_SIZE)
+    return render_template("account/clients.html", user=user, items=items, next_cursor=next_cursor,
+                           scopes=_allowed_scopes(user), form=form or {"kind": "machine", "scopes": []},
+                           errors=errors or {}, csrf_token=generate_csrf()), status
+
+
+@bp.get("/clients")
+def client_list():
+    user = _signed_in_user()
+    if user is None:
+        return _not_signed_in()
+    return _list_page(user)
+
+
+def _field_of(error_field: str | None) -> str:
+    """Where on the form a service error belongs (``redirect_uris.0`` is the one redirect URI box)."""
+    if error_field and error_field.startswith("redirect_uris"):
+        return "redirect_uri"
+    if error_field in ("grant_types", "public"):
+        return "kind"
+    return error_field or "form"
+
+
+def _form_errors(problem: Problem) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    for error in problem.errors or [{"field": None, "message": problem.detail or problem.title}]:
+        errors.setdefault(_field_of(error.get("field")), []).append(error["message"])
+    return errors
+
+
+def _form_problems(form: dict) -> dict[str, list[str]]:
+    """What a person can get wrong on the form, every field at once and in their words; the service
+    checks all of it again (and the role's scopes) when the form is right."""
+    errors: dict[str, list[str]] = {}
+    if not form["name"].strip():
+        errors["name"] = ["Enter a name."]
+    if form["kind"] not in KINDS:
+        errors["kind"] = ["Choose machine or authorization code."]
+    if not form["scopes"]:
+        errors["scope"] = ["Choose at least one scope."]
+    if form["kind"] == "authorization_code":
+        problem = redirect_uri_problem(form["redirect_uri"]) if form["redirect_uri"] else \
+            "an application needs the redirect URI people come back to"
+        if problem:
+            errors["redirect_uri"] = [problem]
+    return errors
+
+
+@bp.post("/clients")
+def client_create():
+    user = _signed_in_user()
+    if user is None:
+        return _not_signed_in()
+    form = {"name": request.form.get("name", ""), "kind": request.form.get("kind", ""),
+            "redirect_uri": request.form.get("redirect_uri", "").strip(), "scopes": request.form.getlist("scope")}
+    if not _csrf_ok():
+        return _list_page(user, form=form, errors={"form": ["The form expired; please try again."]}, status=400)
+    errors = _form_problems(form)
+    if errors:
+        return _list_page(user, form=form, errors=errors, status=422)
+    data = {"name": form["name"], "grant_types": KINDS[form["kind"]], "scope": " ".join(form["scopes"]),
+            "redirect_uris": [form["redirect_uri"]] if form["kind"] == "authorization_code" and form["redirect_uri"]
+            else []}
+    try:
+        client, secret = clients.create_client(session_identity(user), data, owner=user)
+    except Problem as problem:
+        return _list_page(user, form=form, errors=_form_errors(problem), status=problem.status)
+    page = render_template("account/client_created.html", user=user, client=client, secret=secret)
+    return page, 201, {"Cache-Control": "no-store"}
+
+
+def _own_client_or_404(user: User, client_id: str):
+    try:
+        return clients.get_own_client(session_identity(user), client_id), None
+    except NotFound:
+        return None, (render_template("account/not_found.html", user=user), 404)
+
+
+@bp.get("/clients/<client_id>/delete")
+def client_delete_form(client_id: str):
+    user = _signed_in_user()
+    if user is None:
+        return _not_signed_in()
+    client, missing = _own_client_or_404(user, client_id)
+    if missing:
+        return missing
+    return render_template("account/client_delete.html", user=user, client=client, csrf_token=generate_csrf())
+
+
+@bp.post("/clients/<client_id>/delete")
+def client_delete(client_id: str):
+    user = _signed_in_user()
+    if user is None:
+        return _not_signed_in()
+    client, missing = _own_client_or_404(user, client_id)
+    if missing:
+        return missing
+    if not _csrf_ok():
+        return render_template("account/client_delete.html", user=user, client=client, csrf_token=generate_csrf(),
+                               error="The form expired; please try again."), 400
+    try:
+        clients.delete_client(session_identity(user), client_id)
+    except NotFound:
+        return render_template("account/not_found.html", user=user), 404
+    return redirect(url_for("account.client_list"))
