@@ -46,9 +46,12 @@ def test_hostile_file_names_are_refused_naming_the_field_and_nothing_is_written(
     pid = provider.new_product("names-1")
     response = provider.api("POST", f"/api/v1/products/{pid}/assets/data/uploads", json={
         "filename": name, "size": 10, "sha256": "0" * 64, "media_type": GEOTIFF})
-    assert response.status_code == 422, response.text
     assert response.headers["Content-Type"].startswith("application/problem+json")
-    assert [e["field"] for e in response.json()["errors"]] == ["filename"]
+    if "\x00" in name:  # refused with every request holding a NUL, before any route reads it
+        assert response.status_code == 400 and "NUL" in response.json()["detail"], response.text
+    else:
+        assert response.status_code == 422, response.text
+        assert [e["field"] for e in response.json()["errors"]] == ["filename"]
     assert provider.status(pid)["assets"] == []
     assert products(provider.live) == [] and bucket_listing(provider.live.app)["open-multipart"] == []
 
