@@ -10,6 +10,7 @@ from exchange.catalog import assets, service, transactions
 from exchange.catalog.models import Collection
 from exchange.catalog.search import build_request
 from exchange.core.body import json_object
+from exchange.core.location import location
 from exchange.core.problems import ValidationProblem
 
 bp = Blueprint("stac", __name__, url_prefix="/stac")
@@ -48,10 +49,11 @@ def base_url() -> str:
     return current_app.config["PUBLIC_BASE_URL"]
 
 
-def _stac(payload: dict, status: int = 200, media_type: str = "application/json"):
+def _stac(payload: dict, status: int = 200, media_type: str = "application/json", headers: dict | None = None):
     response = jsonify(payload)
     response.status_code = status
     response.mimetype = media_type
+    response.headers.update(headers or {})
     return response
 
 
@@ -143,7 +145,7 @@ def collection(cid: str):
 @WRITE
 def create_collection():
     created = transactions.create_collection(current_identity(), json_object())
-    return _stac(render_collection(created), 201)
+    return _stac(render_collection(created), 201, headers=location("stac.collection", cid=created.id))
 
 
 @bp.put("/collections/<cid>")
@@ -226,7 +228,8 @@ def create_items(cid: str):
         failures = [{"item": label, "errors": errors} for label, errors in result.failures]
         return _stac({"written": result.written, "failed": failures}, 200 if not failures else 207)
     created = transactions.create_item(current_identity(), cid, body, repair=_repair())
-    return _stac(service.render(created, base_url()), 201, GEOJSON)
+    return _stac(service.render(created, base_url()), 201, GEOJSON,
+                 headers=location("stac.item", cid=cid, iid=created.item_id))
 
 
 @bp.put("/collections/<cid>/items/<iid>")

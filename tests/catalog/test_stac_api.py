@@ -145,7 +145,10 @@ def test_transactions_validate_and_replace(live):
     fields = {e["field"] for e in answer.json()["errors"]}
     assert fields == {"/id", "/geometry/coordinates", "/properties/datetime"}
     assert live.api("POST", "/stac/collections/tx/items", alice, json=dict(ITEM, collection="other")).status_code == 422
-    assert live.api("POST", "/stac/collections/tx/items", alice, json=ITEM).status_code == 201
+    created = live.api("POST", "/stac/collections/tx/items", alice, json=ITEM)
+    assert created.status_code == 201
+    assert created.headers["Location"] == f"{live.url}/stac/collections/tx/items/draft-1"
+    assert live.api("GET", created.headers["Location"].removeprefix(live.url), alice).json()["id"] == "draft-1"
     assert live.api("POST", "/stac/collections/tx/items", alice, json=ITEM).status_code == 409
     moved = copy.deepcopy(ITEM)
     moved["geometry"] = {"type": "Point", "coordinates": [20.0, 40.0]}
@@ -158,7 +161,7 @@ def test_transactions_validate_and_replace(live):
     assert live.api("DELETE", "/stac/collections/tx/items/draft-1", alice).status_code == 204
     assert live.api("DELETE", "/stac/collections/tx", alice).status_code == 204
     bulk = live.api("POST", "/stac/collections", alice, json={"id": "bulk", "description": "B"})
-    assert bulk.status_code == 201
+    assert bulk.status_code == 201 and bulk.headers["Location"] == f"{live.url}/stac/collections/bulk"
     features = [dict(ITEM, id=f"b{i}") for i in range(3)] + [dict(ITEM, id="broken", geometry=None)]
     answer = live.api("POST", "/stac/collections/bulk/items", alice,
                       json={"type": "FeatureCollection", "features": features})
