@@ -5,10 +5,23 @@ import unicodedata
 
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
-from storage.transfers import MAX_OBJECT_SIZE, MAX_PARTS, MAX_PART_SIZE, MEDIA_TYPE, MIN_PART_SIZE
+from storage.transfers import MAX_OBJECT_SIZE, MAX_PARTS, MAX_PART_SIZE, MEDIA_TYPE, MIN_PART_SIZE, SAFE_MEDIA_TYPES
 
 #: Longest file name, in UTF-8 bytes (what file systems allow).
 MAX_FILENAME_BYTES = 255
+
+
+#: What a product file may be: the types SDX serves as they are, plus documents and metadata (served as
+#: application/octet-stream). Anything else is a type SDX knows nothing of, refused at upload start.
+UPLOAD_MEDIA_TYPES = SAFE_MEDIA_TYPES | {"application/pdf", "application/xml", "text/xml", "text/plain",
+                                         "text/csv", "application/vnd.google-earth.kml+xml"}
+
+
+def accepted_media_type(value: str) -> None:
+    base = value.split(";", 1)[0].strip().lower()
+    if MEDIA_TYPE.match(value) and base not in UPLOAD_MEDIA_TYPES:  # a malformed one is named once, above
+        raise ValidationError(f"{base!r} is not a product file type SDX accepts; use one of "
+                              f"{', '.join(sorted(UPLOAD_MEDIA_TYPES))}")
 
 
 def filename_problem(name: str) -> str | None:
@@ -37,7 +50,8 @@ class UploadRequestSchema(Schema):
                                                                    error="must be 64 lowercase hex digits"))
     media_type = fields.String(required=True, validate=[
         validate.Length(min=3, max=255),
-        validate.Regexp(MEDIA_TYPE, error="must be a media type such as image/tiff; application=geotiff")])
+        validate.Regexp(MEDIA_TYPE, error="must be a media type such as image/tiff; application=geotiff"),
+        accepted_media_type])
     roles = fields.List(fields.String(validate=validate.Length(min=1, max=50)), load_default=lambda: ["data"],
                         validate=validate.Length(min=1, max=10))
     title = fields.String(load_default=None, validate=validate.Length(max=255))

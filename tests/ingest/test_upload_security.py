@@ -62,6 +62,13 @@ def test_bad_media_type_and_file_name_are_both_named(provider):
         "filename": "a/b.tif", "size": 10, "sha256": "0" * 64, "media_type": "text/html\r\nX-Evil: 1"})
     assert response.status_code == 422
     assert sorted(e["field"] for e in response.json()["errors"]) == ["filename", "media_type"]
+    for unknown in ("application/x-evil", "text/html", "image/svg+xml"):
+        response = provider.api("POST", f"/api/v1/products/{pid}/assets/data/uploads", json={
+            "filename": "b.tif", "size": 10, "sha256": "0" * 64, "media_type": unknown})
+        assert response.status_code == 422, response.text
+        assert [e["field"] for e in response.json()["errors"]] == ["media_type"]
+        assert "not a product file type SDX accepts" in response.json()["errors"][0]["message"]
+    assert provider.status(pid)["assets"] == []
 
 
 def test_download_names_the_file_per_rfc_6266_and_is_never_html(provider, tmp_path):
