@@ -35,7 +35,7 @@ def _server():
     return current_app.extensions["sdx_oauth_server"]
 
 
-def _signed_in_user() -> User | None:
+def signed_in_user() -> User | None:
     try:
         user_id = uuid.UUID(session.get("user_id", ""))
     except ValueError:
@@ -58,7 +58,7 @@ def _safe_next(target: str | None) -> str:
     return target
 
 
-def _csrf_ok() -> bool:
+def csrf_ok() -> bool:
     try:
         validate_csrf(request.form.get("csrf_token"))
         return True
@@ -92,7 +92,7 @@ def _failed(response) -> bool:
 @limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN_FAILURES"], deduct_when=_failed, scope="login-failures")
 def login():
     next_url = request.form.get("next", "")
-    if not _csrf_ok():
+    if not csrf_ok():
         return render_template("login.html", next=next_url, csrf_token=generate_csrf(),
                                error="The form expired; please try again."), 400
     try:
@@ -111,8 +111,8 @@ def login():
 def logout():
     """End the session on the server too: the cookie is signed, not stored, so clearing it in this
     browser would leave any copy of it valid; bumping the user's session version kills every copy."""
-    if _csrf_ok():
-        user = _signed_in_user()
+    if csrf_ok():
+        user = signed_in_user()
         if user is not None:
             end_sessions(user)
         session.clear()
@@ -132,11 +132,11 @@ def _authorization_error(server, error: OAuth2Error):
 
 @bp.route("/oauth/authorize", methods=["GET", "POST"])
 def authorize():
-    user = _signed_in_user()
+    user = signed_in_user()
     if user is None:
         return redirect(url_for("oauth.login_form", next=request.full_path))
     server = _server()
-    if request.method == "POST" and not _csrf_ok():
+    if request.method == "POST" and not csrf_ok():
         return render_template("oauth_error.html", error=None, message="The form expired; please try again."), 400
     try:
         grant = server.get_consent_grant(end_user=user)

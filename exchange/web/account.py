@@ -10,15 +10,14 @@ create form, and never stored in clear.
 from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request, url_for
-from flask_wtf.csrf import generate_csrf, validate_csrf
-from wtforms import ValidationError as CSRFInvalid
+from flask_wtf.csrf import generate_csrf
 
 from auth import clients
 from auth.clients import redirect_uri_problem
 from auth.models import User
 from auth.policy import Identity
 from auth.scopes import SCOPES, scopes_for_roles
-from auth.views import _signed_in_user
+from auth.views import csrf_ok, signed_in_user
 from exchange.core.problems import NotFound, Problem
 
 bp = Blueprint("account", __name__, url_prefix="/account", template_folder="templates")
@@ -35,14 +34,6 @@ def session_identity(user: User) -> Identity:
     """The signed-in person acting in their browser: their role's full power, no token to narrow it."""
     return Identity(user_id=user.id, org_id=user.org_id, roles=frozenset(user.roles),
                     org_status=user.organisation.status, scopes=None)
-
-
-def _csrf_ok() -> bool:
-    try:
-        validate_csrf(request.form.get("csrf_token"))
-        return True
-    except CSRFInvalid:
-        return False
 
 
 def _allowed_scopes(user: User) -> list[tuple[str, str]]:
@@ -66,7 +57,7 @@ def _list_page(user: User, *, form: dict | None = None, errors: dict | None = No
 
 @bp.get("/clients")
 def client_list():
-    user = _signed_in_user()
+    user = signed_in_user()
     if user is None:
         return _not_signed_in()
     return _list_page(user)
@@ -108,12 +99,12 @@ def _form_problems(form: dict) -> dict[str, list[str]]:
 
 @bp.post("/clients")
 def client_create():
-    user = _signed_in_user()
+    user = signed_in_user()
     if user is None:
         return _not_signed_in()
     form = {"name": request.form.get("name", ""), "kind": request.form.get("kind", ""),
             "redirect_uri": request.form.get("redirect_uri", "").strip(), "scopes": request.form.getlist("scope")}
-    if not _csrf_ok():
+    if not csrf_ok():
         return _list_page(user, form=form, errors={"form": ["The form expired; please try again."]}, status=400)
     errors = _form_problems(form)
     if errors:
@@ -138,7 +129,7 @@ def _own_client_or_404(user: User, client_id: str):
 
 @bp.get("/clients/<client_id>/delete")
 def client_delete_form(client_id: str):
-    user = _signed_in_user()
+    user = signed_in_user()
     if user is None:
         return _not_signed_in()
     client, missing = _own_client_or_404(user, client_id)
@@ -149,13 +140,13 @@ def client_delete_form(client_id: str):
 
 @bp.post("/clients/<client_id>/delete")
 def client_delete(client_id: str):
-    user = _signed_in_user()
+    user = signed_in_user()
     if user is None:
         return _not_signed_in()
     client, missing = _own_client_or_404(user, client_id)
     if missing:
         return missing
-    if not _csrf_ok():
+    if not csrf_ok():
         return render_template("account/client_delete.html", user=user, client=client, csrf_token=generate_csrf(),
                                error="The form expired; please try again."), 400
     try:

@@ -5,7 +5,7 @@ from flask import Blueprint, render_template, send_from_directory
 from flask_wtf.csrf import generate_csrf
 from swagger_ui_bundle import swagger_ui_path
 
-from auth.views import _signed_in_user
+from auth.views import signed_in_user
 from exchange.core.problems import NotFound
 
 bp = Blueprint("web", __name__, template_folder="templates")
@@ -18,7 +18,7 @@ SWAGGER_UI_FILES = {"swagger-ui.css", "swagger-ui-bundle.js", "swagger-ui-standa
 @bp.get("/")
 def home():
     """Everyone's front page; a signed-in person also sees who they are, their clients and sign-out."""
-    user = _signed_in_user()
+    user = signed_in_user()
     return render_template("home.html", user=user, csrf_token=generate_csrf() if user is not None else None)
 
 
