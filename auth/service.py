@@ -124,16 +124,21 @@ def _org(org_id) -> Organisation:
     return org
 
 
-def approve_org(identity: Identity, org_id) -> Organisation:
-    """Activate a *pending* organisation. A suspended one is reactivated with ``reactivate_org``, an
-    explicit act, so that approving can never revive a suspension by mistake."""
-    require(identity, "account:approve-org")
+def _activate(identity: Identity, org_id, *, action: str, only_from: OrgStatus, verb: str) -> Organisation:
+    """Make an organisation active, but only from ``only_from``: approving and reactivating are separate
+    acts, so that approving can never revive a suspension by mistake."""
+    require(identity, action)
     org = _org(org_id)
-    if org.status is not OrgStatus.pending:
-        raise Conflict(f"The organisation is {org.status.value}; only a pending organisation can be approved.")
+    if org.status is not only_from:
+        raise Conflict(f"The organisation is {org.status.value}; only a {only_from.value} organisation can be {verb}.")
     with unit_of_work():
         org.status = OrgStatus.active
     return org
+
+
+def approve_org(identity: Identity, org_id) -> Organisation:
+    """Activate a *pending* organisation (a suspended one is reactivated with ``reactivate_org``)."""
+    return _activate(identity, org_id, action="account:approve-org", only_from=OrgStatus.pending, verb="approved")
 
 
 def suspend_org(identity: Identity, org_id) -> Organisation:
@@ -157,13 +162,8 @@ def suspend_org(identity: Identity, org_id) -> Organisation:
 
 def reactivate_org(identity: Identity, org_id) -> Organisation:
     """Make a suspended organisation active again; its users sign in and get new tokens afresh."""
-    require(identity, "account:reactivate-org")
-    org = _org(org_id)
-    if org.status is not OrgStatus.suspended:
-        raise Conflict(f"The organisation is {org.status.value}; only a suspended organisation can be reactivated.")
-    with unit_of_work():
-        org.status = OrgStatus.active
-    return org
+    return _activate(identity, org_id, action="account:reactivate-org", only_from=OrgStatus.suspended,
+                     verb="reactivated")
 
 
 def end_sessions(user: User) -> None:

@@ -7,26 +7,18 @@ Ingest publishes a product by itself once its last uploaded data file is verifie
 """
 from __future__ import annotations
 
-from auth.policy import Identity, decide, require
+from auth.policy import Identity
 from exchange.catalog.models import Item, ItemStatus
-from exchange.core.db import db, unit_of_work
-from exchange.core.problems import Conflict, NotFound
-
-
-def _product_for_lifecycle(identity: Identity, product_id: int) -> Item:
-    """The product, if the caller may see it (else 404) and manage it (else 403)."""
-    item = db.session.get(Item, product_id)
-    if item is None or not decide(identity, "item:read", item):
-        raise NotFound(f"No product {product_id}.")
-    require(identity, "catalog:write-item", item)
-    return item
+from exchange.catalog.service import product_for
+from exchange.core.db import unit_of_work
+from exchange.core.problems import Conflict
 
 
 def publish(identity: Identity, product_id: int) -> Item:
     """Publish the product if every data asset is ready; else 409 with what is missing."""
     from exchange.ingest.pipeline import not_ready
 
-    item = _product_for_lifecycle(identity, product_id)
+    item = product_for(identity, product_id, "catalog:write-item")
     if item.status is ItemStatus.published:
         return item
     missing = not_ready(item)
@@ -40,7 +32,7 @@ def publish(identity: Identity, product_id: int) -> Item:
 
 def withdraw(identity: Identity, product_id: int) -> Item:
     """Take the product out of the catalogue for everyone but its organisation and admins."""
-    item = _product_for_lifecycle(identity, product_id)
+    item = product_for(identity, product_id, "catalog:write-item")
     with unit_of_work():
         item.status = ItemStatus.withdrawn
     return item

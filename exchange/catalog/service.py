@@ -15,7 +15,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ClauseElement, Executable
 
-from auth.policy import Identity, catalog_visibility, decide
+from auth.policy import Identity, catalog_visibility, decide, require
 from exchange.catalog.cql2_filter import FilterError, Queryable, to_sqlalchemy
 from exchange.catalog.models import Collection, Item, ItemStatus
 from exchange.catalog.search import SearchError, SearchRequest, decode_token, encode_token
@@ -104,6 +104,15 @@ def get_item(identity: Identity, collection_id: str, item_id: str) -> Item:
     item = db.session.scalar(select(Item).where(Item.collection_id == collection_id, Item.item_id == item_id))
     if item is None or not decide(identity, "item:read", item):
         raise NotFound(f"No item {item_id!r} in collection {collection_id!r}.")  # hidden reads as absent
+    return item
+
+
+def product_for(identity: Identity, product_id: int, action: str) -> Item:
+    """A product by its id, if the caller may see it (else 404, as if absent) and ``action`` it (else 403)."""
+    item = db.session.get(Item, product_id)
+    if item is None or not decide(identity, "item:read", item):
+        raise NotFound(f"No product {product_id}.")
+    require(identity, action, item)
     return item
 
 

@@ -19,6 +19,7 @@ from sqlalchemy import delete, select
 
 from auth.policy import Identity, decide, require
 from exchange.catalog.models import Item, ItemStatus
+from exchange.catalog.service import product_for
 from exchange.core.celery import enqueue
 from exchange.core.db import db, unit_of_work, utcnow
 from exchange.core.problems import Conflict, NotFound, ServiceUnavailable, ValidationProblem
@@ -56,11 +57,7 @@ def _url_lifetime() -> timedelta:
 # -- finding things ------------------------------------------------------------------------------------
 def product_for_upload(identity: Identity, product_id: int) -> Item:
     """The product, if the caller may see it (else 404) and upload to it (else 403)."""
-    item = db.session.get(Item, product_id)
-    if item is None or not decide(identity, "item:read", item):
-        raise NotFound(f"No product {product_id}.")
-    require(identity, "product:upload", item)
-    return item
+    return product_for(identity, product_id, "product:upload")
 
 
 def _upload_for_write(identity: Identity, upload_id: uuid.UUID) -> Upload:

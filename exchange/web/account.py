@@ -127,28 +127,19 @@ def _own_client_or_404(user: User, client_id: str):
         return None, (render_template("account/not_found.html", user=user), 404)
 
 
-@bp.get("/clients/<client_id>/delete")
-def client_delete_form(client_id: str):
-    user = signed_in_user()
-    if user is None:
-        return _not_signed_in()
-    client, missing = _own_client_or_404(user, client_id)
-    if missing:
-        return missing
-    return render_template("account/client_delete.html", user=user, client=client, csrf_token=generate_csrf())
-
-
-@bp.post("/clients/<client_id>/delete")
+@bp.route("/clients/<client_id>/delete", methods=["GET", "POST"])
 def client_delete(client_id: str):
+    """GET asks for confirmation; the POST of that form (with its CSRF token) deletes."""
     user = signed_in_user()
     if user is None:
         return _not_signed_in()
     client, missing = _own_client_or_404(user, client_id)
     if missing:
         return missing
-    if not csrf_ok():
+    if request.method == "GET" or not csrf_ok():
+        error = None if request.method == "GET" else "The form expired; please try again."
         return render_template("account/client_delete.html", user=user, client=client, csrf_token=generate_csrf(),
-                               error="The form expired; please try again."), 400
+                               error=error), 200 if error is None else 400
     try:
         clients.delete_client(session_identity(user), client_id)
     except NotFound:
