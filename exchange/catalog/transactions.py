@@ -10,6 +10,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from auth.policy import Identity, decide, require
 from exchange.catalog.bulk import upsert_items
@@ -69,12 +70,16 @@ def validate_collection(doc: object, collection_id: str | None = None) -> dict:
 def create_collection(identity: Identity, doc: dict, *, owner_org_id: uuid.UUID | None = None) -> Collection:
     require(identity, "catalog:create-collection")
     stored = validate_collection(doc)
+    exists = Conflict(f"A collection {stored['id']!r} already exists.")
     if db.session.get(Collection, stored["id"]) is not None:
-        raise Conflict(f"A collection {stored['id']!r} already exists.")
-    with unit_of_work() as uow:
-        collection = Collection(id=stored["id"], owner_org_id=owner_org_id or identity.org_id,
-                                title=stored.get("title"), data=stored)
-        uow.add(collection)
+        raise exists
+    try:
+        with unit_of_work() as uow:
+            collection = Collection(id=stored["id"], owner_org_id=owner_org_id or identity.org_id,
+                                    title=stored.get("title"), data=stored)
+            uow.add(collection)
+    except IntegrityError:  # the same id created by a request running at the same moment
+        raise exists from None
     return collection
 
 
@@ -153,13 +158,17 @@ def create_item(identity: Identity, collection_id: str, doc: dict, *, repair: bo
         promoted = _checked(doc, repair=repair)
     except InvalidItem as exc:
         raise _invalid(exc.errors) from None
+    exists = Conflict(f"Item {promoted.item_id!r} already exists in {collection_id!r}; use PUT to replace it.")
     if db.session.scalar(select(Item.key).where(Item.collection_id == collection_id,
                                                 Item.item_id == promoted.item_id)) is not None:
-        raise Conflict(f"Item {promoted.item_id!r} already exists in {collection_id!r}; use PUT to replace it.")
-    with unit_of_work() as uow:
-        item = Item(collection_id=collection.id, provider_org_id=collection.owner_org_id, status=ItemStatus.draft,
-                    data=stored_document({**doc, **promoted.amend}, collection_id), **promoted.columns())
-        uow.add(item)
+        raise exists
+    try:
+        with unit_of_work() as uow:
+            item = Item(collection_id=collection.id, provider_org_id=collection.owner_org_id, status=ItemStatus.draft,
+                        data=stored_document({**doc, **promoted.amend}, collection_id), **promoted.columns())
+            uow.add(item)
+    except IntegrityError:  # the same id created by a request running at the same moment
+        raise exists from None
     return item
 
 

@@ -16,6 +16,7 @@ from typing import Callable, TypeVar
 from flask import current_app
 from minio.error import S3Error
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 
 from auth.policy import Identity, decide, require
 from exchange.catalog.models import Item, ItemStatus
@@ -141,9 +142,12 @@ def start_upload(identity: Identity, product_id: int, asset_key: str, body: dict
             upload = Upload(asset=asset, created_by=identity.user_id, owner_org_id=item.provider_org_id,
                             s3_upload_id=s3_upload_id, part_size=part_size, part_count=-(-body["size"] // part_size))
             uow.add(upload)
-    except Exception:
+    except Exception as exc:
         if s3_upload_id:  # leave no multipart upload behind that no row knows of
             store_call(transfers.abort_multipart, store, key, s3_upload_id)
+        if isinstance(exc, IntegrityError):  # the same asset's upload started by a request at the same moment
+            _refuse_second_upload(db.session.scalar(select(ProductAsset).where(
+                ProductAsset.item_key == item.key, ProductAsset.asset_key == asset_key)))
         raise
     if multipart:
         return upload_view(upload, part_urls=_part_urls(store, upload, list(range(1, upload.part_count + 1))),

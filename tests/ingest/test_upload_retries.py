@@ -5,7 +5,7 @@ import time
 
 import requests
 
-from tests.ingest.conftest import MIB, write_geotiff
+from tests.ingest.conftest import MIB, bucket_listing, write_geotiff
 
 
 def test_a_part_sent_twice_counts_once_with_its_newest_bytes(provider, tmp_path):
@@ -25,3 +25,19 @@ def test_a_part_sent_twice_counts_once_with_its_newest_bytes(provider, tmp_path)
     completed = provider.api("POST", f"/api/v1/uploads/{upload['id']}/complete")
     assert completed.status_code == 202, completed.text
     assert provider.status(pid)["status"] == "published"  # ingest found the SHA-256 of the right bytes
+
+
+def test_the_same_upload_started_at_once_opens_one(provider, tmp_path):
+    """Eight clients start the same asset's upload together: one upload is opened, the others are told
+    which one (409 with its id), nothing answers 500 and no stray multipart upload is left in S3."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    path = write_geotiff(tmp_path / "twin.tif", width=2000, height=2000, noise=True)  # multipart
+    pid = provider.new_product("twin-1")
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda _: provider.start(pid, "data", path), range(8)))
+    codes = sorted(a.status_code for a in answers)
+    assert codes.count(201) == 1 and set(codes) <= {201, 409}, [(a.status_code, a.text[:200]) for a in answers]
+    opened = next(a.json() for a in answers if a.status_code == 201)
+    assert all(a.json()["upload_id"] == opened["id"] for a in answers if a.status_code == 409)
+    assert len(bucket_listing(provider.live.app)["open-multipart"]) == 1
