@@ -195,7 +195,7 @@ def make_item(rng: random.Random, spec: CollectionSpec, number: int) -> tuple[di
             "instruments": list(spec.instruments),
         },
         "assets": {
-            "data": {"href": f"s3://bench-{spec.constellation}/{item_id}/data.tif",
+            "data": {"href": f"{item_id}.tif",
                      "type": "image/tiff; application=geotiff; profile=cloud-optimized", "roles": ["data"]},
             "thumbnail": {"href": f"https://bench.example/{spec.constellation}/{item_id}.png",
                           "type": "image/png", "roles": ["thumbnail"]},
