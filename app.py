@@ -6,10 +6,9 @@ from pathlib import Path
 from flask import Flask
 from flask.cli import AppGroup
 from flask_migrate import Migrate
-from flask_smorest import Api
 
 from exchange.core import celery as celery_ext
-from exchange.core import limits, nul_guard, observability, problems
+from exchange.core import limits, nul_guard, observability, problems, responses
 from exchange.core.config import load_config, refuse_weak_secrets, secret_key
 from exchange.core.db import db
 from exchange.core.strict_json import StrictJSONProvider
@@ -102,10 +101,11 @@ def create_app(config: dict | None = None) -> Flask:
     migrate.init_app(app, db, directory=MIGRATIONS_DIR)
     celery_ext.init_app(app)
 
-    api = Api(app)
+    api = responses.PlatformApi(app)
     problems.init_app(app)  # after Api: our problem+json handlers replace flask-smorest's
     limits.init_app(app)  # JSON bodies' nesting, before anything parses them
     nul_guard.init_app(app)
+    responses.init_app(app)
 
     from auth import oauth_server
     from auth.api import blp as accounts_blp

@@ -12,6 +12,7 @@ from exchange.catalog.search import build_request
 from exchange.core.body import json_object
 from exchange.core.location import location
 from exchange.core.problems import ValidationProblem
+from exchange.core.responses import OPENAPI_MEDIA_TYPE
 
 bp = Blueprint("stac", __name__, url_prefix="/stac")
 
@@ -74,7 +75,7 @@ def landing():
             {"rel": "search", "type": GEOJSON, "method": "POST", "href": f"{stac}/search"},
             {"rel": "http://www.opengis.net/def/rel/ogc/1.0/queryables", "type": "application/schema+json",
              "href": f"{stac}/queryables"},
-            {"rel": "service-desc", "type": "application/vnd.oai.openapi+json;version=3.0",
+            {"rel": "service-desc", "type": OPENAPI_MEDIA_TYPE,
              "href": f"{base_url()}/api/openapi.json"},
             {"rel": "service-doc", "type": "text/html", "href": f"{base_url()}/api/docs"},
         ],
@@ -162,9 +163,10 @@ def delete_collection(cid: str):
 
 
 # -- items and search -------------------------------------------------------------------------------
-def _feature_collection(page: service.Page, search, link_for) -> dict:
+def _feature_collection(page: service.Page, search, link_for, self_link: dict) -> dict:
     features = [service.render(item, base_url(), search) for item in page.items]
-    links = [{"rel": "root", "type": "application/json", "href": f"{base_url()}/stac/"}]
+    links = [dict(self_link, rel="self", type=GEOJSON),
+             {"rel": "root", "type": "application/json", "href": f"{base_url()}/stac/"}]
     for rel, token in (("next", page.next_token), ("prev", page.prev_token)):
         if token:
             links.append(dict(link_for(token), rel=rel, type=GEOJSON))
@@ -179,13 +181,19 @@ def _get_link(path: str):
     return lambda token: {"href": f"{base_url()}{path}?{urlencode({**params, 'token': token})}", "method": "GET"}
 
 
+def _get_self() -> dict:
+    """The page as it was asked for: the request's own URL, under the public base URL."""
+    query = request.query_string.decode()
+    return {"href": f"{base_url()}{request.path}" + (f"?{query}" if query else ""), "method": "GET"}
+
+
 @bp.get("/collections/<cid>/items")
 @READ
 def items(cid: str):
     service.get_collection(current_identity(), cid)
     search = build_request(request.args.to_dict(), from_get=True)
     page = service.search(current_identity(), search, collection_id=cid)
-    return _stac(_feature_collection(page, search, _get_link(f"/stac/collections/{cid}/items")),
+    return _stac(_feature_collection(page, search, _get_link(f"/stac/collections/{cid}/items"), _get_self()),
                  media_type=GEOJSON)
 
 
@@ -200,14 +208,15 @@ def item(cid: str, iid: str):
 def search():
     if request.method == "GET":
         params = request.args.to_dict()
-        link_for = _get_link("/stac/search")
+        link_for, self_link = _get_link("/stac/search"), _get_self()
     else:
         params = json_object()
         link_for = lambda token: {"href": f"{base_url()}/stac/search", "method": "POST",  # noqa: E731
                                   "body": {**params, "token": token}, "merge": False}
+        self_link = {"href": f"{base_url()}/stac/search", "method": "POST", "body": params}
     query = build_request(params, from_get=request.method == "GET")
     page = service.search(current_identity(), query)
-    return _stac(_feature_collection(page, query, link_for), media_type=GEOJSON)
+    return _stac(_feature_collection(page, query, link_for, self_link), media_type=GEOJSON)
 
 
 def _repair() -> bool:

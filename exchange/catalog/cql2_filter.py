@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import operator
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timezone
 from typing import Any, Mapping, Protocol
@@ -25,6 +26,8 @@ from sqlalchemy import Boolean, ColumnElement, and_, false, literal, not_, or_, 
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
+from exchange.catalog.spatial import range_problem
+from exchange.catalog.stac import parse_rfc3339
 from exchange.core import limits
 
 
@@ -202,17 +205,21 @@ def _show(value: Any) -> str:
 
 
 def _instant(value: Any) -> datetime | None:
-    """An RFC 3339 timestamp or a date (midnight UTC) as an aware UTC datetime; None if it is neither."""
+    """An RFC 3339 date-time (the strict parser items and search use) or a date (midnight UTC) as an
+    aware UTC datetime; None if it is neither."""
     text = value.get("timestamp", value.get("date")) if isinstance(value, dict) and len(value) == 1 else value
     if not isinstance(text, str):
         return None
     try:
-        if len(text) == 10:
-            return datetime.combine(date.fromisoformat(text), time(), timezone.utc)
-        parsed = datetime.fromisoformat(text)
+        if isinstance(value, dict) and "date" in value or not isinstance(value, dict) and _DATE.fullmatch(text):
+            return datetime.combine(date.fromisoformat(text), time(), timezone.utc) if _DATE.fullmatch(text) else None
+        return parse_rfc3339(text)
     except ValueError:
         return None
-    return parsed.astimezone(timezone.utc) if parsed.tzinfo is not None else None
+
+
+#: A CQL2 date: RFC 3339 ``full-date``.
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def _temporal(op: str, column: Any, name: str, value: Any) -> ColumnElement[bool]:
@@ -237,22 +244,32 @@ def _temporal(op: str, column: Any, name: str, value: Any) -> ColumnElement[bool
 
 
 def _geometry(value: Any) -> shapely.Geometry:
-    """A GeoJSON geometry or ``{"bbox": [...]}`` literal as a 2D shapely geometry."""
+    """A GeoJSON geometry or ``{"bbox": [...]}`` literal as a 2D shapely geometry, within WGS84 degrees
+    (the rule of a search's ``bbox`` and ``intersects``)."""
     _reject_function(value)
     try:
         if isinstance(value, dict) and "bbox" in value:
             bbox = value["bbox"]
             west, south, east, north = (bbox[0], bbox[1], bbox[3], bbox[4]) if len(bbox) == 6 else bbox
+            problem = range_problem(west, south, east, north) if south <= north else "south is above north"
             if west > east:  # crosses the antimeridian
-                return shapely.MultiPolygon([shapely.box(west, south, 180.0, north),
-                                             shapely.box(-180.0, south, east, north)])
-            return shapely.box(west, south, east, north)
-        if isinstance(value, dict) and "type" in value:
+                geometry = shapely.MultiPolygon([shapely.box(west, south, 180.0, north),
+                                                 shapely.box(-180.0, south, east, north)])
+            else:
+                geometry = shapely.box(west, south, east, north)
+        elif isinstance(value, dict) and "type" in value:
             limits.check_vertices(value, "filter")  # parse_filter has checked; this AST may come from elsewhere
-            return shapely.force_2d(shape(value))
+            geometry = shapely.force_2d(shape(value))
+            problem = None if geometry.is_empty else range_problem(*geometry.bounds)
+        else:
+            raise FilterError(f"operator 's_intersects' needs a geometry or bbox literal, got {_show(value)}")
+    except FilterError:
+        raise
     except (ValueError, TypeError, KeyError, IndexError, ShapelyError) as exc:
         raise FilterError(f"operator 's_intersects': invalid geometry {_show(value)}: {exc}") from None
-    raise FilterError(f"operator 's_intersects' needs a geometry or bbox literal, got {_show(value)}")
+    if problem:
+        raise FilterError(f"operator 's_intersects': {problem} in {_show(value)[:200]}")
+    return geometry
 
 
 _ESCAPE = "\\"

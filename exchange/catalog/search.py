@@ -14,7 +14,8 @@ from datetime import datetime
 import shapely
 from shapely.geometry import shape
 
-from exchange.catalog.spatial import bbox_geometry
+from exchange.catalog.fields import Selection, compile_fields
+from exchange.catalog.spatial import bbox_geometry, range_problem
 from exchange.catalog.stac import parse_rfc3339
 from exchange.core import limits, strict_json
 from exchange.core.problems import Problem
@@ -41,8 +42,7 @@ class SearchRequest:
     interval: tuple[datetime | None, datetime | None] | None = None
     limit: int = DEFAULT_LIMIT
     sortby: list[tuple[str, bool]] = field(default_factory=list)  # (field, ascending)
-    fields_include: list[str] = field(default_factory=list)
-    fields_exclude: list[str] = field(default_factory=list)
+    fields: Selection | None = None  # the fields extension; None: whole items
     filter: dict | None = None  # CQL2 JSON AST
     query: dict | None = None
     token: str | None = None
@@ -89,10 +89,11 @@ def parse_bbox(value) -> object:
         raise SearchError("bbox must be 4 numbers (west,south,east,north) or 6 with min/max elevation")
     south, north = (value[1], value[4]) if len(value) == 6 else (value[1], value[3])
     west, east = (value[0], value[3]) if len(value) == 6 else (value[0], value[2])
-    if not (-90 <= south <= north <= 90):
+    if not south <= north:
         raise SearchError("bbox latitudes must satisfy -90 <= south <= north <= 90")
-    if not (-180 <= west <= 180 and -180 <= east <= 180):
-        raise SearchError("bbox longitudes must be within -180..180 (west > east crosses the antimeridian)")
+    problem = range_problem(west, south, east, north)
+    if problem:
+        raise SearchError(f"bbox {problem} (west > east crosses the antimeridian)")
     return bbox_geometry(value)
 
 
@@ -113,15 +114,19 @@ def parse_intersects(value) -> object:
     limits.check_vertices(value, "intersects")  # counted before Shapely builds it
     try:
         geometry = shapely.force_2d(shape(value))  # footprints are 2D: a mixed 2D/3D collection is one too
-        if geometry.is_empty:
-            raise SearchError("intersects is an empty geometry")
-        return geometry if geometry.is_valid else shapely.make_valid(geometry)
     except (ValueError, TypeError, AttributeError, KeyError, IndexError, shapely.errors.ShapelyError) as exc:
         raise SearchError(f"intersects is not a valid GeoJSON geometry: {exc}") from None
+    if geometry.is_empty:
+        raise SearchError("intersects is an empty geometry")
+    problem = range_problem(*geometry.bounds)
+    if problem:
+        raise SearchError(f"intersects {problem} (WGS84 degrees; split a shape that crosses the antimeridian)")
+    return geometry if geometry.is_valid else shapely.make_valid(geometry)
 
 
 def parse_datetime(value) -> tuple[datetime | None, datetime | None] | None:
-    """An instant, a closed interval a/b, or an open one with '..' (or an empty side)."""
+    """An RFC 3339 instant, a closed interval a/b, or one open at one end with '..' or an empty side
+    (the STAC API's rules: open at both ends is refused)."""
     if value is None or value == "":
         return None
     if not isinstance(value, str):
@@ -131,6 +136,8 @@ def parse_datetime(value) -> tuple[datetime | None, datetime | None] | None:
             instant = parse_rfc3339(value)
             return instant, instant
         start_text, end_text = value.split("/", 1)
+        if start_text in ("", "..") and end_text in ("", ".."):
+            raise SearchError(f"datetime interval {_show(value)} is open at both ends; give a start, an end or both")
         start = None if start_text in ("", "..") else parse_rfc3339(start_text)
         end = None if end_text in ("", "..") else parse_rfc3339(end_text)
     except ValueError as exc:
@@ -162,15 +169,21 @@ def parse_sortby(value) -> list[tuple[str, bool]]:
     raise SearchError("sortby must be a string like '-datetime,id' or a list of {field, direction}")
 
 
-def parse_fields(value) -> tuple[list[str], list[str]]:
+def parse_fields(params: dict) -> Selection | None:
+    """The fields extension's request: absent is None (whole items); GET's text cannot say "missing",
+    so its include list is empty, never missing (the default set less the excluded)."""
+    if "fields" not in params:
+        return None
+    value = params["fields"]
     if value is None or value == "":
-        return [], []
+        return compile_fields([], [])
     if isinstance(value, str):
         parts = _split(value, "fields", 2 * limits.MAX_FIELD_ITEMS)
-        return [p.lstrip("+") for p in parts if not p.startswith("-")], [p[1:] for p in parts if p.startswith("-")]
+        return compile_fields([p.lstrip("+") for p in parts if not p.startswith("-")],
+                              [p[1:] for p in parts if p.startswith("-")])
     if isinstance(value, dict):
-        return (_split(value.get("include"), "fields.include", limits.MAX_FIELD_ITEMS),
-                _split(value.get("exclude"), "fields.exclude", limits.MAX_FIELD_ITEMS))
+        include = None if "include" not in value else _split(value["include"], "fields.include", limits.MAX_FIELD_ITEMS)
+        return compile_fields(include, _split(value.get("exclude"), "fields.exclude", limits.MAX_FIELD_ITEMS))
     raise SearchError('fields must be "a,-b" or {"include": [...], "exclude": [...]}')
 
 
@@ -200,10 +213,12 @@ def build_request(params: dict, *, from_get: bool) -> SearchRequest:
                             sortby=parse_sortby(params.get("sortby")), query=parse_query(params.get("query")),
                             token=params.get("token") or None)
     if params.get("bbox") not in (None, "", []):
+        if not from_get and not isinstance(params["bbox"], list):
+            raise SearchError(f"bbox in a POST body must be a JSON array of 4 or 6 numbers, got {_show(params['bbox'])}")
         request.geometry = parse_bbox(params["bbox"])
     elif params.get("intersects") not in (None, ""):
         request.geometry = parse_intersects(params["intersects"])
-    request.fields_include, request.fields_exclude = parse_fields(params.get("fields"))
+    request.fields = parse_fields(params)
     if params.get("filter") not in (None, ""):
         try:
             request.filter = parse_filter(params["filter"], params.get("filter-lang"))

@@ -6,7 +6,6 @@ what a read would refuse. Writes are for providers on what their organisation ow
 """
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 
 from flask import current_app
@@ -393,32 +392,6 @@ def _uncapped_rows(plan: dict) -> int:
     return int(plan["Plan Rows"])
 
 
-def apply_fields(doc: dict, include: list[str], exclude: list[str]) -> dict:
-    """The fields extension: keep ``include`` (dotted paths) if given, then drop ``exclude``."""
-    if include:
-        kept = {key: doc[key] for key in ("type", "stac_version", "id", "collection", "links") if key in doc}
-        for path in include:
-            head, _, rest = path.partition(".")
-            if head not in doc:
-                continue
-            if rest and isinstance(doc[head], dict):
-                kept.setdefault(head, {})
-                if rest in doc[head]:
-                    kept[head][rest] = doc[head][rest]
-            else:
-                kept[head] = copy.deepcopy(doc[head])
-        doc = kept
-    for path in exclude:
-        head, _, rest = path.partition(".")
-        if rest and isinstance(doc.get(head), dict):
-            doc[head].pop(rest, None)
-        elif not rest and head not in ("id", "type", "links"):
-            doc.pop(head, None)
-    return doc
-
-
 def render(item: Item, base_url: str, request: SearchRequest | None = None) -> dict:
     doc = render_item(item, base_url)
-    if request is not None:
-        doc = apply_fields(doc, request.fields_include, request.fields_exclude)
-    return doc
+    return request.fields.apply(doc) if request is not None and request.fields is not None else doc

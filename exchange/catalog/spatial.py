@@ -29,6 +29,16 @@ def _register_sqlite_functions(dbapi_connection, connection_record) -> None:
         dbapi_connection.create_function("sdx_intersects", 2, _sdx_intersects, deterministic=True)
 
 
+def range_problem(west: float, south: float, east: float, north: float) -> str | None:
+    """What of an extent lies outside WGS84 degrees, or None: the one rule for a search ``bbox``, an
+    ``intersects`` geometry and a CQL2 ``s_intersects`` literal (none is wrapped around the globe)."""
+    if not (-180 <= west <= 180 and -180 <= east <= 180):
+        return "longitudes must be within -180..180"
+    if not (-90 <= south <= 90 and -90 <= north <= 90):
+        return "latitudes must be within -90..90"
+    return None
+
+
 def bbox_geometry(bbox: list[float]) -> BaseGeometry:
     """A 2D or 3D STAC bbox as a (multi)polygon; west > east crosses the antimeridian."""
     if len(bbox) == 6:

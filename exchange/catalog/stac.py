@@ -127,15 +127,31 @@ class InvalidItem(ValueError):
         super().__init__("; ".join(self.reasons))
 
 
-def parse_rfc3339(value: str) -> datetime:
-    """An RFC 3339 timestamp as an aware UTC datetime (a trailing Z or an offset is required)."""
-    if not isinstance(value, str):
-        raise ValueError(f"{value!r} is not an RFC 3339 timestamp")
-    text = value.strip().replace("z", "Z")
-    parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if parsed.tzinfo is None:
-        raise ValueError(f"{value!r} has no time zone (add Z)")
+#: RFC 3339 section 5.6 ``date-time``: ``T`` and ``Z`` in either case, seconds required, a fraction
+#: of one digit or more, and a time zone (``Z`` or ``±hh:mm``). ``datetime.fromisoformat`` alone would
+#: also take ``2020-01-01``, ``…50,52Z``, ``…+0100`` or no zone at all.
+RFC3339 = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2})[Tt]([0-9]{2}:[0-9]{2}:[0-9]{2})(?:\.([0-9]+))?([Zz]|[+-][0-9]{2}:[0-9]{2})")
+RFC3339_RULE = "an RFC 3339 date-time such as 2020-01-01T00:00:00Z or 2020-01-01T01:00:00.5+01:00"
+
+
+def parse_rfc3339(value: object) -> datetime:
+    """An RFC 3339 date-time as an aware UTC datetime, or ValueError saying what is wrong. The one
+    parser of timestamps: search ``datetime``, item properties and CQL2 literals."""
+    match = RFC3339.fullmatch(value) if isinstance(value, str) else None
+    if match is None:
+        raise ValueError(f"{_show(value)} is not {RFC3339_RULE}")
+    day, clock, fraction, zone = match.groups()
+    micro = f".{(fraction or '')[:6]:0<6}" if fraction else ""  # Python keeps microseconds only
+    try:
+        parsed = datetime.fromisoformat(f"{day}T{clock}{micro}{'+00:00' if zone in 'Zz' else zone}")
+    except ValueError as exc:  # a shape that fits but a date or time that does not exist
+        raise ValueError(f"{_show(value)} is not a valid date-time ({exc})") from None
     return parsed.astimezone(timezone.utc)
+
+
+def _show(value: object, width: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= width else text[:width] + "…"
 
 
 def _number(value) -> float | None:
