@@ -139,17 +139,18 @@ def parse_rfc3339(value: object) -> datetime:
     parser of timestamps: search ``datetime``, item properties and CQL2 literals."""
     match = RFC3339.fullmatch(value) if isinstance(value, str) else None
     if match is None:
-        raise ValueError(f"{_show(value)} is not {RFC3339_RULE}")
+        raise ValueError(f"{shown(value)} is not {RFC3339_RULE}")
     day, clock, fraction, zone = match.groups()
     micro = f".{(fraction or '')[:6]:0<6}" if fraction else ""  # Python keeps microseconds only
     try:
         parsed = datetime.fromisoformat(f"{day}T{clock}{micro}{'+00:00' if zone in 'Zz' else zone}")
     except ValueError as exc:  # a shape that fits but a date or time that does not exist
-        raise ValueError(f"{_show(value)} is not a valid date-time ({exc})") from None
+        raise ValueError(f"{shown(value)} is not a valid date-time ({exc})") from None
     return parsed.astimezone(timezone.utc)
 
 
-def _show(value: object, width: int = 60) -> str:
+def shown(value: object, width: int = 60) -> str:
+    """A value for an error message, cut short (a provider's value may be megabytes)."""
     text = repr(value)
     return text if len(text) <= width else text[:width] + "…"
 

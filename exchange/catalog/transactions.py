@@ -16,8 +16,8 @@ from auth.policy import Identity, decide, require
 from exchange.catalog.bulk import upsert_items
 from exchange.catalog.models import Collection, Item, ItemStatus
 from exchange.catalog.service import find_collection
-from exchange.catalog.stac import ID_RULE, STAC_VERSION, InvalidItem, Promoted, href_problems, stored_document, \
-    valid_id, validate_item
+from exchange.catalog.stac import ID_RULE, STAC_VERSION, InvalidItem, Promoted, href_problems, shown, \
+    stored_document, valid_id, validate_item
 from exchange.catalog.validation import check_extent, error
 from exchange.core.db import db, unit_of_work
 from exchange.core.problems import Conflict, NotFound, ValidationProblem
@@ -151,17 +151,12 @@ def _check_url_fields(doc: dict, collection_id: str, item_id: str | None = None)
         return
     errors = []
     if doc.get("collection") not in (None, collection_id):
-        errors.append(error("/collection", f"is {_show(doc['collection'])} but the item is sent to {collection_id!r}"))
+        errors.append(error("/collection", f"is {shown(doc['collection'])} but the item is sent to {collection_id!r}"))
     if item_id is not None and doc.get("id") not in (None, item_id):
-        errors.append(error("/id", f"{_show(doc['id'])} does not match the URL ({item_id!r})"))
+        errors.append(error("/id", f"{shown(doc['id'])} does not match the URL ({item_id!r})"))
     if errors:
         raise ValidationProblem("The item does not match the URL it is sent to; see errors.", status=400,
                                 title="Bad request", errors=errors)
-
-
-def _show(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 100 else text[:100] + "…"
 
 
 def create_item(identity: Identity, collection_id: str, doc: dict, *, repair: bool = False) -> Item:

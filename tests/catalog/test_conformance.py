@@ -134,9 +134,12 @@ def test_an_item_contradicting_its_url_is_400_and_changes_nothing(live):
         answer = live.api("PUT", path, token, json=body)
         assert answer.status_code == 400 and answer.headers["Content-Type"] == PROBLEM
         assert [e["field"] for e in answer.json()["errors"]] == fields
+    patched = live.api("PATCH", path, token, json={"collection": "other", "properties": {"gsd": 2}})
+    assert patched.status_code == 400 and [e["field"] for e in patched.json()["errors"]] == ["/collection"]
     answer = live.api("POST", "/stac/collections/url/items", token, json=dict(moved, id="new", collection="other"))
     assert answer.status_code == 400 and [e["field"] for e in answer.json()["errors"]] == ["/collection"]
-    assert live.api("GET", path, token).json()["properties"]["datetime"] == ITEM["properties"]["datetime"]
+    kept = live.api("GET", path, token).json()["properties"]
+    assert kept["datetime"] == ITEM["properties"]["datetime"] and kept["gsd"] == ITEM["properties"]["gsd"]
     assert live.api("GET", "/stac/collections/url/items/new", token).status_code == 404
     assert live.api("PUT", path, token, json=dict(moved, collection="url")).status_code == 200
 
