@@ -19,7 +19,7 @@ from sqlalchemy import select
 from auth.policy import Identity, require
 from exchange.catalog.bulk import write_items
 from exchange.catalog.models import Collection, Item, ItemStatus
-from exchange.catalog.rendered import download_target
+from exchange.catalog.rendered import download_target, platform_roots
 from exchange.catalog.stac import InvalidItem, stored_document
 from exchange.catalog.transactions import checked_item, collection_for_write
 from exchange.core.db import db, unit_of_work
@@ -42,9 +42,10 @@ def _label(offset: int, doc: object, first_position: int) -> str:
 
 def _stored_assets(collection_id: str, docs: list) -> dict[str, dict]:
     """The stored assets of the items sent back with SDX's download URLs in them, by item id."""
+    roots = platform_roots()
     ids = {doc["id"] for doc in docs if isinstance(doc, dict) and isinstance(doc.get("id"), str)
            and isinstance(doc.get("assets"), dict)
-           and any(isinstance(a, dict) and download_target(a.get("href")) for a in doc["assets"].values())}
+           and any(isinstance(a, dict) and download_target(a.get("href"), roots) for a in doc["assets"].values())}
     if not ids:
         return {}
     rows = db.session.execute(select(Item.item_id, Item.data).where(Item.collection_id == collection_id,

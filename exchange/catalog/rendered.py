@@ -14,6 +14,7 @@ itself), on the platform's public host and on the host the request came to.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
 from urllib.parse import unquote, urlsplit
 
 from flask import current_app, has_request_context, request
@@ -32,12 +33,14 @@ def _host(name: str | None) -> str:
     return (name or "").rstrip(".").lower()
 
 
-def _platform_roots() -> list[tuple[str, str]]:
+def platform_roots() -> tuple[tuple[str, str], ...]:
     """(host name, path prefix) of the platform's public address and of the address of this request."""
-    roots = [current_app.config["PUBLIC_BASE_URL"]]
-    if has_request_context():
-        roots.append(request.root_url)
-    return [(_host(urlsplit(root).hostname), urlsplit(root).path.rstrip("/")) for root in roots]
+    return _roots(current_app.config["PUBLIC_BASE_URL"], request.root_url if has_request_context() else None)
+
+
+@lru_cache(maxsize=64)
+def _roots(*urls: str | None) -> tuple[tuple[str, str], ...]:
+    return tuple((_host(urlsplit(url).hostname), urlsplit(url).path.rstrip("/")) for url in urls if url)
 
 
 def _without_dot_segments(path: str) -> str:
@@ -72,13 +75,16 @@ def _route(path: str) -> tuple[str, str, str] | None:
     return None
 
 
-def download_target(href: object) -> tuple[str, str, str] | None:
-    """(collection, item, asset key) if ``href`` is a URL of the platform's download route."""
-    if not is_web_link(href):
+def download_target(href: object, roots: tuple[tuple[str, str], ...]) -> tuple[str, str, str] | None:
+    """(collection, item, asset key) if ``href`` is a URL of the platform's download route (on one
+    of the ``platform_roots()``)."""
+    # A URL on the platform's host holds its name (any case): most hrefs stop at this cheap test.
+    if not isinstance(href, str) or not any(root_host in href.lower() for root_host, _ in roots) \
+            or not is_web_link(href):
         return None
     parts = urlsplit(href)
     host, path = _host(parts.hostname), _without_dot_segments(parts.path)
-    for root_host, prefix in _platform_roots():
+    for root_host, prefix in roots:
         if host == root_host and path.startswith(prefix + "/"):
             target = _route(unquote(path[len(prefix):]))
             if target is not None:
@@ -94,9 +100,9 @@ def restore_stored_hrefs(doc: dict, collection_id: str, stored: Callable[[], dic
     assets = doc.get("assets")
     if not isinstance(assets, dict):
         return doc, set(), []
-    restored, errors, stored_assets = {}, [], None
+    restored, errors, stored_assets, roots = {}, [], None, platform_roots()
     for key, asset in assets.items():
-        target = download_target(asset.get("href")) if isinstance(asset, dict) else None
+        target = download_target(asset.get("href"), roots) if isinstance(asset, dict) else None
         if target is None:
             continue
         field = pointer("assets", key, "href")
