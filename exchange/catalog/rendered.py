@@ -7,12 +7,14 @@ never stored: for the same item and asset key it stands for the stored href, whi
 anything else (another product's file, or an asset with nothing stored) it is refused.
 
 A hostile provider would spell the URL so that a naive comparison misses it: another case, port or
-scheme, user info, ``..`` and ``%2e`` segments, percent-encoding, doubled slashes. So the URL is
-resolved as a client would (dot segments) and then as the server would (decoding, the router
-itself), on the platform's public host and on the host the request came to.
+scheme, user info, another spelling of the host, ``..`` and ``%2e`` segments, percent-encoding,
+doubled slashes. So the URL is resolved as a browser would (host, dot segments) and then as the
+server would (decoding, the router itself), on the platform's public host and on the host the
+request came to.
 """
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable
 from functools import lru_cache
 from urllib.parse import unquote, urlsplit
@@ -30,7 +32,18 @@ DOUBLE_DOT_SEGMENTS = {"..", ".%2e", "%2e.", "%2e%2e"}
 
 
 def _host(name: str | None) -> str:
-    return (name or "").rstrip(".").lower()
+    """A host name as a browser resolves it: percent-decoded, IDNA-normalised (full-width and
+    upper-case letters), without a trailing dot, an IPv4 address in dotted decimal (``127.1``,
+    ``0x7f.0.0.1`` and ``2130706433`` are ``127.0.0.1``)."""
+    host = unquote(name or "").rstrip(".")
+    try:
+        host = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        pass
+    try:
+        return socket.inet_ntoa(socket.inet_aton(host))
+    except OSError:
+        return host.lower()
 
 
 def platform_roots() -> tuple[tuple[str, str], ...]:
@@ -78,9 +91,8 @@ def _route(path: str) -> tuple[str, str, str] | None:
 def download_target(href: object, roots: tuple[tuple[str, str], ...]) -> tuple[str, str, str] | None:
     """(collection, item, asset key) if ``href`` is a URL of the platform's download route (on one
     of the ``platform_roots()``)."""
-    # A URL on the platform's host holds its name (any case): most hrefs stop at this cheap test.
-    if not isinstance(href, str) or not any(root_host in href.lower() for root_host, _ in roots) \
-            or not is_web_link(href):
+    # The route ends in "download", maybe percent-encoded: most hrefs stop at this cheap test.
+    if not isinstance(href, str) or ("download" not in href and "%" not in href) or not is_web_link(href):
         return None
     parts = urlsplit(href)
     host, path = _host(parts.hostname), _without_dot_segments(parts.path)

@@ -83,7 +83,10 @@ def foreign_spellings(url: str) -> list[str]:
             f"{url}/stac/./collections/alice/items/victim/assets/data/download",
             f"{url}/stac//collections/alice/items/victim/assets/data/download",
             f"{url}/stac/collections/alice/items/%76ictim/assets/data/download",
-            f"{url}/stac/collections/alice/items/victim/assets/data%2Fdownload"]
+            f"{url}/stac/collections/alice/items/victim/assets/data%2Fdownload",
+            f"{url}/stac/collections/alice/items/victim/assets/data/d%6Fwnload",
+            f"http://127.1{route}", f"http://2130706433{route}", f"http://0x7f.0.0.%31{route}",
+            f"http://１２７.０.０.１{route}"]
 
 
 def test_a_download_url_of_another_product_is_refused_however_it_is_spelt(live, alice):
