@@ -6,14 +6,16 @@ validating the next ones (the server inserts and indexes one part of the batch w
 prepares the next: two cores at work, not one after the other). Should an id already exist, the
 unique index refuses the COPY; the batch is then rolled back to a savepoint and written again
 through a session-local staging table with one ``INSERT … SELECT … ON CONFLICT (collection_id,
-item_id) DO UPDATE`` (inserting only: ``DO NOTHING RETURNING`` the ids written). Either way the unique index decides what is new — never a "which of these
-ids exist?" query, whose plan depends on statistics a table being bulk-loaded does not have yet
-(on a fresh table that query scanned every earlier row of the collection, once per batch) — and a
+item_id) DO UPDATE`` (inserting only: ``DO NOTHING RETURNING`` the ids written). Either way the
+unique index decides what is new — never a "which of these ids exist?" query, whose plan depends
+on statistics a table being bulk-loaded does not have yet (on a fresh table that query scanned
+every earlier row of the collection, once per batch) — and a
 concurrent writer of the same id cannot make the batch fail. Everything runs in the caller's
 transaction, so the unit of work still commits once.
 
 SQLite: the existing rows are looked up through the unique index and updated through the ORM (or
-left alone); the new ones are inserted with one multi-row INSERT (its R*Tree triggers keep the spatial index).
+left alone); the new ones are inserted with one multi-row INSERT (its R*Tree triggers keep the
+spatial index).
 """
 from __future__ import annotations
 

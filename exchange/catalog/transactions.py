@@ -108,7 +108,7 @@ def delete_collection(identity: Identity, collection_id: str) -> None:
 
 
 def checked_item(doc: object, collection_id: str, stored: Callable[[], dict] | None = None,
-             uploaded: set[str] = frozenset(), *, repair: bool = False) -> tuple[Promoted, dict]:
+                 uploaded: set[str] = frozenset(), *, repair: bool = False) -> tuple[Promoted, dict]:
     """An item document a provider sent, checked (the core rules plus what a provider may write in
     hrefs), and the document to keep: its own rendered download URLs hold the stored hrefs again
     (see rendered.py; ``stored`` gives the stored assets, None on create). Assets whose file SDX
