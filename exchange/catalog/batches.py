@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from auth.policy import Identity, require
 from exchange.catalog.bulk import write_items
@@ -33,11 +34,6 @@ class BulkResult:
     written: int = 0
     failures: list[tuple[str, list[dict]]] = field(default_factory=list)  # (item id or position, errors)
     existing: list[str] = field(default_factory=list)  # ids not written because they exist (insert)
-
-
-def _label(offset: int, doc: object, first_position: int) -> str:
-    item_id = doc.get("id") if isinstance(doc, dict) else None
-    return item_id if isinstance(item_id, str) else f"#{first_position + offset + 1}"
 
 
 def _stored_assets(collection_id: str, docs: list) -> dict[str, dict]:
@@ -89,6 +85,20 @@ def _write(collection: Collection, docs: list, *, insert: bool, status: ItemStat
     return result
 
 
+def _in_one_transaction(write: Callable[[], BulkResult]) -> BulkResult:
+    """``write`` in one unit of work, run again if a request running at the same moment inserted one
+    of its ids between the lookup and the insert (SQLite; PostgreSQL's unique index settles it in
+    place): the next run sees that item as existing."""
+    for _ in range(3):
+        try:
+            with unit_of_work():
+                return write()
+        except IntegrityError:
+            continue
+    raise Conflict("Other requests kept writing the same items at the same moment; nothing was written. "
+                   "Send the request again.")
+
+
 def bulk_write(identity: Identity, collection_id: str, docs: list, *, method: str = "upsert",
                status: ItemStatus | None = None, first_position: int = 0, repair: bool = False) -> BulkResult:
     """Insert (``method`` "insert": an existing id is reported, not replaced) or insert and replace
@@ -96,9 +106,13 @@ def bulk_write(identity: Identity, collection_id: str, docs: list, *, method: st
     collection = collection_for_write(identity, collection_id)
     if status is not None:
         require(identity, "catalog:set-status", collection)
-    with unit_of_work():
-        result = _write(collection, docs, insert=method == "insert", status=status, repair=repair,
-                        label=lambda offset, doc: _label(offset, doc, first_position))
+
+    def label(offset: int, doc: object) -> str:
+        item_id = doc.get("id") if isinstance(doc, dict) else None
+        return item_id if isinstance(item_id, str) else f"#{first_position + offset + 1}"
+
+    result = _in_one_transaction(lambda: _write(collection, docs, insert=method == "insert", status=status,
+                                                repair=repair, label=label))
     for item_id in result.existing:
         result.failures.append((item_id, [{"field": "/id", "message": f"item {item_id!r} already exists in "
                                            f"{collection_id!r}; use the method upsert to replace it"}]))
@@ -117,7 +131,8 @@ def create_items(identity: Identity, collection_id: str, features: object, *, re
     if not isinstance(features, list) or not features:
         raise ValidationProblem("The FeatureCollection is invalid; see errors.", errors=[
             {"field": "/features", "message": "must be a non-empty array of items"}])
-    with unit_of_work():  # a refusal raised inside rolls back whatever was written
+
+    def write_all() -> BulkResult:  # a refusal raised inside rolls back whatever was written
         result = _write(collection, features, insert=True, status=None, repair=repair,
                         label=lambda offset, doc: f"/features/{offset}")
         errors = [dict(e, field=prefix + e["field"]) for prefix, item_errors in result.failures for e in item_errors]
@@ -128,4 +143,6 @@ def create_items(identity: Identity, collection_id: str, features: object, *, re
                            f"{', …' if len(result.existing) > 10 else ''}); nothing was written. POST to "
                            f"/stac/collections/{collection_id}/bulk_items with method upsert to replace them.",
                            existing=result.existing)
-    return result.written
+        return result
+
+    return _in_one_transaction(write_all).written
