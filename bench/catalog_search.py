@@ -279,8 +279,9 @@ def load(app, total: int, batch: int, seed: int, profile_last: bool) -> LoadResu
 
     from auth import service
     from auth.policy import SYSTEM
+    from exchange.catalog.batches import bulk_upsert
     from exchange.catalog.models import ItemStatus
-    from exchange.catalog.transactions import bulk_upsert, create_collection
+    from exchange.catalog.transactions import create_collection
     from exchange.core.db import db
 
     rng = random.Random(seed)

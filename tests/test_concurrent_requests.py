@@ -45,3 +45,23 @@ def test_the_same_sign_up_at_once_creates_one_organisation(live):
     token = live.client_credentials_token(client_id, secret)["access_token"]
     pending = live.api("GET", "/api/v1/admin/orgs", token, params={"status": "pending"}).json()["items"]
     assert [o["name"] for o in pending] == ["Race Imaging"] and pending[0]["signup_email"] == "race@buyer.example"
+
+
+def test_the_same_items_loaded_at_once_are_written_once(live):
+    live.user("bulk@prov.example", roles=("provider",), kind="provider", org="Bulk Sat")
+    client_id, secret = live.client("bulk@prov.example", "catalog:read catalog:write")
+    token = live.client_credentials_token(client_id, secret)["access_token"]
+    assert live.api("POST", "/stac/collections", token, json={"id": "bulk", "description": "B"}).status_code == 201
+    features = [dict(ITEM, id=f"twin-{i}") for i in range(20)]
+    answers = _at_once(lambda: live.api("POST", "/stac/collections/bulk/items", token,
+                                        json={"type": "FeatureCollection", "features": features}))
+    codes = sorted(a.status_code for a in answers)
+    assert codes.count(201) == 1 and set(codes) <= {201, 409}, [(a.status_code, a.text[:200]) for a in answers]
+    more = [dict(ITEM, id=f"more-{i}") for i in range(20)]
+    for method, written in (("insert", 20), ("upsert", 8 * 20)):
+        answers = _at_once(lambda: live.api("POST", "/stac/collections/bulk/bulk_items", token,
+                                            json={"items": more, "method": method}))
+        assert all(a.status_code in (200, 207) for a in answers), [(a.status_code, a.text[:200]) for a in answers]
+        assert sum(a.json()["written"] for a in answers) == written
+    listed = live.api("GET", "/stac/collections/bulk/items?limit=100", token).json()["features"]
+    assert sorted(f["id"] for f in listed) == sorted(f["id"] for f in features + more)

@@ -6,10 +6,12 @@ from urllib.parse import urlencode
 from flask import Blueprint, Response, current_app, jsonify, redirect, request
 
 from auth.tokens import current_identity, require_scopes
-from exchange.catalog import assets, service, transactions
+from exchange.catalog import assets, batches, service, transactions
 from exchange.catalog.models import Collection
 from exchange.catalog.search import build_request
+from exchange.catalog.stac import pointer
 from exchange.core.body import json_object
+from exchange.core.limits import LimitExceeded
 from exchange.core.location import location
 from exchange.core.problems import ValidationProblem
 from exchange.core.responses import OPENAPI_MEDIA_TYPE
@@ -42,6 +44,8 @@ CONFORMANCE = [
     f"{_CQL2}/advanced-comparison-operators", f"{_CQL2}/basic-spatial-functions",
 ]
 QUERYABLES_REL = "http://www.opengis.net/def/rel/ogc/1.0/queryables"
+#: Items of one bulk request or posted FeatureCollection (the console import streams any number).
+MAX_BULK_ITEMS = 10_000
 READ = require_scopes("catalog:read", allow_anonymous=True)
 WRITE = require_scopes("catalog:write")
 
@@ -231,14 +235,51 @@ def _repair() -> bool:
 @bp.post("/collections/<cid>/items")
 @WRITE
 def create_items(cid: str):
+    """Create an item, or every item of a FeatureCollection (all or nothing)."""
     body = json_object()
     if body.get("type") == "FeatureCollection":
-        result = transactions.bulk_upsert(current_identity(), cid, body.get("features") or [], repair=_repair())
-        failures = [{"item": label, "errors": errors} for label, errors in result.failures]
-        return _stac({"written": result.written, "failed": failures}, 200 if not failures else 207)
+        features = body.get("features")
+        _check_count(features, "features")
+        created = batches.create_items(current_identity(), cid, features, repair=_repair())
+        return _stac({"created": created}, 201)
     created = transactions.create_item(current_identity(), cid, body, repair=_repair())
     return _stac(service.render(created, base_url()), 201, GEOJSON,
                  headers=location("stac.item", cid=cid, iid=created.item_id))
+
+
+def _check_count(docs: object, parameter: str) -> None:
+    if isinstance(docs, (list, dict)) and len(docs) > MAX_BULK_ITEMS:
+        raise LimitExceeded(parameter, "items", MAX_BULK_ITEMS, len(docs))
+
+
+def _bulk_items(body: dict) -> tuple[list, str]:
+    """The items (``{id: item}`` or a list) and the method of a bulk request, or a 422 naming each bad field."""
+    items, method, errors = body.get("items"), body.get("method", "insert"), []
+    if not isinstance(items, (dict, list)):
+        errors.append({"field": "/items", "message": "is required: an object of items by id, or an array of items"})
+    if method not in batches.METHODS:
+        errors.append({"field": "/method", "message": f"must be one of {', '.join(batches.METHODS)}"})
+    if errors:
+        raise ValidationProblem("The bulk request is invalid; see errors.", errors=errors)
+    _check_count(items, "items")
+    if isinstance(items, list):
+        return items, method
+    errors = [{"field": pointer("items", key, "id"), "message": f"is {doc['id']!r}, not its key"}
+              for key, doc in items.items() if isinstance(doc, dict) and doc.get("id", key) != key]
+    if errors:
+        raise ValidationProblem("The bulk request is invalid; see errors.", errors=errors)
+    # each item under its own id (an item without one takes its key)
+    return [dict(doc, id=key) if isinstance(doc, dict) else doc for key, doc in items.items()], method
+
+
+@bp.post("/collections/<cid>/bulk_items")
+@WRITE
+def bulk_items(cid: str):
+    """Insert (method insert) or insert and replace (upsert) many items; each is written or reported."""
+    items, method = _bulk_items(json_object())
+    result = batches.bulk_write(current_identity(), cid, items, method=method, repair=_repair())
+    failures = [{"item": label, "errors": errors} for label, errors in result.failures]
+    return _stac({"written": result.written, "failed": failures}, 200 if not failures else 207)
 
 
 @bp.put("/collections/<cid>/items/<iid>")

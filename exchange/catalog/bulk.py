@@ -1,18 +1,21 @@
-"""Writing many item rows fast: insert the new ones and replace the existing ones of one batch.
+"""Writing many item rows fast: insert the new ones and replace the existing ones of one batch (or,
+inserting only, leave the existing ones as they are and say which they were).
 
 PostgreSQL, optimistically: the rows are COPYed straight into items while the caller is still
 validating the next ones (the server inserts and indexes one part of the batch while Python
 prepares the next: two cores at work, not one after the other). Should an id already exist, the
 unique index refuses the COPY; the batch is then rolled back to a savepoint and written again
 through a session-local staging table with one ``INSERT … SELECT … ON CONFLICT (collection_id,
-item_id) DO UPDATE``. Either way the unique index decides what is new — never a "which of these
-ids exist?" query, whose plan depends on statistics a table being bulk-loaded does not have yet
-(on a fresh table that query scanned every earlier row of the collection, once per batch) — and a
+item_id) DO UPDATE`` (inserting only: ``DO NOTHING RETURNING`` the ids written). Either way the
+unique index decides what is new — never a "which of these ids exist?" query, whose plan depends
+on statistics a table being bulk-loaded does not have yet (on a fresh table that query scanned
+every earlier row of the collection, once per batch) — and a
 concurrent writer of the same id cannot make the batch fail. Everything runs in the caller's
 transaction, so the unit of work still commits once.
 
-SQLite: the existing rows are looked up through the unique index and updated through the ORM;
-the new ones are inserted with one multi-row INSERT (its R*Tree triggers keep the spatial index).
+SQLite: the existing rows are looked up through the unique index and updated through the ORM (or
+left alone); the new ones are inserted with one multi-row INSERT (its R*Tree triggers keep the
+spatial index).
 """
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ import gc
 import json
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 
 import psycopg
 import shapely
@@ -37,40 +41,49 @@ KEPT_ON_REPLACE = {"collection_id", "item_id", "provider_org_id", "created_at"}
 STAGE = "sdx_items_stage"
 
 
-def upsert_items(rows: Iterable[dict], *, keep_status: bool = True) -> int:
-    """Insert or replace item rows (dicts of Item column values; ``(collection_id, item_id)`` unique
-    among them) in the current transaction; ``rows`` may be a generator, consumed as it is written.
-    A replaced row keeps its status unless ``keep_status`` is false (the platform's own import).
-    Returns the number of rows written."""
+@dataclass
+class Written:
+    count: int = 0
+    refused: list[str] = field(default_factory=list)  # item ids left as they were (inserting only)
+
+
+def write_items(rows: Iterable[dict], *, replace: bool = True, keep_status: bool = True) -> Written:
+    """Insert item rows (dicts of Item column values; ``(collection_id, item_id)`` unique among
+    them) in the current transaction, replacing existing ones unless ``replace`` is false: those are
+    then left alone and their ids returned as refused. ``rows`` may be a generator, consumed as it
+    is written. A replaced row keeps its status unless ``keep_status`` is false (the platform's own
+    import)."""
     kept = KEPT_ON_REPLACE | {"status"} if keep_status else KEPT_ON_REPLACE
     connection = db.session.connection()
     if connection.dialect.name == "postgresql":
-        return _upsert_postgresql(connection, rows, kept)
+        return _write_postgresql(connection, rows, kept if replace else None)
     rows = list(rows)
-    if rows:
-        _upsert_orm(rows, kept)
-    return len(rows)
+    return _write_orm(rows, kept if replace else None) if rows else Written()
 
 
-def _upsert_orm(rows: list[dict], kept: set[str]) -> None:
+def _write_orm(rows: list[dict], kept: set[str] | None) -> Written:
     ids: dict[str, list[str]] = {}
     for row in rows:
         ids.setdefault(row["collection_id"], []).append(row["item_id"])
     existing = {(item.collection_id, item.item_id): item for collection_id, item_ids in ids.items()
                 for item in db.session.scalars(select(Item).where(Item.collection_id == collection_id,
                                                                   Item.item_id.in_(item_ids)))}
-    new_rows = []
+    new_rows, written = [], Written()
     for row in rows:
         item = existing.get((row["collection_id"], row["item_id"]))
         if item is None:
             new_rows.append(row)
-            continue
-        for name, value in row.items():
-            if name not in kept:
-                setattr(item, name, value)
+        elif kept is None:
+            written.refused.append(row["item_id"])
+        else:
+            for name, value in row.items():
+                if name not in kept:
+                    setattr(item, name, value)
     if new_rows:
         db.session.execute(insert(Item), new_rows)
     db.session.flush()
+    written.count = len(rows) - len(written.refused)
+    return written
 
 
 @contextmanager
@@ -113,11 +126,12 @@ def _encoded(rows: Iterable[dict], now, into: list) -> Iterator[tuple]:
         yield values
 
 
-def _upsert_postgresql(connection, rows: Iterable[dict], kept: set[str]) -> int:
+def _write_postgresql(connection, rows: Iterable[dict], kept: set[str] | None) -> Written:
     db.session.flush()  # pending ORM changes first, as a query would
     columns = ", ".join(COPY_COLUMNS)
     encoded: list[tuple] = []
     raw = connection.connection.driver_connection
+    refused = []
     with raw.cursor() as cursor:
         values_of_rows = _encoded(rows, utcnow(), encoded)
         cursor.execute("SAVEPOINT sdx_bulk_copy")
@@ -130,15 +144,15 @@ def _upsert_postgresql(connection, rows: Iterable[dict], kept: set[str]) -> int:
             cursor.execute("ROLLBACK TO SAVEPOINT sdx_bulk_copy")
             for _ in values_of_rows:  # whatever the refused COPY did not get to
                 pass
-            _upsert_staged(cursor, encoded, kept)
+            refused = _write_staged(cursor, encoded, kept)
         cursor.execute("RELEASE SAVEPOINT sdx_bulk_copy")
-    return len(encoded)
+    return Written(len(encoded) - len(refused), refused)
 
 
-def _upsert_staged(cursor, encoded: list[tuple], kept: set[str]) -> None:
-    """Some rows exist already: insert or update each, as the unique index says."""
+def _write_staged(cursor, encoded: list[tuple], kept: set[str] | None) -> list[str]:
+    """Some rows exist already: insert or update each (``kept`` None: insert or leave alone), as the
+    unique index says. Returns the ids left alone."""
     columns = ", ".join(COPY_COLUMNS)
-    updates = ", ".join(f"{name} = excluded.{name}" for name in COPY_COLUMNS if name not in kept)
     # Created once per connection and emptied at every commit; emptied here too in case of an
     # earlier call in the same transaction.
     cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {STAGE} ON COMMIT DELETE ROWS AS "
@@ -148,5 +162,11 @@ def _upsert_staged(cursor, encoded: list[tuple], kept: set[str]) -> None:
         copy.set_types(COPY_TYPES)
         for values in encoded:
             copy.write_row(values)
-    cursor.execute(f"INSERT INTO items ({columns}) SELECT {columns} FROM {STAGE} "
-                   f"ON CONFLICT (collection_id, item_id) DO UPDATE SET {updates}")
+    insert_rows = f"INSERT INTO items ({columns}) SELECT {columns} FROM {STAGE} ON CONFLICT (collection_id, item_id)"
+    if kept is not None:
+        updates = ", ".join(f"{name} = excluded.{name}" for name in COPY_COLUMNS if name not in kept)
+        cursor.execute(f"{insert_rows} DO UPDATE SET {updates}")
+        return []
+    cursor.execute(f"{insert_rows} DO NOTHING RETURNING item_id")
+    inserted = {item_id for (item_id,) in cursor.fetchall()}
+    return [values[1] for values in encoded if values[1] not in inserted]

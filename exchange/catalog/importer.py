@@ -14,7 +14,8 @@ from typing import Callable, Iterator
 
 from auth.policy import Identity
 from exchange.catalog.models import Collection, ItemStatus
-from exchange.catalog.transactions import bulk_upsert, create_collection
+from exchange.catalog.batches import bulk_upsert
+from exchange.catalog.transactions import create_collection
 from exchange.core.db import db
 
 BATCH_SIZE = 500

@@ -84,7 +84,7 @@ def is_file_name(href: object) -> bool:
         not any(ch in name for ch in '/\\:')
 
 
-def _pointer(*parts: object) -> str:
+def pointer(*parts: object) -> str:
     """An RFC 6901 JSON pointer to a field (``~`` and ``/`` in a key escaped)."""
     return "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in parts)
 
@@ -99,7 +99,7 @@ def href_problems(doc: dict, *, files: bool = True, platform_assets: set[str] = 
     assets = doc.get("assets")
     for key, asset in assets.items() if isinstance(assets, dict) else ():
         if not isinstance(key, str) or ASSET_KEY_PATTERN.fullmatch(key) is None:
-            errors.append(error(_pointer("assets", key), "the asset key must be 1 to 100 letters, digits or _.:- "
+            errors.append(error(pointer("assets", key), "the asset key must be 1 to 100 letters, digits or _.:- "
                                                          "starting with a letter or digit"))
             continue
         href = asset.get("href") if isinstance(asset, dict) else None
@@ -107,14 +107,14 @@ def href_problems(doc: dict, *, files: bool = True, platform_assets: set[str] = 
             continue
         if not files:
             if _link_problem(href):
-                errors.append(error(_pointer("assets", key, "href"), f"must be {LINK_RULE}"))
+                errors.append(error(pointer("assets", key, "href"), f"must be {LINK_RULE}"))
         elif not is_file_name(href):
-            errors.append(error(_pointer("assets", key, "href"), "must be an http(s) URL or the bare name of a "
+            errors.append(error(pointer("assets", key, "href"), "must be an http(s) URL or the bare name of a "
                                                                  "file to upload (no other scheme, path or control characters)"))
     links = doc.get("links")
     for number, link in enumerate(links if isinstance(links, list) else ()):
         if _link_problem(link.get("href") if isinstance(link, dict) else None):
-            errors.append(error(_pointer("links", number, "href"), f"must be {LINK_RULE}"))
+            errors.append(error(pointer("links", number, "href"), f"must be {LINK_RULE}"))
     return errors
 
 

@@ -1,20 +1,18 @@
-"""Catalogue writes (the STAC transaction extension and bulk import), for providers on what their
-organisation owns. Every write asks ``decide`` first and runs in one unit of work; a bulk load
-validates each item on its own, writes the good ones and reports every bad one with its errors.
+"""Catalogue writes (the STAC transaction extension), for providers on what their organisation owns.
+Every write asks ``decide`` first and runs in one unit of work. Writes of many items: batches.py.
 """
 from __future__ import annotations
 
 import copy
 import uuid
-from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Callable
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from auth.policy import Identity, decide, require
-from exchange.catalog.bulk import upsert_items
 from exchange.catalog.models import Collection, Item, ItemStatus
+from exchange.catalog.rendered import restore_stored_hrefs
 from exchange.catalog.service import find_collection
 from exchange.catalog.stac import ID_RULE, STAC_VERSION, InvalidItem, Promoted, href_problems, shown, \
     stored_document, valid_id, validate_item
@@ -83,7 +81,7 @@ def create_collection(identity: Identity, doc: dict, *, owner_org_id: uuid.UUID 
     return collection
 
 
-def _collection_for_write(identity: Identity, collection_id: str) -> Collection:
+def collection_for_write(identity: Identity, collection_id: str) -> Collection:
     """The collection, if the caller may see it (else 404, as if absent) and write to it (else 403)."""
     collection = find_collection(identity, collection_id)
     if collection is None:
@@ -93,7 +91,7 @@ def _collection_for_write(identity: Identity, collection_id: str) -> Collection:
 
 
 def update_collection(identity: Identity, collection_id: str, doc: dict) -> Collection:
-    collection = _collection_for_write(identity, collection_id)
+    collection = collection_for_write(identity, collection_id)
     stored = validate_collection(doc, collection_id)
     with unit_of_work():
         collection.data = stored
@@ -102,27 +100,32 @@ def update_collection(identity: Identity, collection_id: str, doc: dict) -> Coll
 
 
 def delete_collection(identity: Identity, collection_id: str) -> None:
-    collection = _collection_for_write(identity, collection_id)
+    collection = collection_for_write(identity, collection_id)
     if db.session.scalar(select(Item.key).where(Item.collection_id == collection_id).limit(1)) is not None:
         raise Conflict(f"Collection {collection_id!r} still holds items; delete or move them first.")
     with unit_of_work():
         db.session.delete(collection)
 
 
-def _checked(doc: object, uploaded: set[str] = frozenset(), *, repair: bool = False) -> Promoted:
-    """An item document a provider sent: the core rules plus what a provider may write in hrefs.
-    Assets whose file SDX holds (``uploaded``) keep the href the platform wrote (see ``_keep_platform_hrefs``)."""
-    errors = []
+def checked_item(doc: object, collection_id: str, stored: Callable[[], dict] | None = None,
+                 uploaded: set[str] = frozenset(), *, repair: bool = False) -> tuple[Promoted, dict]:
+    """An item document a provider sent, checked (the core rules plus what a provider may write in
+    hrefs), and the document to keep: its own rendered download URLs hold the stored hrefs again
+    (see rendered.py; ``stored`` gives the stored assets, None on create). Assets whose file SDX
+    holds (``uploaded``) keep the href the platform wrote (see ``_keep_platform_hrefs``)."""
+    errors, restored = [], set()
+    if isinstance(doc, dict):
+        doc, restored, errors = restore_stored_hrefs(doc, collection_id, stored)
     try:
         promoted = validate_item(doc, repair=repair)
     except InvalidItem as exc:
-        errors, promoted = exc.errors, None
+        errors, promoted = exc.errors + errors, None
     if isinstance(doc, dict):  # an href error inside a field already refused would say it twice
-        errors += [e for e in href_problems(doc, platform_assets=uploaded)
+        errors += [e for e in href_problems(doc, platform_assets=uploaded | restored)
                    if not any(e["field"] == f["field"] or e["field"].startswith(f["field"] + "/") for f in errors)]
     if errors:
         raise InvalidItem(errors)
-    return promoted
+    return promoted, doc
 
 
 def _keep_platform_hrefs(doc: dict, item: Item, uploaded: set[str]) -> dict:
@@ -160,10 +163,10 @@ def _check_url_fields(doc: dict, collection_id: str, item_id: str | None = None)
 
 
 def create_item(identity: Identity, collection_id: str, doc: dict, *, repair: bool = False) -> Item:
-    collection = _collection_for_write(identity, collection_id)
+    collection = collection_for_write(identity, collection_id)
     _check_url_fields(doc, collection_id)
     try:
-        promoted = _checked(doc, repair=repair)
+        promoted, doc = checked_item(doc, collection_id, repair=repair)
     except InvalidItem as exc:
         raise _invalid(exc.errors) from None
     exists = Conflict(f"Item {promoted.item_id!r} already exists in {collection_id!r}; use PUT to replace it.")
@@ -195,7 +198,7 @@ def replace_item(identity: Identity, collection_id: str, item_id: str, doc: dict
     uploaded = _uploaded_keys(item)
     doc = {**doc, "id": item_id} if isinstance(doc, dict) else doc
     try:
-        promoted = _checked(doc, uploaded, repair=repair)
+        promoted, doc = checked_item(doc, collection_id, lambda: item.data.get("assets"), uploaded, repair=repair)
     except InvalidItem as exc:
         raise _invalid(exc.errors) from None
     doc = _keep_platform_hrefs(doc, item, uploaded)
@@ -235,47 +238,3 @@ def delete_item(identity: Identity, collection_id: str, item_id: str) -> None:
         delete_product_records(item)
         db.session.delete(item)
         uow.after_commit(remove_files, files, thumbnail_object(item))
-
-
-@dataclass
-class BulkResult:
-    written: int = 0
-    failures: list[tuple[str, list[dict]]] = field(default_factory=list)  # (item id or position, errors)
-
-
-def bulk_upsert(identity: Identity, collection_id: str, docs: list[dict], *, status: ItemStatus | None = None,
-                first_position: int = 0, repair: bool = False) -> BulkResult:
-    """Insert or replace many items of one collection in one unit of work; bad ones are reported.
-
-    New items are drafts and replaced ones keep their status, unless the platform itself (the
-    console import) sets ``status``. Items are validated as they are written, so the database works
-    on the first ones while the next are checked. An id given more than once counts once: its last
-    valid document wins."""
-    collection = _collection_for_write(identity, collection_id)
-    if status is not None:
-        require(identity, "catalog:set-status", collection)
-    result = BulkResult()
-    occurrences = Counter(doc["id"] for doc in docs if isinstance(doc, dict) and isinstance(doc.get("id"), str))
-
-    def rows():
-        repeated = {}  # ids given more than once: written at the end, the last valid document
-        for offset, doc in enumerate(docs):
-            label = doc.get("id") if isinstance(doc, dict) and isinstance(doc.get("id"), str) else \
-                f"#{first_position + offset + 1}"
-            try:
-                promoted = _checked(doc, repair=repair)
-            except InvalidItem as exc:
-                result.failures.append((label, exc.errors))
-                continue
-            row = dict(promoted.columns(), collection_id=collection.id, status=status or ItemStatus.draft,
-                       data=stored_document({**doc, **promoted.amend} if promoted.amend else doc, collection_id),
-                       provider_org_id=collection.owner_org_id)
-            if occurrences[promoted.item_id] > 1:
-                repeated[promoted.item_id] = row
-            else:
-                yield row
-        yield from repeated.values()
-
-    with unit_of_work():
-        result.written = upsert_items(rows(), keep_status=status is None)
-    return result

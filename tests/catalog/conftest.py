@@ -40,6 +40,20 @@ def load_samples(app, provider: str = "Open Data") -> None:
             assert not report.failures, report.failures
 
 
+def token_for(live, email: str, org: str, roles=("provider",), scopes="catalog:read catalog:write") -> str:
+    live.user(email, roles=roles, kind="provider" if "provider" in roles else "buyer", org=org)
+    client_id, secret = live.client(email, scopes)
+    return live.client_credentials_token(client_id, secret)["access_token"]
+
+
+@pytest.fixture
+def alice(live) -> str:
+    """A provider's token, with its organisation's collection ``alice``."""
+    token = token_for(live, "alice@a.example", "Alice Sat")
+    assert live.api("POST", "/stac/collections", token, json={"id": "alice", "description": "A"}).status_code == 201
+    return token
+
+
 @pytest.fixture
 def samples(app):
     if not SAMPLES.exists():

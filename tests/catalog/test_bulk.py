@@ -5,7 +5,8 @@ from __future__ import annotations
 from auth import service
 from auth.policy import SYSTEM
 from exchange.catalog.models import Item, ItemStatus
-from exchange.catalog.transactions import bulk_upsert, create_collection
+from exchange.catalog.batches import bulk_upsert
+from exchange.catalog.transactions import create_collection
 from exchange.core.db import db
 
 

@@ -148,14 +148,19 @@ def test_bulk_post_reports_each_bad_item_with_pointers(live):
     token = provider_token(live, "bulk@prov.example", "Bulk Sat")
     live.api("POST", "/stac/collections", token, json={"id": "bulk", "description": "B"})
     features = [item("good"), item("cloudy", properties={"eo:cloud_cover": 500}), item("bow", geometry=BOW_TIE)]
-    answer = live.api("POST", "/stac/collections/bulk/items", token, json={"type": "FeatureCollection",
-                                                                         "features": features})
+    answer = live.api("POST", "/stac/collections/bulk/bulk_items", token, json={"items": features})
     assert answer.status_code == 207
     failed = {f["item"]: [e["field"] for e in f["errors"]] for f in answer.json()["failed"]}
     assert failed == {"cloudy": ["/properties/eo:cloud_cover"], "bow": ["/geometry"]}
-    again = live.api("POST", "/stac/collections/bulk/items?repair=true", token,
-                     json={"type": "FeatureCollection", "features": [features[2]]})
+    again = live.api("POST", "/stac/collections/bulk/bulk_items?repair=true", token, json={"items": [features[2]]})
     assert again.status_code == 200 and again.json() == {"written": 1, "failed": []}
+    # A FeatureCollection is all or nothing: every error of every item, with the item's position.
+    answer = live.api("POST", "/stac/collections/bulk/items", token,
+                      json={"type": "FeatureCollection", "features": [item("other"), *features[1:]]})
+    assert answer.status_code == 422
+    assert [e["field"] for e in answer.json()["errors"]] == ["/features/1/properties/eo:cloud_cover",
+                                                            "/features/2/geometry"]
+    assert live.api("GET", "/stac/collections/bulk/items/other", token).status_code == 404
 
 
 def test_importer_reports_pointers_and_repairs_on_request(app, runner, tmp_path):

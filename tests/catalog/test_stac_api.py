@@ -164,8 +164,7 @@ def test_transactions_validate_and_replace(live):
     bulk = live.api("POST", "/stac/collections", alice, json={"id": "bulk", "description": "B"})
     assert bulk.status_code == 201 and bulk.headers["Location"] == f"{live.url}/stac/collections/bulk"
     features = [dict(ITEM, id=f"b{i}") for i in range(3)] + [dict(ITEM, id="broken", geometry=None)]
-    answer = live.api("POST", "/stac/collections/bulk/items", alice,
-                      json={"type": "FeatureCollection", "features": features})
+    answer = live.api("POST", "/stac/collections/bulk/bulk_items", alice, json={"items": features, "method": "upsert"})
     assert answer.status_code == 207
     assert answer.json()["written"] == 3 and answer.json()["failed"][0]["item"] == "broken"
 
@@ -199,5 +198,6 @@ def test_stac_endpoints_are_in_the_openapi_document(client):
     spec = client.get("/api/openapi.json").json
     assert {"get", "post"} <= set(spec["paths"]["/stac/search"])
     assert "post" in spec["paths"]["/stac/collections/{cid}/items"]
+    assert set(spec["paths"]["/stac/collections/{cid}/bulk_items"]) - {"parameters"} == {"post"}
     service_desc = next(link for link in client.get("/stac/").json["links"] if link["rel"] == "service-desc")
     assert service_desc["href"].endswith("/api/openapi.json")

@@ -139,9 +139,15 @@ def fuzz_stac_transactions(fuzzer: Fuzzer, world) -> None:
     explore(st.tuples(fz.collection_body(COLLECTION), writers), TRANSACTION_EXAMPLES // 2,
             lambda q: fuzzer.send("/stac/collections/{cid}", "PUT", "/stac/collections/fuzz-col", q[1], body=q[0]))
     items = st.one_of(item, st.fixed_dictionaries({"type": st.just("FeatureCollection"),
-                                                   "features": st.lists(item, max_size=3)}))
+                                                   "features": st.one_of(st.lists(item, max_size=3), fz.hostile)}))
     explore(st.tuples(items, writers), TRANSACTION_EXAMPLES,
             lambda q: fuzzer.send("/stac/collections/{cid}/items", "POST", "/stac/collections/fuzz-col/items",
+                                  q[1], body=q[0]))
+    bulk = st.fixed_dictionaries({}, optional={
+        "items": st.one_of(st.lists(item, max_size=3), st.dictionaries(fz.nasty_text, item, max_size=3), fz.hostile),
+        "method": st.one_of(st.sampled_from(["insert", "upsert"]), fz.hostile)})
+    explore(st.tuples(bulk, writers), TRANSACTION_EXAMPLES,
+            lambda q: fuzzer.send("/stac/collections/{cid}/bulk_items", "POST", "/stac/collections/fuzz-col/bulk_items",
                                   q[1], body=q[0]))
     explore(st.tuples(fz.item_body(ITEM), writers), TRANSACTION_EXAMPLES // 2,
             lambda q: fuzzer.send("/stac/collections/{cid}/items/{iid}", "PUT",
