@@ -39,6 +39,7 @@ TRANSACTION_COLLECTION = "stac-api-validator"
 TRANSACTION_ITEM = "S2A_47XNF_20230423_0_L2A"
 OPTIONS = [
     "--collection", COLLECTION, "--transaction-collection", TRANSACTION_COLLECTION, "--geometry", json.dumps(GEOMETRY),
+    "--validate-pagination",
     "--fields-nested-property", "properties.eo:cloud_cover",
     "--query-comparison-field", "eo:cloud_cover", "--query-eq-value", "0", "--query-neq-value", "0",
     "--query-lt-value", "50", "--query-lte-value", "50", "--query-gt-value", "50", "--query-gte-value", "50",
