@@ -23,6 +23,7 @@ ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT))
 
 from storage.embedded import free_ports  # noqa: E402
+from tests.catalog.conftest import SAMPLES  # noqa: E402
 from tests.test_run import start_platform, stop_platform  # noqa: E402
 
 REQUIREMENTS = HERE / "requirements.txt"
@@ -141,6 +142,8 @@ def summarise(results: dict[str, dict]) -> int:
 
 
 def main() -> int:
+    if not SAMPLES.exists():
+        raise SystemExit(f"no sample STAC data at {SAMPLES}: set SDX_TEST_SAMPLE_STAC to the folder of the sample sets")
     wheel = validator_venv()
     python = VENV / "bin" / "python"
     with tempfile.TemporaryDirectory(prefix="sdx-stac-validate-") as tmp:
