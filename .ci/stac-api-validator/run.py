@@ -38,6 +38,9 @@ GEOMETRY = {"type": "Polygon", "coordinates": [[[177, -73], [178, -73], [178, -7
 TRANSACTION_COLLECTION = "stac-api-validator"
 #: The item the transaction checks create; their first step DELETEs it and wants 204, so it must exist.
 TRANSACTION_ITEM = "S2A_47XNF_20230423_0_L2A"
+#: The filter checks name a property `mission` (LIKE 'sentinel%'), which no sample item carries: an item
+#: that does makes them test the operators rather than the sample data.
+MISSION_ITEM = "stac-api-validator-mission"
 OPTIONS = [
     "--collection", COLLECTION, "--transaction-collection", TRANSACTION_COLLECTION, "--geometry", json.dumps(GEOMETRY),
     "--validate-pagination",
@@ -92,17 +95,18 @@ def provider_token(base: str, var_dir: Path) -> str:
     return answer.json()["access_token"]
 
 
-def seed_transactions(base: str, token: str) -> None:
-    """The transaction checks' collection, holding the item they start by deleting."""
+def seed(base: str, token: str) -> None:
+    """The transaction checks' collection, holding the item they start by deleting and one with a `mission`."""
     auth = {"Authorization": f"Bearer {token}"}
     collection = {"type": "Collection", "stac_version": "1.0.0", "id": TRANSACTION_COLLECTION, "links": [],
                   "description": "Items written by stac-api-validator's transaction checks.", "license": "proprietary",
                   "extent": {"spatial": {"bbox": [[-180, -90, 180, 90]]}, "temporal": {"interval": [[None, None]]}}}
-    item = {"type": "Feature", "stac_version": "1.0.0", "id": TRANSACTION_ITEM, "collection": TRANSACTION_COLLECTION,
-            "geometry": {"type": "Point", "coordinates": [100.0, 77.0]},
-            "properties": {"datetime": "2023-04-23T06:47:03Z"}, "assets": {}, "links": []}
-    for url, document in ((f"{base}stac/collections", collection),
-                          (f"{base}stac/collections/{TRANSACTION_COLLECTION}/items", item)):
+    items = [{"type": "Feature", "stac_version": "1.0.0", "id": item_id, "collection": TRANSACTION_COLLECTION,
+              "geometry": {"type": "Point", "coordinates": [100.0, 77.0]},
+              "properties": {"datetime": "2023-04-23T06:47:03Z", **properties}, "assets": {}, "links": []}
+             for item_id, properties in ((TRANSACTION_ITEM, {}), (MISSION_ITEM, {"mission": "sentinel-2"}))]
+    items_url = f"{base}stac/collections/{TRANSACTION_COLLECTION}/items"
+    for url, document in ((f"{base}stac/collections", collection), *((items_url, item) for item in items)):
         answer = requests.post(url, json=document, headers=auth, timeout=30)
         if answer.status_code != 201:
             raise SystemExit(f"could not prepare the transaction checks: POST {url} → "
@@ -150,7 +154,7 @@ def main() -> int:
         var_dir = Path(tmp) / "var"
         process, base, _ = start_platform(var_dir, free_ports(1)[0])
         try:
-            seed_transactions(base, provider_token(base, var_dir))
+            seed(base, provider_token(base, var_dir))
             results = {}
             for classes in GROUPS:  # a fresh token each time: one lives 10 minutes
                 token = provider_token(base, var_dir)
