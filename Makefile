@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 export SDX_PORT ?= 5000
 export SDX_VAR_DIR ?= ./var
 
-.PHONY: install run test bench clean
+.PHONY: install run test bench stac-validate clean
 
 install: $(STAMP)
 
@@ -28,6 +28,10 @@ test: install
 bench: install
 	$(BIN)/python bench/auth.py
 	$(BIN)/python bench/upload.py
+
+## Check the STAC API with stac-api-validator 0.6.8, offline, on a fresh SDX (its own venv is made on first use).
+stac-validate: install
+	$(BIN)/python .ci/stac-api-validator/run.py
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

@@ -147,6 +147,12 @@ def parse_datetime(value) -> tuple[datetime | None, datetime | None] | None:
     return start, end
 
 
+def _sort_field(name: str) -> str:
+    """The sort extension's examples and clients (stac-api-validator, pystac-client users) name a
+    property by its path, ``properties.datetime``; the bare name works too."""
+    return name.removeprefix("properties.")
+
+
 def parse_sortby(value) -> list[tuple[str, bool]]:
     if value is None or value == "" or value == []:
         return []
@@ -154,7 +160,7 @@ def parse_sortby(value) -> list[tuple[str, bool]]:
         out = []
         for part in _split(value, "sortby", limits.MAX_FIELD_ITEMS):
             ascending = not part.startswith("-")
-            out.append((part.lstrip("+- ") or part, ascending))
+            out.append((_sort_field(part.lstrip("+- ") or part), ascending))
         return out
     if isinstance(value, list):
         if len(value) > limits.MAX_FIELD_ITEMS:
@@ -164,7 +170,7 @@ def parse_sortby(value) -> list[tuple[str, bool]]:
             if not isinstance(entry, dict) or not isinstance(entry.get("field"), str) \
                     or entry.get("direction", "asc") not in ("asc", "desc"):
                 raise SearchError('sortby entries must be {"field": name, "direction": "asc"|"desc"}')
-            out.append((entry["field"], entry.get("direction", "asc") == "asc"))
+            out.append((_sort_field(entry["field"]), entry.get("direction", "asc") == "asc"))
         return out
     raise SearchError("sortby must be a string like '-datetime,id' or a list of {field, direction}")
 
