@@ -181,7 +181,9 @@ def parse_fields(params: dict) -> Selection | None:
     if "fields" not in params:
         return None
     value = params["fields"]
-    if value is None or value == "":
+    if value is None:  # a JSON null is no object (stac-api-validator asks for this 400)
+        raise SearchError('fields must be {"include": [...], "exclude": [...]}, not null; leave it out for whole items')
+    if value == "":
         return compile_fields([], [])
     if isinstance(value, str):
         parts = _split(value, "fields", 2 * limits.MAX_FIELD_ITEMS)
