@@ -16,6 +16,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ClauseElement, Executable
 
 from auth.policy import Identity, catalog_visibility, decide, require
+from exchange.catalog import properties
 from exchange.catalog.cql2_filter import FilterError, Queryable, to_sqlalchemy
 from exchange.catalog.models import Collection, Item, ItemStatus
 from exchange.catalog.search import SearchError, SearchRequest, decode_token, encode_token
@@ -139,7 +140,13 @@ def query_to_cql2(query: dict) -> dict:
     return {"op": "and", "args": clauses} if len(clauses) > 1 else clauses[0]
 
 
-def _conditions(identity: Identity, request: SearchRequest, collection_id: str | None) -> tuple[list, list, list]:
+def _scope(identity: Identity, request: SearchRequest, collection_id: str | None):
+    """The collections whose items' properties a search may name: the one it is in, or every visible one."""
+    return [collection_id] if collection_id else select(Collection.id).where(visible_collections(identity))
+
+
+def _conditions(identity: Identity, request: SearchRequest, collection_id: str | None,
+                order: list) -> tuple[list, list, list]:
     """The search's conditions for its page, for its count and for the planner's estimate of the
     count. All select the same rows; they differ only in whether the footprint test may use the
     spatial index (see ``_time_first``). The estimate always states it indexable: PostGIS estimates
@@ -150,18 +157,24 @@ def _conditions(identity: Identity, request: SearchRequest, collection_id: str |
         conditions.append(Item.collection_id.in_(collections))
     if request.ids:
         conditions.append(Item.item_id.in_(request.ids))
+    documents = properties.DocumentProperties()
     for ast in ([request.filter] if request.filter else []) + ([query_to_cql2(request.query)] if request.query else []):
         try:
-            conditions.append(to_sqlalchemy(ast, QUERYABLES, spatial_ops()))
+            conditions.append(to_sqlalchemy(ast, QUERYABLES, spatial_ops(), documents))
         except FilterError as exc:
             raise SearchError(f"filter: {exc}") from None
+    if documents.named:  # looked up only when a document property is named: other searches pay nothing
+        missing = properties.unknown(documents.named, _scope(identity, request, collection_id))
+        if missing:
+            raise SearchError(f"filter: unknown property {', '.join(map(repr, missing))}: no item "
+                              f"{'of this collection ' if collection_id else ''}carries it; see the queryables")
     timespan = _overlaps(*request.interval) if request.interval is not None else None
     if timespan is not None:
         conditions.append(timespan)
     if request.geometry is None:
         return conditions, conditions, conditions
     indexed = spatial_ops().intersects(Item.geometry, request.geometry)
-    page_first, count_first = _time_first(request, timespan, indexed)
+    page_first, count_first = _time_first(order, timespan, indexed)
     unindexed = spatial_ops().intersects(Item.geometry, request.geometry, indexed=False) \
         if page_first or count_first else None
     counted = [*conditions, unindexed if count_first else indexed]
@@ -176,7 +189,7 @@ TIME_FIRST_RATIO = 6
 PAGE_TIME_FIRST_RATIO = 1
 
 
-def _time_first(request: SearchRequest, timespan, spatial) -> tuple[bool, bool]:
+def _time_first(order: list, timespan, spatial) -> tuple[bool, bool]:
     """Whether a search with both a datetime range and a footprint should leave the spatial index
     alone (PostgreSQL), for its page and for its count. A continent and a month: the spatial index
     yields ~30,000-115,000 entries, to be ANDed with the month's ~8,000; reading the month's rows
@@ -186,7 +199,7 @@ def _time_first(request: SearchRequest, timespan, spatial) -> tuple[bool, bool]:
         return False, False
     in_time = _planned_rows(select(Item.key).where(timespan))
     in_space = _planned_rows(select(Item.key).where(spatial))
-    by_datetime = _order(request)[0][1] is Item.dt_start
+    by_datetime = order[0][1] is Item.dt_start
     page_ratio = PAGE_TIME_FIRST_RATIO if by_datetime else TIME_FIRST_RATIO
     return in_time * page_ratio < in_space, in_time * TIME_FIRST_RATIO < in_space
 
@@ -221,13 +234,24 @@ def _overlaps(start, end):
     return and_(*conditions) if conditions else true()
 
 
-def _order(request: SearchRequest) -> list[tuple[str, object, bool]]:
+def _order(identity: Identity, request: SearchRequest, collection_id: str | None) -> list[tuple[object, object, bool]]:
+    """(name or DocumentSort, sort expression, ascending) per sort key, then the row key."""
     sortby = request.sortby or [("datetime", False)]
     order = []
     for name, ascending in sortby:
-        if name not in SORTABLE:
-            raise SearchError(f"cannot sort by {name!r}; sortable fields: {', '.join(SORTABLE)}")
-        order.append((name, SORTABLE[name], ascending))
+        column = name if name in SORTABLE else name.removeprefix("properties.")
+        if column in SORTABLE:
+            order.append((column, SORTABLE[column], ascending))
+            continue
+        document = properties.property_name(name)
+        try:
+            sort = document and properties.document_sort(document, _scope(identity, request, collection_id))
+        except ValueError as exc:
+            raise SearchError(str(exc)) from None
+        if not sort:
+            raise SearchError(f"cannot sort by {name!r}; sortable fields: {', '.join(SORTABLE)} and the "
+                              "properties items carry (see the queryables)")
+        order.append((sort, properties.sort_expression(sort.name, sort.kind), ascending))
     order.append(("key", Item.key, order[-1][2]))  # unique tie-breaker, same direction as the last key
     return order
 
@@ -237,7 +261,7 @@ def _after(order, values: list, forward: bool):
     if len(values) != len(order):
         raise SearchError("token does not match this search's sort order; start again from the first page")
     try:
-        bound = [parse_rfc3339(v) if name in TIMESTAMP_SORTS else v for (name, _, _), v in zip(order, values)]
+        bound = [_bound(name, v) for (name, _, _), v in zip(order, values)]
     except ValueError:
         raise SearchError("token is damaged; start again from the first page") from None
     directions = {asc == forward for _, _, asc in order}
@@ -250,6 +274,16 @@ def _after(order, values: list, forward: bool):
         equal = [order[j][1] == bound[j] for j in range(i)]
         clauses.append(and_(*equal, col > bound[i] if asc == forward else col < bound[i]))
     return or_(*clauses)
+
+
+def _bound(name, value):
+    """A token's value for sort key ``name``, of the type the key's expression has (ValueError if not)."""
+    if name in TIMESTAMP_SORTS:
+        return parse_rfc3339(value)
+    if isinstance(name, properties.DocumentSort) and not (
+            isinstance(value, str) if name.kind == "string" else isinstance(value, (int, float))):
+        raise ValueError(name)
+    return value
 
 
 @dataclass
@@ -266,6 +300,8 @@ def _sort_values(row, order) -> list:
     for name, _, _ in order:
         if name == "key":
             values.append(row.key)
+        elif isinstance(name, properties.DocumentSort):
+            values.append(properties.sort_value(row.data, name.name, name.kind))
         elif name in TIMESTAMP_SORTS:
             values.append(row.dt_end if name == "end_datetime" else row.dt_start)
         else:
@@ -301,8 +337,8 @@ def search(identity: Identity, request: SearchRequest, *, collection_id: str | N
 
 
 def _search(identity: Identity, request: SearchRequest, collection_id: str | None) -> Page:
-    conditions, count_conditions, estimate_conditions = _conditions(identity, request, collection_id)
-    order = _order(request)
+    order = _order(identity, request, collection_id)
+    conditions, count_conditions, estimate_conditions = _conditions(identity, request, collection_id, order)
     direction, values = decode_token(request.token) if request.token else ("next", None)
     forward = direction == "next"
     page_conditions = list(conditions)
