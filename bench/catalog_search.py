@@ -31,8 +31,11 @@ What it does:
                      "\"sat:relative_orbit\" = N"}``: a property no column holds (every item carries
                      ``sat:relative_orbit`` 1–143 and ``s2:mgrs_tile``), read from the document
    * prop all        the same filter over every collection
-   * prop 1 coll+ix  "prop 1 coll" again, timed after the provider's property index on
-                     ``sat:relative_orbit`` of that collection has been built through the service
+   * prop rare       ``"s2:mgrs_tile" = 'T'`` within that collection, a value one item or two carry:
+                     the page cannot stop early, every item of the collection is read
+   * prop 1 coll+ix, prop rare+ix   the same two, timed after the provider's property indexes on
+                     ``sat:relative_orbit`` (number) and ``s2:mgrs_tile`` (string) of that collection
+                     have been built through the service
 
    Every response must be 200 (and non-empty where a match is certain), or the run stops.
 4. Prints p50/p95 per class and limit next to the targets (which are set for 1,000,000 items on
@@ -114,11 +117,12 @@ CLASSES = [
     QueryClass("page 100", 30, 45, True),
     QueryClass("prop 1 coll", 50, None, True),
     QueryClass("prop all", 50, None, True),
+    QueryClass("prop rare", 50, None, True),
 ]
-#: Timed after the property index is built (on PROPERTY_COLLECTION), in a second round.
-INDEXED_CLASSES = [QueryClass("prop 1 coll+ix", 50, None, True)]
+#: Timed after the property indexes are built (on PROPERTY_COLLECTION), in a second round.
+INDEXED_CLASSES = [QueryClass("prop 1 coll+ix", 50, None, True), QueryClass("prop rare+ix", 50, None, True)]
 PROPERTY_COLLECTION = "bench-worldview"  # the first batch's: present whatever --items
-PROPERTY_INDEX = {"name": "sat:relative_orbit", "kind": "number"}
+PROPERTY_INDEXES = [{"name": "sat:relative_orbit", "kind": "number"}, {"name": "s2:mgrs_tile", "kind": "string"}]
 LIMIT100_FACTOR = 2.5
 PAGE100_FACTOR = 1.5
 LOAD_TARGET = 10_000
@@ -180,9 +184,9 @@ LATITUDE_BANDS = "CDEFGHJKLMNPQRSTUVWX"
 
 def extra_properties(number: int) -> dict:
     """Two properties no column holds (filtered from the document), derived from the item's number so
-    that the random stream, and so every other figure, stays as it was."""
+    that the random stream, and so every other figure, stays as it was. A tile recurs every 10,140 items."""
     return {"sat:relative_orbit": number * 7919 % 143 + 1,
-            "s2:mgrs_tile": f"{number % 60 + 1:02d}{LATITUDE_BANDS[number * 31 % 20]}{number * 13 % 676:03d}"}
+            "s2:mgrs_tile": f"{number % 60 + 1:02d}{LATITUDE_BANDS[number * 31 % 20]}{number * 7 % 676:03d}"}
 
 
 def make_item(rng: random.Random, spec: CollectionSpec, number: int) -> tuple[dict, tuple[float, float]]:
@@ -407,7 +411,7 @@ def circle(rng: random.Random, lon: float, lat: float, vertices: int = 500) -> d
     return {"type": "Polygon", "coordinates": [ring]}
 
 
-def plan_requests(centres: list[tuple[float, float]], count: int, seed: int) -> list[dict]:
+def plan_requests(centres: list[tuple[float, float]], count: int, seed: int, first_batch: int) -> list[dict]:
     """For each class and limit: the requests to send (``count`` of them, warm-up included)."""
     rng = random.Random(seed + 1)
     plan = []
@@ -433,6 +437,9 @@ def plan_requests(centres: list[tuple[float, float]], count: int, seed: int) -> 
                                                   "filter": f'"sat:relative_orbit" = {n}'}) for n in orbits]
         in_all = [("POST", "/stac/search", None, {"limit": limit, "filter": f'"sat:relative_orbit" = {n}'})
                   for n in orbits]
+        tiles = [extra_properties(rng.randrange(first_batch))["s2:mgrs_tile"] for _ in range(count)]
+        rare = [("POST", "/stac/search", None, {"collections": [PROPERTY_COLLECTION], "limit": limit,
+                                                "filter": f"\"s2:mgrs_tile\" = '{tile}'"}) for tile in tiles]
         page1 = [("GET", "/stac/search", {"limit": limit}, None)] * count
         plan += [
             {"class": "small bbox", "limit": limit, "requests": small},
@@ -443,25 +450,28 @@ def plan_requests(centres: list[tuple[float, float]], count: int, seed: int) -> 
             {"class": "page 100", "limit": limit, "requests": page1[:1], "follow_next": 99},
             {"class": "prop 1 coll", "limit": limit, "requests": in_one},
             {"class": "prop all", "limit": limit, "requests": in_all},
+            {"class": "prop rare", "limit": limit, "requests": rare},
         ]
     return plan
 
 
 def plan_indexed(plan: list[dict]) -> list[dict]:
-    """The same property filter within one collection, for the round after its index is built."""
-    return [dict(series, **{"class": "prop 1 coll+ix"}) for series in plan if series["class"] == "prop 1 coll"]
+    """The same property filters within one collection, for the round after their indexes are built."""
+    indexed = {"prop 1 coll": "prop 1 coll+ix", "prop rare": "prop rare+ix"}
+    return [dict(series, **{"class": indexed[series["class"]]}) for series in plan if series["class"] in indexed]
 
 
-def build_property_index(app) -> float:
-    """Ask for the index through the service, as a provider would (built at once: no broker); seconds."""
+def build_property_indexes(app) -> float:
+    """Ask for the indexes through the service, as a provider would (built at once: no broker); seconds."""
     from auth.policy import SYSTEM
     from exchange.catalog.property_indexes import request_index
 
     with app.app_context():
         started = time.perf_counter()
-        index = request_index(SYSTEM, PROPERTY_COLLECTION, PROPERTY_INDEX)
-        if index.status.value != "ready":
-            raise RuntimeError(f"the property index is {index.status.value}: {index.error}")
+        for wanted in PROPERTY_INDEXES:
+            index = request_index(SYSTEM, PROPERTY_COLLECTION, wanted)
+            if index.status.value != "ready":
+                raise RuntimeError(f"the property index is {index.status.value}: {index.error}")
         return time.perf_counter() - started
 
 
@@ -540,7 +550,8 @@ def report(backend: str, version: str, total: int, loaded: LoadResult, results: 
           f"(target >= {LOAD_TARGET:,}: {verdict}; pgstac {PGSTAC_LOAD:,})   wall incl. generation "
           f"{loaded.wall_seconds:.1f} s; {'VACUUM ANALYZE' if backend == 'postgresql' else 'ANALYZE'} "
           f"{loaded.analyse_seconds:.1f} s (not counted)")
-    print(f"property index on {PROPERTY_INDEX['name']} of {PROPERTY_COLLECTION} built in {index_seconds:.1f} s "
+    names = " and ".join(index["name"] for index in PROPERTY_INDEXES)
+    print(f"property indexes on {names} of {PROPERTY_COLLECTION} built in {index_seconds:.1f} s "
           "(between the two rounds; prop = a CQL2 filter on a property read from the item document)")
     print()
     header = (f"{'class':<14} {'limit':>5} {'p50 ms':>8} {'p95 ms':>8} {'target p95':>10} {'pgstac p95':>10} "
@@ -629,11 +640,11 @@ def main(argv: list[str] | None = None) -> int:
             loaded = load(app, total, args.batch, args.seed, args.profile_load)
             print(f"loaded: {loaded.items / loaded.upsert_seconds:,.0f} items/s; timing "
                   f"{len(CLASSES) * len(LIMITS)} series of {args.requests} requests", flush=True)
-            plan = plan_requests(loaded.centres, args.warmup + args.requests, args.seed)
+            plan = plan_requests(loaded.centres, args.warmup + args.requests, args.seed, min(args.batch, total))
             certain = {cls.name: cls.certain_match for cls in CLASSES + INDEXED_CLASSES}
             with Server(app, port):
                 results = in_client_process(run_client, url, plan, args.requests, args.warmup, certain)
-                index_seconds = build_property_index(app)
+                index_seconds = build_property_indexes(app)
                 results.update(in_client_process(run_client, url, plan_indexed(plan), args.requests, args.warmup,
                                                  certain))
         finally:

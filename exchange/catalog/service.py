@@ -10,7 +10,7 @@ import copy
 from dataclasses import dataclass
 
 from flask import current_app
-from sqlalchemy import and_, exists, func, literal, or_, select, text, true, tuple_
+from sqlalchemy import and_, exists, func, literal, or_, select, text, true
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ClauseElement, Executable
@@ -19,14 +19,13 @@ from auth.policy import Identity, catalog_visibility, decide, require
 from exchange.catalog import properties
 from exchange.catalog.cql2_filter import FilterError, Queryable, to_sqlalchemy
 from exchange.catalog.models import Collection, Item, ItemStatus
+from exchange.catalog.ordering import after, order_of, sort_values
 from exchange.catalog.search import SearchError, SearchRequest, decode_token, encode_token
 from exchange.catalog.spatial import SpatialOps
-from exchange.catalog.stac import parse_rfc3339, render_item
+from exchange.catalog.stac import render_item
 from exchange.core.db import db
 from exchange.core.problems import NotFound, ServiceUnavailable
 
-#: Nulls sort after every value when ascending (and first when descending), the same on both backends.
-NULL_LAST = 1e300
 COUNT_CAP = 10_000
 
 QUERYABLES: dict[str, Queryable] = {
@@ -43,14 +42,6 @@ QUERYABLES: dict[str, Queryable] = {
     "instruments": Queryable(Item.instruments, "string"),
     "geometry": Queryable(Item.geometry, "geometry"),
 }
-
-SORTABLE = {
-    "datetime": Item.dt_start, "start_datetime": Item.dt_start, "end_datetime": Item.dt_end,
-    "id": Item.item_id, "collection": Item.collection_id,
-    "gsd": func.coalesce(Item.gsd, NULL_LAST), "eo:cloud_cover": func.coalesce(Item.cloud_cover, NULL_LAST),
-    "view:off_nadir": func.coalesce(Item.off_nadir, NULL_LAST),
-}
-TIMESTAMP_SORTS = {"datetime", "start_datetime", "end_datetime"}
 
 QUERY_OPS = {"eq": "=", "neq": "<>", "lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
 
@@ -235,58 +226,6 @@ def _overlaps(start, end):
     return and_(*conditions) if conditions else true()
 
 
-def _order(identity: Identity, request: SearchRequest, collection_id: str | None) -> list[tuple[object, object, bool]]:
-    """(name or DocumentSort, sort expression, ascending) per sort key, then the row key."""
-    sortby = request.sortby or [("datetime", False)]
-    order = []
-    for name, ascending in sortby:
-        column = name if name in SORTABLE else name.removeprefix("properties.")
-        if column in SORTABLE:
-            order.append((column, SORTABLE[column], ascending))
-            continue
-        document = properties.property_name(name)
-        try:
-            sort = document and properties.document_sort(document, _scope(identity, request, collection_id))
-        except ValueError as exc:
-            raise SearchError(str(exc)) from None
-        if not sort:
-            raise SearchError(f"cannot sort by {name!r}; sortable fields: {', '.join(SORTABLE)} and the "
-                              "properties items carry (see the queryables)")
-        order.append((sort, properties.sort_expression(sort.name, sort.kind), ascending))
-    order.append(("key", Item.key, order[-1][2]))  # unique tie-breaker, same direction as the last key
-    return order
-
-
-def _after(order, values: list, forward: bool):
-    """Rows strictly after ``values`` in ``order`` (or before, when paging backwards)."""
-    if len(values) != len(order):
-        raise SearchError("token does not match this search's sort order; start again from the first page")
-    try:
-        bound = [_bound(name, v) for (name, _, _), v in zip(order, values)]
-    except ValueError:
-        raise SearchError("token is damaged; start again from the first page") from None
-    directions = {asc == forward for _, _, asc in order}
-    if len(directions) == 1:  # one direction: a row-value comparison the index can serve
-        columns = tuple_(*(col for _, col, _ in order))
-        return columns > tuple_(*(literal(v) for v in bound)) if directions.pop() else \
-            columns < tuple_(*(literal(v) for v in bound))
-    clauses = []
-    for i, (_, col, asc) in enumerate(order):
-        equal = [order[j][1] == bound[j] for j in range(i)]
-        clauses.append(and_(*equal, col > bound[i] if asc == forward else col < bound[i]))
-    return or_(*clauses)
-
-
-def _bound(name, value):
-    """A token's value for sort key ``name``, of the type the key's expression has (ValueError if not)."""
-    if name in TIMESTAMP_SORTS:
-        return parse_rfc3339(value)
-    if isinstance(name, properties.DocumentSort) and not (
-            isinstance(value, str) if name.kind == "string" else isinstance(value, (int, float))):
-        raise ValueError(name)
-    return value
-
-
 @dataclass
 class Page:
     items: list[Item]
@@ -294,23 +233,6 @@ class Page:
     prev_token: str | None
     matched: int | None
     matched_exact: bool
-
-
-def _sort_values(row, order) -> list:
-    values = []
-    for name, _, _ in order:
-        if name == "key":
-            values.append(row.key)
-        elif isinstance(name, properties.DocumentSort):
-            values.append(properties.sort_value(row.data, name.name, name.kind))
-        elif name in TIMESTAMP_SORTS:
-            values.append(row.dt_end if name == "end_datetime" else row.dt_start)
-        else:
-            attr = {"id": "item_id", "collection": "collection_id", "eo:cloud_cover": "cloud_cover",
-                    "view:off_nadir": "off_nadir"}.get(name, name)
-            value = getattr(row, attr)
-            values.append(NULL_LAST if value is None and attr in ("gsd", "cloud_cover", "off_nadir") else value)
-    return values
 
 
 #: PostgreSQL's SQLSTATE for a statement cancelled, here by statement_timeout.
@@ -338,13 +260,13 @@ def search(identity: Identity, request: SearchRequest, *, collection_id: str | N
 
 
 def _search(identity: Identity, request: SearchRequest, collection_id: str | None) -> Page:
-    order = _order(identity, request, collection_id)
+    order = order_of(request, lambda: _scope(identity, request, collection_id))
     conditions, count_conditions, estimate_conditions = _conditions(identity, request, collection_id, order)
     direction, values = decode_token(request.token) if request.token else ("next", None)
     forward = direction == "next"
     page_conditions = list(conditions)
     if values is not None:
-        page_conditions.append(_after(order, values, forward))
+        page_conditions.append(after(order, values, forward))
     ordering = [(col.asc() if asc == forward else col.desc()) for _, col, asc in order]
     rows = list(db.session.scalars(select(Item).where(*page_conditions).order_by(*ordering)
                                    .limit(request.limit + 1)))
@@ -355,9 +277,9 @@ def _search(identity: Identity, request: SearchRequest, collection_id: str | Non
     next_token = prev_token = None
     if rows:
         if (forward and more) or (not forward and values is not None):
-            next_token = encode_token("next", _sort_values(rows[-1], order))
+            next_token = encode_token("next", sort_values(rows[-1], order))
         if (forward and values is not None) or (not forward and more):
-            prev_token = encode_token("prev", _sort_values(rows[0], order))
+            prev_token = encode_token("prev", sort_values(rows[0], order))
     # Counted on the first page only: paging on must not pay for it again (numberMatched is optional).
     # A first page that holds every match has counted them already.
     if request.token is not None:

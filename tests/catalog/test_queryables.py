@@ -64,6 +64,11 @@ def test_sortby_a_document_property_pages_through_every_item_in_order(samples, o
         assert values == sorted(values, reverse=direction == "-")
         tied = [i for i in ids if coverage[i] == 20.87]
         assert tied == sorted(tied) and len(tied) == 4  # ties in id order, whichever the direction
+    year = {item_id: props.get("naip:year") for item_id, _, _, _, _, props in oracle.items}
+    ids = all_ids(client, "/stac/search", sortby="-naip:year,id", limit=89)  # strings; two directions
+    expected = sorted(year, key=lambda i: (year[i] or "\U0010ffff", i))  # S2 items have none: first descending
+    expected = sorted(expected, key=lambda i: year[i] or "\U0010ffff", reverse=True)  # stable: ids stay ascending
+    assert ids == expected
 
 
 def test_names_no_item_carries_unsafe_names_and_unknowable_types_are_400(samples):
