@@ -14,6 +14,7 @@ import hashlib
 import logging
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from auth.policy import Identity
 from exchange.catalog import properties
@@ -81,12 +82,15 @@ def request_index(identity: Identity, collection_id: str, body: dict) -> Propert
     if db.session.scalar(select(PropertyIndex.id).where(PropertyIndex.collection_id == collection_id,
                                                         PropertyIndex.name == name, PropertyIndex.kind == kind)):
         raise exists
-    with unit_of_work() as uow:
-        index = PropertyIndex(collection_id=collection_id, name=name, kind=kind, status=IndexStatus.building,
-                              index_name=index_name(collection_id, name, kind))
-        uow.add(index)
-        uow.flush()
-        uow.after_commit(enqueue, build_property_index, index.id)
+    try:
+        with unit_of_work() as uow:
+            index = PropertyIndex(collection_id=collection_id, name=name, kind=kind, status=IndexStatus.building,
+                                  index_name=index_name(collection_id, name, kind))
+            uow.add(index)
+            uow.flush()
+            uow.after_commit(enqueue, build_property_index, index.id)
+    except IntegrityError:  # the same index asked for by a request running at the same moment
+        raise exists from None
     db.session.refresh(index)  # the embedded mode has built it already
     return index
 
@@ -94,6 +98,7 @@ def request_index(identity: Identity, collection_id: str, body: dict) -> Propert
 def drop_indexes(identity: Identity, collection_id: str, name: str) -> None:
     """Drop every index on property ``name`` of the collection (each kind)."""
     _collection(identity, collection_id)
+    name = properties.property_name(name) or name
     found = list(db.session.scalars(select(PropertyIndex).where(PropertyIndex.collection_id == collection_id,
                                                                 PropertyIndex.name == name)))
     if not found:
