@@ -1,9 +1,11 @@
 """The STAC ``filter`` parameter: CQL2 (text or JSON) to a SQLAlchemy boolean expression.
 
 The ``cql2`` package parses; this module checks and translates its JSON AST, against a fixed set of
-queryables, so a filter can reach no column the server did not choose to expose. The SQL is portable: the one
-backend-specific predicate (spatial intersection) comes from the caller's ``SpatialOps``, and LIKE is compiled
-per dialect so that it is case-sensitive everywhere.
+queryables, so a filter can reach no column the server did not choose to expose — and, given a
+``DocumentProperties``, any other property of the item document, read as the kind of the literal (or
+column) it is compared with. The SQL is portable: the one backend-specific predicate (spatial
+intersection) comes from the caller's ``SpatialOps``, and LIKE is compiled per dialect so that it is
+case-sensitive everywhere.
 
 Timestamp literals (``{"timestamp": ...}``, ``{"date": ...}``, or a plain RFC 3339 string compared with a
 timestamp property) are bound as timezone-aware UTC datetimes; a date means midnight UTC. Storing and comparing
