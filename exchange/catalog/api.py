@@ -4,10 +4,12 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, jsonify, redirect, request
+from sqlalchemy import select
 
 from auth.tokens import current_identity, require_scopes
-from exchange.catalog import assets, batches, service, transactions
+from exchange.catalog import assets, batches, property_indexes, service, transactions
 from exchange.catalog.models import Collection
+from exchange.catalog.properties import types_by_name
 from exchange.catalog.search import build_request
 from exchange.catalog.stac import pointer
 from exchange.core.body import json_object
@@ -92,27 +94,56 @@ def conformance():
     return _stac({"conformsTo": CONFORMANCE})
 
 
-def _queryables_schema(url: str) -> dict:
+def _queryables_schema(url: str, carried: dict[str, set[str]]) -> dict:
+    """The promoted columns plus every property the items carry (``carried``: name -> JSON types).
+    ``additionalProperties: false``: the list is complete, a filter on any other name is refused."""
     kinds = {"number": {"type": "number"}, "string": {"type": "string"},
              "timestamp": {"type": "string", "format": "date-time"},
              "geometry": {"$ref": "https://geojson.org/schema/Geometry.json"}}
+    listed = {name: dict(kinds[q.kind], title=name) for name, q in service.QUERYABLES.items()}
+    for name, types in sorted(carried.items()):
+        listed[name] = {"title": name, "type": types.pop() if len(types) == 1 else sorted(types)}
     return {"$schema": "https://json-schema.org/draft/2019-09/schema", "$id": url, "type": "object",
-            "title": "Queryables", "additionalProperties": False,
-            "properties": {name: dict(kinds[q.kind], title=name) for name, q in service.QUERYABLES.items()}}
+            "title": "Queryables", "additionalProperties": False, "properties": listed}
 
 
 @bp.get("/queryables")
 @READ
 def queryables():
-    return _stac(_queryables_schema(f"{base_url()}/stac/queryables"), media_type="application/schema+json")
+    carried = types_by_name(select(Collection.id).where(service.visible_collections(current_identity())))
+    return _stac(_queryables_schema(f"{base_url()}/stac/queryables", carried), media_type="application/schema+json")
 
 
 @bp.get("/collections/<cid>/queryables")
 @READ
 def collection_queryables(cid: str):
     service.get_collection(current_identity(), cid)
-    return _stac(_queryables_schema(f"{base_url()}/stac/collections/{cid}/queryables"),
+    return _stac(_queryables_schema(f"{base_url()}/stac/collections/{cid}/queryables", types_by_name([cid])),
                  media_type="application/schema+json")
+
+
+# -- property indexes (the collection's provider or an admin) -----------------------------------------
+@bp.get("/collections/<cid>/property-indexes")
+@WRITE
+def list_property_indexes(cid: str):
+    """The indexes asked for on properties of the collection's items, with their status."""
+    return _stac({"indexes": [property_indexes.view(i) for i in property_indexes.list_indexes(current_identity(), cid)]})
+
+
+@bp.post("/collections/<cid>/property-indexes")
+@WRITE
+def create_property_index(cid: str):
+    """Ask for an index on a property (body {"name", "kind": "number"|"string"}); built in the background."""
+    index = property_indexes.request_index(current_identity(), cid, json_object())
+    return _stac(property_indexes.view(index), 202)
+
+
+@bp.delete("/collections/<cid>/property-indexes/<name>")
+@WRITE
+def delete_property_index(cid: str, name: str):
+    """Drop the indexes on a property of the collection (each kind)."""
+    property_indexes.drop_indexes(current_identity(), cid, name)
+    return "", 204
 
 
 # -- collections ------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from auth.policy import Identity, require
+from exchange.catalog import properties
 from exchange.catalog.bulk import write_items
 from exchange.catalog.models import Collection, Item, ItemStatus
 from exchange.catalog.rendered import download_target, platform_roots
@@ -54,6 +55,7 @@ def _write(collection: Collection, docs: list, *, insert: bool, status: ItemStat
     """Validate and write ``docs`` in the current transaction. Upsert: an id given more than once
     counts once, its last valid document wins. Insert: the first wins, the others are reported."""
     result = BulkResult()
+    carried: set[tuple[str, str]] = set()  # what the batch's items carry, for the queryables summary
     stored = None if insert else _stored_assets(collection.id, docs)
     occurrences = Counter(doc["id"] for doc in docs if isinstance(doc, dict) and isinstance(doc.get("id"), str))
 
@@ -70,6 +72,7 @@ def _write(collection: Collection, docs: list, *, insert: bool, status: ItemStat
             row = dict(promoted.columns(), collection_id=collection.id, status=status or ItemStatus.draft,
                        data=stored_document({**doc, **promoted.amend} if promoted.amend else doc, collection.id),
                        provider_org_id=collection.owner_org_id)
+            carried.update(properties.carried(row["data"].get("properties")))
             if insert and promoted.item_id in seen:
                 result.failures.append((label(offset, doc), [{"field": "/id", "message": "repeats the id of an "
                                                               "earlier item of this request"}]))
@@ -81,6 +84,7 @@ def _write(collection: Collection, docs: list, *, insert: bool, status: ItemStat
         yield from repeated.values()
 
     written = write_items(rows(), replace=not insert, keep_status=status is None)
+    properties.record(collection.id, carried)
     result.written, result.existing = written.count, written.refused
     return result
 

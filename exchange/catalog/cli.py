@@ -1,16 +1,20 @@
-"""Console commands of the catalogue: ``flask --app app sdx import-stac PATH``."""
+"""Console commands of the catalogue: ``flask --app app sdx import-stac PATH``, ``refresh-queryables``,
+``index-property``."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import click
 from flask.cli import with_appcontext
+from sqlalchemy import select
 
 from auth.cli import fail
 from auth.policy import SYSTEM
 from auth.service import find_org
+from exchange.catalog import properties, property_indexes
 from exchange.catalog.importer import ImportFailed, import_path
-from exchange.catalog.models import ItemStatus
+from exchange.catalog.models import Collection, IndexStatus, ItemStatus
+from exchange.core.db import unit_of_work
 from exchange.core.problems import Problem
 
 
@@ -51,4 +55,34 @@ def _text(error: dict) -> str:
     return f"{error['field']}: {error['message']}" if error["field"] else error["message"]
 
 
-COMMANDS = [import_stac_command]
+@click.command("refresh-queryables")
+@with_appcontext
+@click.argument("collection_id", required=False)
+def refresh_queryables_command(collection_id: str | None) -> None:
+    """Recompute which properties the items carry (of one collection, or all): deletes never shrink it."""
+    with unit_of_work():
+        properties.refresh(collection_id)
+    scope = f"collection {collection_id!r}" if collection_id else "every collection"
+    carried = properties.types_by_name([collection_id] if collection_id else select(Collection.id))
+    click.echo(f"{len(carried)} properties carried by the items of {scope}")
+
+
+@click.command("index-property")
+@with_appcontext
+@click.argument("collection_id")
+@click.argument("name")
+@click.option("--kind", type=click.Choice(property_indexes.INDEX_KINDS), required=True,
+              help="The JSON type the property's values are read as (others are left out of the index).")
+def index_property_command(collection_id: str, name: str, kind: str) -> None:
+    """Index a property of a collection's items now (the same as the API's request, built in this process)."""
+    try:
+        index = property_indexes.request_index(SYSTEM, collection_id, {"name": name, "kind": kind})
+        status = property_indexes.build(index.id) if index.status is IndexStatus.building else index.status.value
+    except Problem as problem:
+        fail(problem)
+    click.echo(f"index {index.index_name} on {name!r} ({kind}) of {collection_id!r}: {status}")
+    if status == IndexStatus.failed.value:
+        raise SystemExit(1)
+
+
+COMMANDS = [import_stac_command, refresh_queryables_command, index_property_command]

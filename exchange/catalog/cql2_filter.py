@@ -1,9 +1,11 @@
 """The STAC ``filter`` parameter: CQL2 (text or JSON) to a SQLAlchemy boolean expression.
 
 The ``cql2`` package parses; this module checks and translates its JSON AST, against a fixed set of
-queryables, so a filter can reach no column the server did not choose to expose. The SQL is portable: the one
-backend-specific predicate (spatial intersection) comes from the caller's ``SpatialOps``, and LIKE is compiled
-per dialect so that it is case-sensitive everywhere.
+queryables, so a filter can reach no column the server did not choose to expose — and, given a
+``DocumentProperties``, any other property of the item document, read as the kind of the literal (or
+column) it is compared with. The SQL is portable: the one backend-specific predicate (spatial
+intersection) comes from the caller's ``SpatialOps``, and LIKE is compiled per dialect so that it is
+case-sensitive everywhere.
 
 Timestamp literals (``{"timestamp": ...}``, ``{"date": ...}``, or a plain RFC 3339 string compared with a
 timestamp property) are bound as timezone-aware UTC datetimes; a date means midnight UTC. Storing and comparing
@@ -45,6 +47,17 @@ class SpatialOps(Protocol):
     def intersects(self, geometry_column, geom: shapely.Geometry) -> ColumnElement[bool]: ...
 
 
+class DocumentProperties(Protocol):
+    """Properties beyond the queryables' columns, read from each item's document. Their kind is not
+    known beforehand: it is taken from what they are compared with."""
+
+    def name(self, name: str) -> str | None: ...  # the property's name if it may be queried, else None
+
+    def typed(self, name: str, kind: str) -> Any: ...  # its values of that kind (others are NULL)
+
+    def is_null(self, name: str) -> ColumnElement[bool]: ...
+
+
 def parse_filter(filter_value, filter_lang: str | None) -> dict:
     """Parse and schema-validate a STAC ``filter``; return its CQL2 JSON AST.
 
@@ -84,9 +97,11 @@ def _parse(lang: str, text: str):
     return ast
 
 
-def to_sqlalchemy(ast: dict, queryables: Mapping[str, Queryable], spatial: SpatialOps) -> ColumnElement[bool]:
-    """Translate a CQL2 JSON AST into a WHERE clause over the queryables' columns."""
-    return _Translator(queryables, spatial).predicate(ast)
+def to_sqlalchemy(ast: dict, queryables: Mapping[str, Queryable], spatial: SpatialOps,
+                  documents: DocumentProperties | None = None) -> ColumnElement[bool]:
+    """Translate a CQL2 JSON AST into a WHERE clause over the queryables' columns (and, given
+    ``documents``, any other property)."""
+    return _Translator(queryables, spatial, documents).predicate(ast)
 
 
 _COMPARISONS = {"=": operator.eq, "<>": operator.ne, "<": operator.lt, "<=": operator.le,
@@ -99,12 +114,16 @@ _SUPPORTED = ["and", "or", "not", *_COMPARISONS, "isNull", "like", "between", "i
 #: Kinds with an order; booleans only have equality and IN, geometries only isNull and s_intersects.
 _ORDERED = {"number", "string", "timestamp"}
 _SCALAR = _ORDERED | {"boolean"}
+#: The kinds a document property can be read as.
+_DOCUMENT_KINDS = {"number", "string", "boolean"}
 
 
 class _Translator:
-    def __init__(self, queryables: Mapping[str, Queryable], spatial: SpatialOps) -> None:
+    def __init__(self, queryables: Mapping[str, Queryable], spatial: SpatialOps,
+                 documents: DocumentProperties | None) -> None:
         self.queryables = queryables
         self.spatial = spatial
+        self.documents = documents
 
     def predicate(self, node: Any) -> ColumnElement[bool]:
         if isinstance(node, bool):
@@ -122,7 +141,11 @@ class _Translator:
         if op == "not":
             return not_(self.predicate(*_arity(op, args, 1)))
         if op == "isNull":
-            return self.queryable(op, *_arity(op, args, 1))[1].column.is_(None)
+            (node,) = _arity(op, args, 1)
+            document_name = self.document_name(node)
+            if document_name is not None:
+                return self.documents.is_null(document_name)
+            return self.queryable(op, node)[1].column.is_(None)
         if op in _SWAPPED:
             left, right = _arity(op, args, 2)
             if _is_property(right) and not _is_property(left):
@@ -130,17 +153,19 @@ class _Translator:
             return self.binary(op, left, right)
         if op == "like":
             prop, pattern = _arity(op, args, 2)
-            name, q = self.queryable(op, prop, kinds={"string"})
+            name, q = self.queryable(op, prop, kinds={"string"}, document_kind="string")
             return _case_sensitive_like(q.column, _literal(op, name, q.kind, pattern))
         if op == "between":
             prop, low, high = _arity(op, args, 3)
-            name, q = self.queryable(op, prop, kinds={"number"})  # CQL2 defines BETWEEN on numbers only
+            # CQL2 defines BETWEEN on numbers only
+            name, q = self.queryable(op, prop, kinds={"number"}, document_kind="number")
             return q.column.between(_literal(op, name, q.kind, low), _literal(op, name, q.kind, high))
         if op == "in":
             prop, values = _arity(op, args, 2)
-            name, q = self.queryable(op, prop, kinds=_SCALAR)
             if not isinstance(values, list):
                 raise FilterError(f"operator 'in' needs a list of values, got {_show(values)}")
+            kinds = {_literal_kind(value) for value in values}
+            name, q = self.queryable(op, prop, kinds=_SCALAR, document_kind=kinds.pop() if len(kinds) == 1 else None)
             return q.column.in_([_literal(op, name, q.kind, value) for value in values])
         raise FilterError(f"operator {op!r} is not supported; supported: {', '.join(_SUPPORTED)}")
 
@@ -151,23 +176,68 @@ class _Translator:
         if op in _TEMPORAL:
             name, q = self.queryable(op, left, kinds={"timestamp"})
             return _temporal(op, q.column, name, right)
-        name, q = self.queryable(op, left, kinds=_SCALAR if op in ("=", "<>") else _ORDERED)
-        if _is_property(right):  # property against property: same kind only
-            return _COMPARISONS[op](q.column, self.queryable(op, right, kinds={q.kind})[1].column)
-        return _COMPARISONS[op](q.column, _literal(op, name, q.kind, right))
+        kinds = _SCALAR if op in ("=", "<>") else _ORDERED
+        if not _is_property(right):
+            kind = _literal_kind(right) if self.document_name(left) is not None else None
+            name, q = self.queryable(op, left, kinds=kinds, document_kind=kind)
+            return _COMPARISONS[op](q.column, _literal(op, name, q.kind, right))
+        # property against property: same kind only; a document property takes the other side's kind
+        if self.document_name(left) is not None and self.document_name(right) is not None:
+            raise FilterError(f"operator {op!r}: {left['property']!r} and {right['property']!r} are both read from "
+                              "the item document, so their type is unknown; compare one with a literal")
+        if self.document_name(left) is not None:
+            _, other = self.queryable(op, right, kinds=kinds)
+            _, q = self.queryable(op, left, kinds={other.kind}, document_kind=other.kind)
+        else:
+            _, q = self.queryable(op, left, kinds=kinds)
+            _, other = self.queryable(op, right, kinds={q.kind}, document_kind=q.kind)
+        return _COMPARISONS[op](q.column, other.column)
 
-    def queryable(self, op: str, node: Any, kinds: set[str] | None = None) -> tuple[str, Queryable]:
-        """The queryable a ``{"property": name}`` operand names, checked against the kinds ``op`` accepts."""
+    def document_name(self, node: Any) -> str | None:
+        """The name of the document property ``node`` refers to, if it is one (not a queryable column)."""
+        if not _is_property(node) or self.documents is None or self._column_name(node["property"]) is not None:
+            return None
+        return self.documents.name(node["property"])
+
+    def _column_name(self, name: str) -> str | None:
+        for candidate in (name, name.removeprefix("properties.")):
+            if candidate in self.queryables:
+                return candidate
+        return None
+
+    def queryable(self, op: str, node: Any, kinds: set[str] | None = None,
+                  document_kind: str | None = None) -> tuple[str, Queryable]:
+        """The queryable a ``{"property": name}`` operand names, checked against the kinds ``op`` accepts.
+        A document property is read as ``document_kind``: the kind of what it is compared with."""
         if not _is_property(node):
             _reject_function(node)
             raise FilterError(f"operator {op!r} needs a property operand, got {_show(node)}")
         name = node["property"]
-        q = self.queryables.get(name)
-        if q is None:
-            raise FilterError(f"unknown property {name!r}; queryables: {', '.join(sorted(self.queryables))}")
+        column_name = self._column_name(name)
+        if column_name is not None:
+            name, q = column_name, self.queryables[column_name]
+        elif self.document_name(node) is not None:
+            name = self.document_name(node)
+            if document_kind not in _DOCUMENT_KINDS:
+                raise FilterError(f"operator {op!r} on {name!r}: a property read from the item document is compared "
+                                  "with a number, a string or a boolean (timestamps as strings: RFC 3339 text "
+                                  "compares in time order when written alike)")
+            q = Queryable(self.documents.typed(name, document_kind), document_kind)
+        else:
+            raise FilterError(f"unknown property {name!r}; queryables: {', '.join(sorted(self.queryables))}"
+                              + (" and the properties items carry (see /queryables)" if self.documents else ""))
         if kinds is not None and q.kind not in kinds:
             raise FilterError(f"operator {op!r} does not apply to {name!r}, a {q.kind} property")
         return name, q
+
+
+def _literal_kind(value: Any) -> str | None:
+    """The kind of a literal a document property is compared with (None: a timestamp, geometry, …)."""
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    return "string" if isinstance(value, str) else None
 
 
 def _literal(op: str, name: str, kind: str, value: Any) -> Any:

@@ -115,3 +115,37 @@ class Item(db.Model):
     data: Mapped[dict] = mapped_column(Document)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class CollectionProperty(db.Model):
+    """A property some item of the collection carries, with one JSON type it was seen with (a summary
+    kept on every item write; never shrunk by deletes, see ``exchange.catalog.properties``)."""
+
+    __tablename__ = "collection_properties"
+
+    collection_id: Mapped[str] = mapped_column(ForeignKey("collections.id", ondelete="CASCADE"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    json_type: Mapped[str] = mapped_column(String(10), primary_key=True)
+
+
+class IndexStatus(str, enum.Enum):
+    building = "building"
+    ready = "ready"
+    failed = "failed"
+
+
+class PropertyIndex(db.Model):
+    """An expression index on one property of one collection's items, asked for by its provider or an admin."""
+
+    __tablename__ = "property_indexes"
+    __table_args__ = (UniqueConstraint("collection_id", "name", "kind", name="uq_property_indexes_collection_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    collection_id: Mapped[str] = mapped_column(ForeignKey("collections.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(10))  # number | string
+    status: Mapped[IndexStatus] = mapped_column(string_enum(IndexStatus, "property_index_status"),
+                                                default=IndexStatus.building)
+    index_name: Mapped[str] = mapped_column(String(63), unique=True)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

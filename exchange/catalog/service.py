@@ -9,22 +9,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import current_app
-from sqlalchemy import and_, exists, func, literal, or_, select, text, true, tuple_
+from sqlalchemy import and_, exists, func, literal, or_, select, text, true
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ClauseElement, Executable
 
 from auth.policy import Identity, catalog_visibility, decide, require
+from exchange.catalog import properties
 from exchange.catalog.cql2_filter import FilterError, Queryable, to_sqlalchemy
 from exchange.catalog.models import Collection, Item, ItemStatus
+from exchange.catalog.ordering import after, order_of, sort_values
 from exchange.catalog.search import SearchError, SearchRequest, decode_token, encode_token
 from exchange.catalog.spatial import SpatialOps
-from exchange.catalog.stac import parse_rfc3339, render_item
+from exchange.catalog.stac import render_item
 from exchange.core.db import db
 from exchange.core.problems import NotFound, ServiceUnavailable
 
-#: Nulls sort after every value when ascending (and first when descending), the same on both backends.
-NULL_LAST = 1e300
 COUNT_CAP = 10_000
 
 QUERYABLES: dict[str, Queryable] = {
@@ -41,14 +41,6 @@ QUERYABLES: dict[str, Queryable] = {
     "instruments": Queryable(Item.instruments, "string"),
     "geometry": Queryable(Item.geometry, "geometry"),
 }
-
-SORTABLE = {
-    "datetime": Item.dt_start, "start_datetime": Item.dt_start, "end_datetime": Item.dt_end,
-    "id": Item.item_id, "collection": Item.collection_id,
-    "gsd": func.coalesce(Item.gsd, NULL_LAST), "eo:cloud_cover": func.coalesce(Item.cloud_cover, NULL_LAST),
-    "view:off_nadir": func.coalesce(Item.off_nadir, NULL_LAST),
-}
-TIMESTAMP_SORTS = {"datetime", "start_datetime", "end_datetime"}
 
 QUERY_OPS = {"eq": "=", "neq": "<>", "lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
 
@@ -138,29 +130,42 @@ def query_to_cql2(query: dict) -> dict:
     return {"op": "and", "args": clauses} if len(clauses) > 1 else clauses[0]
 
 
-def _conditions(identity: Identity, request: SearchRequest, collection_id: str | None) -> tuple[list, list, list]:
+def _scope(identity: Identity, request: SearchRequest, collection_id: str | None):
+    """The collections whose items' properties a search may name: the one it is in, or every visible one."""
+    return [collection_id] if collection_id else select(Collection.id).where(visible_collections(identity))
+
+
+def _conditions(identity: Identity, request: SearchRequest, collection_id: str | None,
+                order: list) -> tuple[list, list, list]:
     """The search's conditions for its page, for its count and for the planner's estimate of the
     count. All select the same rows; they differ only in whether the footprint test may use the
     spatial index (see ``_time_first``). The estimate always states it indexable: PostGIS estimates
     ``ST_Intersects`` from its statistics, ``_ST_Intersects`` as a third of the rows."""
     conditions = [visible_items(identity)]
     collections = [collection_id] if collection_id else request.collections
-    if collections:
-        conditions.append(Item.collection_id.in_(collections))
+    if collections:  # one collection as "=": SQLite's planner matches a partial index's WHERE with that only
+        conditions.append(Item.collection_id == collections[0] if len(collections) == 1
+                          else Item.collection_id.in_(collections))
     if request.ids:
         conditions.append(Item.item_id.in_(request.ids))
+    documents = properties.DocumentProperties()
     for ast in ([request.filter] if request.filter else []) + ([query_to_cql2(request.query)] if request.query else []):
         try:
-            conditions.append(to_sqlalchemy(ast, QUERYABLES, spatial_ops()))
+            conditions.append(to_sqlalchemy(ast, QUERYABLES, spatial_ops(), documents))
         except FilterError as exc:
             raise SearchError(f"filter: {exc}") from None
+    if documents.named:  # looked up only when a document property is named: other searches pay nothing
+        missing = properties.unknown(documents.named, _scope(identity, request, collection_id))
+        if missing:
+            raise SearchError(f"filter: unknown property {', '.join(map(repr, missing))}: no item "
+                              f"{'of this collection ' if collection_id else ''}carries it; see the queryables")
     timespan = _overlaps(*request.interval) if request.interval is not None else None
     if timespan is not None:
         conditions.append(timespan)
     if request.geometry is None:
         return conditions, conditions, conditions
     indexed = spatial_ops().intersects(Item.geometry, request.geometry)
-    page_first, count_first = _time_first(request, timespan, indexed)
+    page_first, count_first = _time_first(order, timespan, indexed)
     unindexed = spatial_ops().intersects(Item.geometry, request.geometry, indexed=False) \
         if page_first or count_first else None
     counted = [*conditions, unindexed if count_first else indexed]
@@ -175,7 +180,7 @@ TIME_FIRST_RATIO = 6
 PAGE_TIME_FIRST_RATIO = 1
 
 
-def _time_first(request: SearchRequest, timespan, spatial) -> tuple[bool, bool]:
+def _time_first(order: list, timespan, spatial) -> tuple[bool, bool]:
     """Whether a search with both a datetime range and a footprint should leave the spatial index
     alone (PostgreSQL), for its page and for its count. A continent and a month: the spatial index
     yields ~30,000-115,000 entries, to be ANDed with the month's ~8,000; reading the month's rows
@@ -185,7 +190,7 @@ def _time_first(request: SearchRequest, timespan, spatial) -> tuple[bool, bool]:
         return False, False
     in_time = _planned_rows(select(Item.key).where(timespan))
     in_space = _planned_rows(select(Item.key).where(spatial))
-    by_datetime = _order(request)[0][1] is Item.dt_start
+    by_datetime = order[0][1] is Item.dt_start
     page_ratio = PAGE_TIME_FIRST_RATIO if by_datetime else TIME_FIRST_RATIO
     return in_time * page_ratio < in_space, in_time * TIME_FIRST_RATIO < in_space
 
@@ -220,37 +225,6 @@ def _overlaps(start, end):
     return and_(*conditions) if conditions else true()
 
 
-def _order(request: SearchRequest) -> list[tuple[str, object, bool]]:
-    sortby = request.sortby or [("datetime", False)]
-    order = []
-    for name, ascending in sortby:
-        if name not in SORTABLE:
-            raise SearchError(f"cannot sort by {name!r}; sortable fields: {', '.join(SORTABLE)}")
-        order.append((name, SORTABLE[name], ascending))
-    order.append(("key", Item.key, order[-1][2]))  # unique tie-breaker, same direction as the last key
-    return order
-
-
-def _after(order, values: list, forward: bool):
-    """Rows strictly after ``values`` in ``order`` (or before, when paging backwards)."""
-    if len(values) != len(order):
-        raise SearchError("token does not match this search's sort order; start again from the first page")
-    try:
-        bound = [parse_rfc3339(v) if name in TIMESTAMP_SORTS else v for (name, _, _), v in zip(order, values)]
-    except ValueError:
-        raise SearchError("token is damaged; start again from the first page") from None
-    directions = {asc == forward for _, _, asc in order}
-    if len(directions) == 1:  # one direction: a row-value comparison the index can serve
-        columns = tuple_(*(col for _, col, _ in order))
-        return columns > tuple_(*(literal(v) for v in bound)) if directions.pop() else \
-            columns < tuple_(*(literal(v) for v in bound))
-    clauses = []
-    for i, (_, col, asc) in enumerate(order):
-        equal = [order[j][1] == bound[j] for j in range(i)]
-        clauses.append(and_(*equal, col > bound[i] if asc == forward else col < bound[i]))
-    return or_(*clauses)
-
-
 @dataclass
 class Page:
     items: list[Item]
@@ -258,21 +232,6 @@ class Page:
     prev_token: str | None
     matched: int | None
     matched_exact: bool
-
-
-def _sort_values(row, order) -> list:
-    values = []
-    for name, _, _ in order:
-        if name == "key":
-            values.append(row.key)
-        elif name in TIMESTAMP_SORTS:
-            values.append(row.dt_end if name == "end_datetime" else row.dt_start)
-        else:
-            attr = {"id": "item_id", "collection": "collection_id", "eo:cloud_cover": "cloud_cover",
-                    "view:off_nadir": "off_nadir"}.get(name, name)
-            value = getattr(row, attr)
-            values.append(NULL_LAST if value is None and attr in ("gsd", "cloud_cover", "off_nadir") else value)
-    return values
 
 
 #: PostgreSQL's SQLSTATE for a statement cancelled, here by statement_timeout.
@@ -300,13 +259,13 @@ def search(identity: Identity, request: SearchRequest, *, collection_id: str | N
 
 
 def _search(identity: Identity, request: SearchRequest, collection_id: str | None) -> Page:
-    conditions, count_conditions, estimate_conditions = _conditions(identity, request, collection_id)
-    order = _order(request)
+    order = order_of(request, lambda: _scope(identity, request, collection_id))
+    conditions, count_conditions, estimate_conditions = _conditions(identity, request, collection_id, order)
     direction, values = decode_token(request.token) if request.token else ("next", None)
     forward = direction == "next"
     page_conditions = list(conditions)
     if values is not None:
-        page_conditions.append(_after(order, values, forward))
+        page_conditions.append(after(order, values, forward))
     ordering = [(col.asc() if asc == forward else col.desc()) for _, col, asc in order]
     rows = list(db.session.scalars(select(Item).where(*page_conditions).order_by(*ordering)
                                    .limit(request.limit + 1)))
@@ -317,9 +276,9 @@ def _search(identity: Identity, request: SearchRequest, collection_id: str | Non
     next_token = prev_token = None
     if rows:
         if (forward and more) or (not forward and values is not None):
-            next_token = encode_token("next", _sort_values(rows[-1], order))
+            next_token = encode_token("next", sort_values(rows[-1], order))
         if (forward and values is not None) or (not forward and more):
-            prev_token = encode_token("prev", _sort_values(rows[0], order))
+            prev_token = encode_token("prev", sort_values(rows[0], order))
     # Counted on the first page only: paging on must not pay for it again (numberMatched is optional).
     # A first page that holds every match has counted them already.
     if request.token is not None:

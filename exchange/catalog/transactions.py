@@ -7,11 +7,13 @@ import copy
 import uuid
 from collections.abc import Callable
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from auth.policy import Identity, decide, require
-from exchange.catalog.models import Collection, Item, ItemStatus
+from exchange.catalog import properties
+from exchange.catalog.models import Collection, CollectionProperty, Item, ItemStatus, PropertyIndex
+from exchange.catalog.property_indexes import drop_sql_index
 from exchange.catalog.rendered import restore_stored_hrefs
 from exchange.catalog.service import find_collection
 from exchange.catalog.stac import ID_RULE, STAC_VERSION, InvalidItem, Promoted, href_problems, shown, \
@@ -103,7 +105,13 @@ def delete_collection(identity: Identity, collection_id: str) -> None:
     collection = collection_for_write(identity, collection_id)
     if db.session.scalar(select(Item.key).where(Item.collection_id == collection_id).limit(1)) is not None:
         raise Conflict(f"Collection {collection_id!r} still holds items; delete or move them first.")
-    with unit_of_work():
+    indexes = list(db.session.scalars(select(PropertyIndex).where(PropertyIndex.collection_id == collection_id)))
+    with unit_of_work() as uow:
+        # SQLite does not enforce the foreign keys' ON DELETE CASCADE: the summary and indexes go by hand
+        db.session.execute(delete(CollectionProperty).where(CollectionProperty.collection_id == collection_id))
+        for index in indexes:
+            db.session.delete(index)
+            uow.after_commit(drop_sql_index, index.index_name)
         db.session.delete(collection)
 
 
@@ -178,6 +186,7 @@ def create_item(identity: Identity, collection_id: str, doc: dict, *, repair: bo
             item = Item(collection_id=collection.id, provider_org_id=collection.owner_org_id, status=ItemStatus.draft,
                         data=stored_document({**doc, **promoted.amend}, collection_id), **promoted.columns())
             uow.add(item)
+            properties.record(collection_id, properties.carried(item.data.get("properties")))
     except IntegrityError:  # the same id created by a request running at the same moment
         raise exists from None
     return item
@@ -206,6 +215,7 @@ def replace_item(identity: Identity, collection_id: str, item_id: str, doc: dict
         for name, value in promoted.columns().items():
             setattr(item, name, value)
         item.data = stored_document({**doc, **promoted.amend}, collection_id)
+        properties.record(collection_id, properties.carried(item.data.get("properties")))
     return item
 
 

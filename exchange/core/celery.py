@@ -12,7 +12,7 @@ from celery import Celery, Task
 from celery.beat import PersistentScheduler
 from flask import Flask, current_app
 
-TASK_MODULES = ["auth.tasks", "exchange.ingest.tasks"]  # each package with a tasks.py adds itself here
+TASK_MODULES = ["auth.tasks", "exchange.catalog.tasks", "exchange.ingest.tasks"]  # each package with a tasks.py adds itself here
 
 #: Periodic tasks run by `celery beat`.
 BEAT_SCHEDULE = {

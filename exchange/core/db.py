@@ -36,12 +36,15 @@ POSTGIS_OWN_TABLES = frozenset({"spatial_ref_sys", "geography_columns", "geometr
 
 #: Spatial indexes made by hand in the catalog migration (GiST; the SQLite R*Tree and its shadow tables).
 HAND_MADE_SPATIAL = ("ix_items_geometry", "items_rtree")
+#: Property indexes, made on request (``exchange.catalog.property_indexes``), not by a revision.
+PROPERTY_INDEX_PREFIX = "ixp_"
 
 
 def include_object(obj: Any, name: str, type_: str, reflected: bool, compare_to: Any) -> bool:
     """Alembic filter: leave out what no model describes on purpose — PostGIS's own tables and
-    the hand-made spatial indexes."""
-    if reflected and compare_to is None and (name in POSTGIS_OWN_TABLES or (name or "").startswith(HAND_MADE_SPATIAL)):
+    the hand-made spatial and property indexes."""
+    if reflected and compare_to is None and (name in POSTGIS_OWN_TABLES or (name or "").startswith(
+            (*HAND_MADE_SPATIAL, PROPERTY_INDEX_PREFIX))):
         return False
     return True
 

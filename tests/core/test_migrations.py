@@ -63,3 +63,29 @@ def test_models_match_migrations(app):
         context = MigrationContext.configure(conn, opts={"compare_type": True, "include_object": include_object})
         diff = compare_metadata(context, db.metadata)
     assert diff == []
+
+
+def test_the_queryables_summary_is_backfilled_from_the_items_already_stored(empty_database, make_app, tmp_path):
+    """Upgrading a database whose items predate the summary fills it in (here: down a revision and back up)."""
+    from flask_migrate import downgrade, upgrade
+
+    from auth import service
+    from auth.policy import SYSTEM
+    from exchange.catalog.models import CollectionProperty
+    from exchange.catalog.transactions import bulk_upsert, create_collection
+    from tests.catalog.test_tenancy import ITEM
+
+    assert run_upgrade(empty_database, tmp_path / "var").returncode == 0
+    app = make_app(SQLALCHEMY_DATABASE_URI=empty_database)
+    with app.app_context():
+        org = service.create_org(SYSTEM, {"name": "Old Sat", "kind": "provider"})
+        create_collection(SYSTEM, {"id": "old", "description": "o"}, owner_org_id=org.id)
+        items = [dict(ITEM, id=f"i{n}", properties=dict(ITEM["properties"], **props))
+                 for n, props in enumerate([{"x:n": 1, "x:s": "a"}, {"x:n": "one", "x:b": False, "x:null": None}])]
+        assert bulk_upsert(SYSTEM, "old", items).written == 2
+        downgrade(revision="b7e20f3c9a14")
+        upgrade()
+        found = set(db.session.execute(sa.select(CollectionProperty.collection_id, CollectionProperty.name,
+                                                 CollectionProperty.json_type)))
+    assert found == {("old", "x:n", "number"), ("old", "x:n", "string"), ("old", "x:s", "string"),
+                     ("old", "x:b", "boolean")}
