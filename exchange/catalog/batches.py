@@ -23,7 +23,8 @@ from exchange.catalog.bulk import write_items
 from exchange.catalog.models import Collection, Item, ItemStatus
 from exchange.catalog.rendered import download_target, platform_roots
 from exchange.catalog.stac import InvalidItem, stored_document
-from exchange.catalog.transactions import checked_item, collection_for_write
+from exchange.catalog.service import collection_for_write
+from exchange.catalog.transactions import checked_item
 from exchange.core.db import db, unit_of_work
 from exchange.core.problems import Conflict, ValidationProblem
 

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from auth.policy import Identity
 from exchange.catalog import properties
 from exchange.catalog.models import IndexStatus, PropertyIndex
+from exchange.catalog.service import collection_for_write
 from exchange.catalog.validation import error
 from exchange.core.celery import enqueue
 from exchange.core.db import PROPERTY_INDEX_PREFIX, db, unit_of_work
@@ -44,14 +45,8 @@ def view(index: PropertyIndex) -> dict:
     return shown
 
 
-def _collection(identity: Identity, collection_id: str):
-    from exchange.catalog.transactions import _collection_for_write
-
-    return _collection_for_write(identity, collection_id)
-
-
 def list_indexes(identity: Identity, collection_id: str) -> list[PropertyIndex]:
-    _collection(identity, collection_id)
+    collection_for_write(identity, collection_id)
     return list(db.session.scalars(select(PropertyIndex).where(PropertyIndex.collection_id == collection_id)
                                    .order_by(PropertyIndex.name, PropertyIndex.kind)))
 
@@ -76,7 +71,7 @@ def request_index(identity: Identity, collection_id: str, body: dict) -> Propert
     """Record the index as building; the build starts once this commits."""
     from exchange.catalog.tasks import build_property_index
 
-    _collection(identity, collection_id)
+    collection_for_write(identity, collection_id)
     name, kind = checked_request(body)
     exists = Conflict(f"An index on {name!r} as {kind} already exists for {collection_id!r}.")
     if db.session.scalar(select(PropertyIndex.id).where(PropertyIndex.collection_id == collection_id,
@@ -97,7 +92,7 @@ def request_index(identity: Identity, collection_id: str, body: dict) -> Propert
 
 def drop_indexes(identity: Identity, collection_id: str, name: str) -> None:
     """Drop every index on property ``name`` of the collection (each kind)."""
-    _collection(identity, collection_id)
+    collection_for_write(identity, collection_id)
     name = properties.property_name(name) or name
     found = list(db.session.scalars(select(PropertyIndex).where(PropertyIndex.collection_id == collection_id,
                                                                 PropertyIndex.name == name)))

@@ -90,6 +90,15 @@ def get_collection(identity: Identity, collection_id: str) -> Collection:
     return collection
 
 
+def collection_for_write(identity: Identity, collection_id: str) -> Collection:
+    """The collection, if the caller may see it (else 404, as if absent) and write to it (else 403)."""
+    collection = find_collection(identity, collection_id)
+    if collection is None:
+        raise NotFound(f"No collection {collection_id!r}.")
+    require(identity, "catalog:write-collection", collection)
+    return collection
+
+
 # -- items ---------------------------------------------------------------------------------------------
 def get_item(identity: Identity, collection_id: str, item_id: str) -> Item:
     item = db.session.scalar(select(Item).where(Item.collection_id == collection_id, Item.item_id == item_id))

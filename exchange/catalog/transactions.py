@@ -15,7 +15,7 @@ from exchange.catalog import properties
 from exchange.catalog.models import Collection, CollectionProperty, Item, ItemStatus, PropertyIndex
 from exchange.catalog.property_indexes import drop_sql_index
 from exchange.catalog.rendered import restore_stored_hrefs
-from exchange.catalog.service import find_collection
+from exchange.catalog.service import collection_for_write
 from exchange.catalog.stac import ID_RULE, STAC_VERSION, InvalidItem, Promoted, href_problems, shown, \
     stored_document, valid_id, validate_item
 from exchange.catalog.validation import check_extent, error
@@ -80,15 +80,6 @@ def create_collection(identity: Identity, doc: dict, *, owner_org_id: uuid.UUID 
             uow.add(collection)
     except IntegrityError:  # the same id created by a request running at the same moment
         raise exists from None
-    return collection
-
-
-def collection_for_write(identity: Identity, collection_id: str) -> Collection:
-    """The collection, if the caller may see it (else 404, as if absent) and write to it (else 403)."""
-    collection = find_collection(identity, collection_id)
-    if collection is None:
-        raise NotFound(f"No collection {collection_id!r}.")
-    require(identity, "catalog:write-collection", collection)
     return collection
 
 

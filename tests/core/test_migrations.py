@@ -72,7 +72,8 @@ def test_the_queryables_summary_is_backfilled_from_the_items_already_stored(empt
     from auth import service
     from auth.policy import SYSTEM
     from exchange.catalog.models import CollectionProperty
-    from exchange.catalog.transactions import bulk_upsert, create_collection
+    from exchange.catalog.batches import bulk_upsert
+    from exchange.catalog.transactions import create_collection
     from tests.catalog.test_tenancy import ITEM
 
     assert run_upgrade(empty_database, tmp_path / "var").returncode == 0
