@@ -22,7 +22,7 @@ from exchange.catalog import properties
 from exchange.catalog.bulk import write_items
 from exchange.catalog.models import Collection, Item, ItemStatus
 from exchange.catalog.rendered import download_target, platform_roots
-from exchange.catalog.stac import InvalidItem, stored_document
+from exchange.catalog.stac import InvalidItem, shown, stored_document
 from exchange.catalog.service import collection_for_write
 from exchange.catalog.transactions import checked_item
 from exchange.core.db import db, unit_of_work
@@ -52,9 +52,11 @@ def _stored_assets(collection_id: str, docs: list) -> dict[str, dict]:
 
 
 def _write(collection: Collection, docs: list, *, insert: bool, status: ItemStatus | None, repair: bool,
-           label: Callable[[int, object], str]) -> BulkResult:
+           label: Callable[[int, object], str], refile: bool = False) -> BulkResult:
     """Validate and write ``docs`` in the current transaction. Upsert: an id given more than once
-    counts once, its last valid document wins. Insert: the first wins, the others are reported."""
+    counts once, its last valid document wins. Insert: the first wins, the others are reported. An
+    item naming another collection is refused, as on a single write, unless ``refile`` (the console
+    import, told which collection to load into)."""
     result = BulkResult()
     carried: set[tuple[str, str]] = set()  # what the batch's items carry, for the queryables summary
     stored = None if insert else _stored_assets(collection.id, docs)
@@ -64,6 +66,10 @@ def _write(collection: Collection, docs: list, *, insert: bool, status: ItemStat
         repeated, seen = {}, set()  # upsert: ids given more than once, written at the end
         for offset, doc in enumerate(docs):
             item_id = doc.get("id") if isinstance(doc, dict) else None
+            if not refile and isinstance(doc, dict) and doc.get("collection") not in (None, collection.id):
+                result.failures.append((label(offset, doc), [{"field": "/collection", "message": (
+                    f"is {shown(doc['collection'])} but the item is sent to {collection.id!r}")}]))
+                continue
             try:
                 promoted, doc = checked_item(doc, collection.id, None if stored is None else
                                              lambda: stored.get(item_id), repair=repair)
@@ -105,7 +111,8 @@ def _in_one_transaction(write: Callable[[], BulkResult]) -> BulkResult:
 
 
 def bulk_write(identity: Identity, collection_id: str, docs: list, *, method: str = "upsert",
-               status: ItemStatus | None = None, first_position: int = 0, repair: bool = False) -> BulkResult:
+               status: ItemStatus | None = None, first_position: int = 0, repair: bool = False,
+               refile: bool = False) -> BulkResult:
     """Insert (``method`` "insert": an existing id is reported, not replaced) or insert and replace
     ("upsert") many items; every item that cannot be written is reported with its errors."""
     collection = collection_for_write(identity, collection_id)
@@ -117,7 +124,7 @@ def bulk_write(identity: Identity, collection_id: str, docs: list, *, method: st
         return item_id if isinstance(item_id, str) else f"#{first_position + offset + 1}"
 
     result = _in_one_transaction(lambda: _write(collection, docs, insert=method == "insert", status=status,
-                                                repair=repair, label=label))
+                                                repair=repair, label=label, refile=refile))
     for item_id in result.existing:
         result.failures.append((item_id, [{"field": "/id", "message": f"item {item_id!r} already exists in "
                                            f"{collection_id!r}; use the method upsert to replace it"}]))
@@ -125,8 +132,9 @@ def bulk_write(identity: Identity, collection_id: str, docs: list, *, method: st
 
 
 def bulk_upsert(identity: Identity, collection_id: str, docs: list, **options) -> BulkResult:
-    """The console import and the benchmark: insert or replace (see ``bulk_write``)."""
-    return bulk_write(identity, collection_id, docs, method="upsert", **options)
+    """The console import and the benchmark: insert or replace, into ``collection_id`` whatever
+    collection the items name (see ``bulk_write``)."""
+    return bulk_write(identity, collection_id, docs, method="upsert", refile=True, **options)
 
 
 def create_items(identity: Identity, collection_id: str, features: object, *, repair: bool = False) -> int:

@@ -122,3 +122,17 @@ def test_only_the_collections_owner_may_bulk_write(live, alice):
     assert live.api("POST", "/stac/collections", bob, json={"id": "bob", "description": "B"}).status_code == 201
     answer = live.api("POST", "/stac/collections/bob/bulk_items", bob, json=copy.deepcopy(body))
     assert answer.status_code == 200 and answer.json()["written"] == 1
+
+
+def test_an_item_naming_another_collection_is_refused_in_bulk_as_on_its_own(live, alice):
+    """As a single POST or PUT, a bulk item may leave ``collection`` out but may not name another one."""
+    stray = dict(item("stray"), collection="someone-else")
+    answer = live.api("POST", ITEMS, alice, json=fc(dict(item("h"), collection="alice"), stray))
+    assert answer.status_code == 422 and [e["field"] for e in answer.json()["errors"]] == ["/features/1/collection"]
+    assert ids(live, alice) == {}
+    answer = live.api("POST", BULK, alice, json={"items": [item("i"), stray], "method": "upsert"})
+    assert answer.status_code == 207 and answer.json()["written"] == 1
+    [failed] = answer.json()["failed"]
+    assert failed["item"] == "stray" and failed["errors"][0]["field"] == "/collection"
+    assert "someone-else" in failed["errors"][0]["message"]
+    assert ids(live, alice) == {"i": 10.0}
