@@ -4,12 +4,10 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, jsonify, redirect, request
-from sqlalchemy import select
 
 from auth.tokens import current_identity, require_scopes
 from exchange.catalog import assets, batches, property_indexes, service, transactions
 from exchange.catalog.models import Collection
-from exchange.catalog.properties import types_by_name
 from exchange.catalog.search import build_request
 from exchange.catalog.stac import pointer
 from exchange.core.body import json_object
@@ -110,15 +108,15 @@ def _queryables_schema(url: str, carried: dict[str, set[str]]) -> dict:
 @bp.get("/queryables")
 @READ
 def queryables():
-    carried = types_by_name(select(Collection.id).where(service.visible_collections(current_identity())))
-    return _stac(_queryables_schema(f"{base_url()}/stac/queryables", carried), media_type="application/schema+json")
+    return _stac(_queryables_schema(f"{base_url()}/stac/queryables", service.carried_properties(current_identity())),
+                 media_type="application/schema+json")
 
 
 @bp.get("/collections/<cid>/queryables")
 @READ
 def collection_queryables(cid: str):
-    service.get_collection(current_identity(), cid)
-    return _stac(_queryables_schema(f"{base_url()}/stac/collections/{cid}/queryables", types_by_name([cid])),
+    carried = service.carried_properties(current_identity(), cid)
+    return _stac(_queryables_schema(f"{base_url()}/stac/collections/{cid}/queryables", carried),
                  media_type="application/schema+json")
 
 

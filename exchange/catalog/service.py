@@ -139,9 +139,17 @@ def query_to_cql2(query: dict) -> dict:
     return {"op": "and", "args": clauses} if len(clauses) > 1 else clauses[0]
 
 
-def _scope(identity: Identity, request: SearchRequest, collection_id: str | None):
-    """The collections whose items' properties a search may name: the one it is in, or every visible one."""
+def _scope(identity: Identity, collection_id: str | None):
+    """The collections whose items' properties a caller may name: the one it is in, or every visible one."""
     return [collection_id] if collection_id else select(Collection.id).where(visible_collections(identity))
+
+
+def carried_properties(identity: Identity, collection_id: str | None = None) -> dict[str, set[str]]:
+    """The properties (name -> JSON types) the items carry, of one collection the caller may see
+    (else 404) or of every visible one: what the queryables documents list."""
+    if collection_id is not None:
+        get_collection(identity, collection_id)
+    return properties.types_by_name(_scope(identity, collection_id))
 
 
 def _conditions(identity: Identity, request: SearchRequest, collection_id: str | None,
@@ -164,7 +172,7 @@ def _conditions(identity: Identity, request: SearchRequest, collection_id: str |
         except FilterError as exc:
             raise SearchError(f"filter: {exc}") from None
     if documents.named:  # looked up only when a document property is named: other searches pay nothing
-        missing = properties.unknown(documents.named, _scope(identity, request, collection_id))
+        missing = properties.unknown(documents.named, _scope(identity, collection_id))
         if missing:
             raise SearchError(f"filter: unknown property {', '.join(map(repr, missing))}: no item "
                               f"{'of this collection ' if collection_id else ''}carries it; see the queryables")
@@ -268,7 +276,7 @@ def search(identity: Identity, request: SearchRequest, *, collection_id: str | N
 
 
 def _search(identity: Identity, request: SearchRequest, collection_id: str | None) -> Page:
-    order = order_of(request, lambda: _scope(identity, request, collection_id))
+    order = order_of(request, lambda: _scope(identity, collection_id))
     conditions, count_conditions, estimate_conditions = _conditions(identity, request, collection_id, order)
     direction, values = decode_token(request.token) if request.token else ("next", None)
     forward = direction == "next"
