@@ -104,17 +104,27 @@ def _in_one_transaction(write: Callable[[], BulkResult]) -> BulkResult:
         try:
             with unit_of_work():
                 return write()
-        except IntegrityError:
-            continue
+        except IntegrityError as exc:
+            if not _unique_violation(exc):  # a collection deleted meanwhile, say: not a race to retry
+                raise Conflict("The items could not be written as the collection changed meanwhile; nothing "
+                               "was written. Send the request again.") from None
     raise Conflict("Other requests kept writing the same items at the same moment; nothing was written. "
                    "Send the request again.")
 
 
-def bulk_write(identity: Identity, collection_id: str, docs: list, *, method: str = "upsert",
+def _unique_violation(exc: IntegrityError) -> bool:
+    orig = exc.orig
+    return getattr(orig, "sqlstate", None) == "23505" or "UNIQUE constraint failed" in str(orig)
+
+
+def bulk_write(identity: Identity, collection_id: str, docs: list, *, method: str,
                status: ItemStatus | None = None, first_position: int = 0, repair: bool = False,
                refile: bool = False) -> BulkResult:
     """Insert (``method`` "insert": an existing id is reported, not replaced) or insert and replace
     ("upsert") many items; every item that cannot be written is reported with its errors."""
+    if method not in METHODS:  # never a silent upsert for a method nobody meant
+        raise ValidationProblem("The bulk request is invalid; see errors.", errors=[
+            {"field": "/method", "message": f"must be one of {', '.join(METHODS)}"}])
     collection = collection_for_write(identity, collection_id)
     if status is not None:
         require(identity, "catalog:set-status", collection)

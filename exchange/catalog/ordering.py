@@ -11,11 +11,10 @@ from sqlalchemy import and_, func, literal, or_, tuple_
 
 from exchange.catalog import properties
 from exchange.catalog.models import Item
+from exchange.catalog.properties import NULL_LAST
 from exchange.catalog.search import SearchError, SearchRequest
 from exchange.catalog.stac import parse_rfc3339
 
-#: Nulls sort after every value when ascending (and first when descending), the same on both backends.
-NULL_LAST = 1e300
 SORTABLE = {
     "datetime": Item.dt_start, "start_datetime": Item.dt_start, "end_datetime": Item.dt_end,
     "id": Item.item_id, "collection": Item.collection_id,

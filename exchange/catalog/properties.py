@@ -31,7 +31,9 @@ PYTHON_TYPES = ((bool, "boolean"), ((int, float), "number"), (str, "string"), (l
 #: The promoted columns' names: they keep their columns and are not summarised.
 PROMOTED = frozenset({"datetime", "start_datetime", "end_datetime", "gsd", "eo:cloud_cover", "view:off_nadir",
                       "platform", "constellation", "instruments"})
-#: A string sorts after every real value when ascending (nulls last, as the number columns do).
+#: Sort keys of a missing value: after every real number or string when ascending (nulls last), the
+#: same on both backends; keyset tokens carry them, so columns and document properties share them.
+NULL_LAST = 1e300
 STRING_LAST = "\U0010ffff"
 
 
@@ -70,7 +72,7 @@ def is_null(name: str):
 
 def sort_expression(name: str, kind: str):
     """The sort key of a JSON property: nulls (and values of other types) after every value ascending."""
-    last = literal_column("1e300", Float()) if kind == "number" else literal_column(f"'{STRING_LAST}'", String())
+    last = literal_column(repr(NULL_LAST), Float()) if kind == "number" else literal_column(f"'{STRING_LAST}'", String())
     return func.coalesce(expression(name, kind), last)
 
 
@@ -78,7 +80,7 @@ def sort_value(document: dict, name: str, kind: str):
     """What ``sort_expression`` yields for one stored item document (a keyset token's value)."""
     value = (document.get("properties") or {}).get(name)
     if kind == "number":
-        return value if isinstance(value, (int, float)) and not isinstance(value, bool) else 1e300
+        return value if isinstance(value, (int, float)) and not isinstance(value, bool) else NULL_LAST
     return value if isinstance(value, str) else STRING_LAST
 
 
@@ -132,9 +134,12 @@ SCAN_SQL = {
 }
 
 
-def refresh(collection_id: str | None = None) -> int:
-    """Recompute the summary from the stored items (of one collection, or all); returns its rows."""
+def refresh(collection_id: str | None = None) -> None:
+    """Recompute the summary from the stored items (of one collection, or all). On PostgreSQL, writers'
+    summary rows wait until it commits: one inserted during the scan would be deleted, never re-added."""
     dialect = db.engine.dialect.name
+    if dialect == "postgresql":
+        db.session.execute(text("LOCK TABLE collection_properties IN SHARE ROW EXCLUSIVE MODE"))
     scan = SCAN_SQL[dialect] + (" AND i.collection_id = :cid" if collection_id else "")
     found: dict[str, set] = {}
     for cid, name, kind in db.session.execute(text(scan), {"cid": collection_id} if collection_id else {}):
@@ -143,7 +148,6 @@ def refresh(collection_id: str | None = None) -> int:
     db.session.execute(cleared.where(CollectionProperty.collection_id == collection_id) if collection_id else cleared)
     for cid, pairs in found.items():
         record(cid, pairs)
-    return db.session.scalar(select(func.count()).select_from(CollectionProperty))
 
 
 class DocumentProperties:

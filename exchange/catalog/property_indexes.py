@@ -10,8 +10,8 @@ record's status: building, ready or failed.
 """
 from __future__ import annotations
 
-import hashlib
 import logging
+import uuid
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -31,10 +31,10 @@ log = logging.getLogger(__name__)
 INDEX_KINDS = ("number", "string")
 
 
-def index_name(collection_id: str, name: str, kind: str) -> str:
-    """A name unique per (collection, property, kind), within PostgreSQL's 63 characters."""
-    digest = hashlib.sha256(f"{collection_id}\0{name}\0{kind}".encode()).hexdigest()[:24]
-    return f"{PROPERTY_INDEX_PREFIX}{digest}"
+def new_index_name() -> str:
+    """A name of its own for every record (within PostgreSQL's 63 characters): an index dropped and
+    asked for again while the first build still runs must not be taken for, or dropped as, the other."""
+    return f"{PROPERTY_INDEX_PREFIX}{uuid.uuid4().hex[:24]}"
 
 
 def view(index: PropertyIndex) -> dict:
@@ -68,20 +68,23 @@ def checked_request(body: dict) -> tuple[str, str]:
 
 
 def request_index(identity: Identity, collection_id: str, body: dict) -> PropertyIndex:
-    """Record the index as building; the build starts once this commits."""
+    """Record the index as building; the build starts once this commits. Asking again for one whose
+    build failed builds it again."""
     from exchange.catalog.tasks import build_property_index
 
     collection_for_write(identity, collection_id)
     name, kind = checked_request(body)
     exists = Conflict(f"An index on {name!r} as {kind} already exists for {collection_id!r}.")
-    if db.session.scalar(select(PropertyIndex.id).where(PropertyIndex.collection_id == collection_id,
-                                                        PropertyIndex.name == name, PropertyIndex.kind == kind)):
+    index = db.session.scalar(select(PropertyIndex).where(PropertyIndex.collection_id == collection_id,
+                                                          PropertyIndex.name == name, PropertyIndex.kind == kind))
+    if index is not None and index.status is not IndexStatus.failed:
         raise exists
     try:
         with unit_of_work() as uow:
-            index = PropertyIndex(collection_id=collection_id, name=name, kind=kind, status=IndexStatus.building,
-                                  index_name=index_name(collection_id, name, kind))
-            uow.add(index)
+            if index is None:
+                index = PropertyIndex(collection_id=collection_id, name=name, kind=kind, index_name=new_index_name())
+                uow.add(index)
+            index.status, index.error = IndexStatus.building, None
             uow.flush()
             uow.after_commit(enqueue, build_property_index, index.id)
     except IntegrityError:  # the same index asked for by a request running at the same moment
@@ -101,7 +104,14 @@ def drop_indexes(identity: Identity, collection_id: str, name: str) -> None:
     with unit_of_work() as uow:
         for index in found:
             db.session.delete(index)
-            uow.after_commit(drop_sql_index, index.index_name)
+            uow.after_commit(enqueue_drop, index.index_name)
+
+
+def enqueue_drop(sql_name: str) -> None:
+    """Drop the SQL index in a task: DROP INDEX CONCURRENTLY waits for builds on the table to end."""
+    from exchange.catalog.tasks import drop_property_index
+
+    enqueue(drop_property_index, sql_name)
 
 
 def _ddl(statement: str) -> None:
@@ -117,7 +127,7 @@ def create_sql(index: PropertyIndex, dialect: str) -> str:
     expression = properties.expression_sql(index.name, index.kind, dialect, column="data")
     collection = index.collection_id.replace("'", "''")
     concurrently = "CONCURRENTLY " if dialect == "postgresql" else ""
-    return (f"CREATE INDEX {concurrently}IF NOT EXISTS {index.index_name} ON items (({expression})) "
+    return (f"CREATE INDEX {concurrently}{index.index_name} ON items (({expression})) "
             f"WHERE collection_id = '{collection}'")
 
 
@@ -127,17 +137,22 @@ def drop_sql_index(index_name: str) -> None:
 
 
 def build(index_id: int) -> str:
-    """Build a recorded index; its record says ready or failed (with the database's reason)."""
+    """Build a recorded index; its record says ready or failed (with the database's reason). Whatever
+    an earlier, interrupted build of it left (an invalid index, after a worker died) is dropped first."""
     index = db.session.get(PropertyIndex, index_id)
     if index is None:
         return "gone"
     statement, sql_name = create_sql(index, db.engine.dialect.name), index.index_name
     db.session.rollback()  # no transaction of ours may be open while PostgreSQL builds concurrently
     try:
+        drop_sql_index(sql_name)
         _ddl(statement)
     except Exception as exc:  # the database's reason is the provider's to read
         log.warning("building property index %s failed: %s", sql_name, exc)
-        drop_sql_index(sql_name)  # a failed concurrent build leaves an invalid index behind
+        try:
+            drop_sql_index(sql_name)  # a failed concurrent build leaves an invalid index behind
+        except Exception:  # the database may be what failed: the next build drops it first
+            log.exception("dropping the failed property index %s", sql_name)
         status, reason = IndexStatus.failed, str(getattr(exc, "orig", exc)).splitlines()[0]
     else:
         status, reason = IndexStatus.ready, None

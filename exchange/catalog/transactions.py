@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from auth.policy import Identity, decide, require
 from exchange.catalog import properties
 from exchange.catalog.models import Collection, CollectionProperty, Item, ItemStatus, PropertyIndex
-from exchange.catalog.property_indexes import drop_sql_index
+from exchange.catalog.property_indexes import enqueue_drop
 from exchange.catalog.rendered import restore_stored_hrefs
 from exchange.catalog.service import collection_for_write
 from exchange.catalog.stac import ID_RULE, STAC_VERSION, InvalidItem, Promoted, href_problems, shown, \
@@ -102,7 +102,7 @@ def delete_collection(identity: Identity, collection_id: str) -> None:
         db.session.execute(delete(CollectionProperty).where(CollectionProperty.collection_id == collection_id))
         for index in indexes:
             db.session.delete(index)
-            uow.after_commit(drop_sql_index, index.index_name)
+            uow.after_commit(enqueue_drop, index.index_name)
         db.session.delete(collection)
 
 

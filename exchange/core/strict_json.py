@@ -24,9 +24,19 @@ def _finite(text: str) -> float:
     return value
 
 
+def _bounded_int(text: str) -> int:
+    """An integer a float can hold: a longer one would fail every numeric cast of it later (a 500)."""
+    value = int(text)
+    try:
+        float(value)
+    except OverflowError:
+        raise ValueError(f"{text[:40]}… is too large for a number") from None
+    return value
+
+
 def loads(data: str | bytes, **kwargs: Any) -> Any:
-    """``json.loads`` that raises ValueError on NaN, Infinity and numbers overflowing a float."""
-    return json.loads(data, parse_constant=_no_constant, parse_float=_finite, **kwargs)
+    """``json.loads`` that raises ValueError on NaN, Infinity and numbers (also integers) overflowing a float."""
+    return json.loads(data, parse_constant=_no_constant, parse_float=_finite, parse_int=_bounded_int, **kwargs)
 
 
 class StrictJSONProvider(DefaultJSONProvider):

@@ -57,3 +57,19 @@ def test_bulk_upsert_inserts_replaces_and_keeps_the_last_of_duplicates(app):
         assert [f["id"] for f in found["features"]] == ["x2"]
         gone = client.post("/stac/search", json={"collections": ["bulk-a"], "bbox": [1.5, 9.5, 3.5, 11.5]}).json
         assert gone["features"] == []
+
+
+def test_a_bulk_write_by_an_unknown_method_is_refused_before_anything_is_written(app):
+    """A caller of the service (not only the route) gets a 422 for a method nobody defined, never an upsert."""
+    import pytest
+
+    from exchange.catalog.batches import bulk_write
+    from exchange.core.problems import ValidationProblem
+
+    with app.app_context():
+        service.create_org(SYSTEM, {"name": "Method Org", "kind": "provider"})
+        create_collection(SYSTEM, {"id": "bulk-m", "description": "m"}, owner_org_id=service.find_org("Method Org").id)
+        with pytest.raises(ValidationProblem) as refused:
+            bulk_write(SYSTEM, "bulk-m", [item("m1", 0, 10)], method="merge")
+        assert refused.value.errors == [{"field": "/method", "message": "must be one of insert, upsert"}]
+        assert rows("bulk-m") == {}

@@ -32,11 +32,17 @@ def load_orbits(live) -> str:
 def drop_orbit_indexes(app) -> None:
     """The tables are emptied after each test; the indexes a test made go here."""
     with app.app_context():
-        from exchange.catalog.property_indexes import drop_sql_index, index_name
+        from sqlalchemy import text
 
-        for name in ("sat:relative_orbit", "s2:mgrs_tile"):
-            for kind in ("number", "string"):
-                drop_sql_index(index_name("orbits", name, kind))
+        from exchange.catalog.property_indexes import drop_sql_index
+        from exchange.core.db import PROPERTY_INDEX_PREFIX, db
+
+        listing = "SELECT indexname FROM pg_indexes" if db.engine.dialect.name == "postgresql" else \
+            "SELECT name FROM sqlite_master WHERE type = 'index'"
+        names = [n for n in db.session.scalars(text(listing)) if n.startswith(PROPERTY_INDEX_PREFIX)]
+        db.session.rollback()
+        for name in names:
+            drop_sql_index(name)
 
 
 @pytest.fixture
