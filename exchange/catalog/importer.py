@@ -191,22 +191,21 @@ def _destinations(items: Iterable[object], collection_id: str | None, provider_o
     locks (and SQLite's journal) for the whole load and lose it all to one late error. The second
     read costs ~13 µs an item (json.loads of a 2.8 kB NAIP item) against ~500 µs to validate and
     write it: 2.6% of the import on either backend (bench/import_mixed.py, 20,000 items)."""
-    if collection_id is not None:
-        named, nameless = Counter({collection_id: 0}), []
-    else:
-        named, nameless = Counter(), []
-        for position, doc in enumerate(items, 1):
-            if isinstance(doc, dict):  # anything else fails as an item, wherever it would go
-                if _named(doc) is None:
-                    nameless.append(_label(doc, position))
-                else:
-                    named[_named(doc)] += 1
+    named, nameless, nameless_count = Counter({} if collection_id is None else {collection_id: 0}), [], 0
+    for position, doc in enumerate(items if collection_id is None else (), 1):
+        if isinstance(doc, dict):  # anything else fails as an item, wherever it would go
+            if _named(doc) is not None:
+                named[_named(doc)] += 1
+                continue
+            nameless_count += 1
+            if len(nameless) < SHOWN:
+                nameless.append(_label(doc, position))
     owners = dict(db.session.execute(select(Collection.id, Collection.owner_org_id)
                                      .where(Collection.id.in_(list(named)))).all()) if named else {}
     obstacles = []
     if nameless:
-        shown = ", ".join(nameless[:SHOWN]) + (", …" if len(nameless) > SHOWN else "")
-        obstacles.append(error(None, f"{len(nameless)} items name no collection: {shown}"))
+        shown = ", ".join(nameless) + (", …" if nameless_count > len(nameless) else "")
+        obstacles.append(error(None, f"{nameless_count} items name no collection: {shown}"))
     for cid, count in named.items():
         named_by = f" (named by {count} items)" if count else ""
         if cid not in owners:
@@ -214,6 +213,8 @@ def _destinations(items: Iterable[object], collection_id: str | None, provider_o
         elif provider_org_id is not None and owners[cid] != provider_org_id:
             obstacles.append(error(None, f"collection {cid!r}{named_by} belongs to another organisation than "
                                          "--provider"))
+    if obstacles and collection_id is not None:
+        raise ImportFailed("Nothing was imported: the --collection cannot take the items.", obstacles)
     if obstacles:
         raise ImportFailed("Nothing was imported: some items have no collection to go to. Import their collections "
                            "first (a collection file or an array of them, with --provider), or pass --collection ID "
@@ -246,7 +247,7 @@ def _import_items(identity: Identity, items: Iterable[object], collection_id: st
         if collection_id is None and not isinstance(doc, dict):
             report.failures.append((f"#{position}", [error(None, "is not a STAC item (a JSON object)")]))
             continue
-        cid = collection_id or _named(doc)
+        cid = _named(doc) if collection_id is None else collection_id
         if _named(doc) not in (None, cid):
             mismatched.add(_named(doc))
         pending.setdefault(cid, []).append((position, doc))

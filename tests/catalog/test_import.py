@@ -102,9 +102,10 @@ def test_a_target_collection_takes_every_item_and_the_mismatch_is_noted(app, run
     assert "note: items said collection 'b'; imported into 'a'" in result.stdout
     assert "note: items said collection 'ghost'; imported into 'a'" in result.stdout
     assert placed(app) == {"x": "a", "y": "a", "z": "a"}
-    for target, provider in (("theirs", "Importer"), ("nope", "Importer")):
-        refused = runner.invoke(args=["sdx", "import-stac", path, "--collection", target, "--provider", provider])
-        assert refused.exit_code == 2 and f"collection {target!r} " in refused.stderr
+    for target in ("theirs", "nope", ""):
+        refused = runner.invoke(args=["sdx", "import-stac", path, "--collection", target, "--provider", "Importer"])
+        assert refused.exit_code == 2 and "Nothing was imported" in refused.stderr
+        assert f"collection {target!r} " in refused.stderr
     assert placed(app) == {"x": "a", "y": "a", "z": "a"}
 
 
