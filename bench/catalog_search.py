@@ -522,7 +522,8 @@ def run_client(url: str, plan: list[dict], timed: int, warmup: int, certain: dic
                 if i >= warmup:
                     times.append(elapsed)
                     returned.append(n)
-                    matched.append(payload.get("numberMatched"))
+                    matched.append(next((payload[k] for k in ("numberMatched", "sdx:numberMatchedEstimate",
+                                                              "sdx:numberMatchedAtLeast") if k in payload), None))
             results[(series["class"], series["limit"])] = {"times": times, "returned": returned, "matched": matched}
     return results
 

@@ -196,6 +196,12 @@ def delete_collection(cid: str):
 
 
 # -- items and search -------------------------------------------------------------------------------
+#: How a count of matches is named in a page: OGC API Features' numberMatched only when counted, so no
+#: client takes an estimate or a lower bound for a count (STAC's context extension is deprecated).
+MATCHED_FIELDS = {"exact": "numberMatched", "estimate": "sdx:numberMatchedEstimate",
+                  "at_least": "sdx:numberMatchedAtLeast"}
+
+
 def _feature_collection(page: service.Page, search, link_for, self_link: dict) -> dict:
     features = [service.render(item, base_url(), search) for item in page.items]
     links = [dict(self_link, rel="self", type=GEOJSON),
@@ -205,7 +211,8 @@ def _feature_collection(page: service.Page, search, link_for, self_link: dict) -
             links.append(dict(link_for(token), rel=rel, type=GEOJSON))
     body = {"type": "FeatureCollection", "features": features, "links": links, "numberReturned": len(features)}
     if page.matched is not None:
-        body["numberMatched"] = page.matched
+        body.update({name: getattr(page.matched, kind) for kind, name in MATCHED_FIELDS.items()
+                     if getattr(page.matched, kind) is not None})
     return body
 
 
@@ -353,13 +360,18 @@ def document(app, spec) -> None:
     """Describe the STAC endpoints in the platform's OpenAPI document (its `service-desc`)."""
     answers = {"200": {"description": "STAC JSON"}, "201": {"description": "Created (transactions)"},
                "400": {"description": "Invalid parameters (problem+json)"}}
+    pages = dict(answers, **{"200": {"description": (
+        "A page of items (a GeoJSON FeatureCollection). The first page says how many items match: "
+        "`numberMatched` when they were counted; otherwise `sdx:numberMatchedEstimate` (the database's "
+        "estimate, possibly below the truth) and/or `sdx:numberMatchedAtLeast` (a lower bound).")}})
     for rule in app.url_map.iter_rules():
         if not rule.endpoint.startswith("stac."):
             continue
         view = app.view_functions[rule.endpoint]
         scopes = list(getattr(view, "required_scopes", ()))
         summary = (view.__doc__ or rule.endpoint.removeprefix("stac.").replace("_", " ")).strip().splitlines()[0]
-        operations = {method.lower(): {"summary": summary, "tags": ["STAC"], "responses": answers,
+        responses = pages if rule.endpoint in ("stac.search", "stac.items") else answers
+        operations = {method.lower(): {"summary": summary, "tags": ["STAC"], "responses": responses,
                                        "security": [{"oauth2": scopes}] + ([{}] if "catalog:read" in scopes else [])}
                       for method in rule.methods - {"HEAD", "OPTIONS"}}
         spec.path(rule=rule, operations=operations)

@@ -11,7 +11,7 @@ SDX's own download URLs in them, whose stored hrefs are looked up to be kept (se
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -118,10 +118,11 @@ def _unique_violation(exc: IntegrityError) -> bool:
 
 
 def bulk_write(identity: Identity, collection_id: str, docs: list, *, method: str,
-               status: ItemStatus | None = None, first_position: int = 0, repair: bool = False,
+               status: ItemStatus | None = None, positions: Sequence[int] | None = None, repair: bool = False,
                refile: bool = False) -> BulkResult:
     """Insert (``method`` "insert": an existing id is reported, not replaced) or insert and replace
-    ("upsert") many items; every item that cannot be written is reported with its errors."""
+    ("upsert") many items; every item that cannot be written is reported with its errors, by its id
+    or else as ``#n``: its place in the request, or in the import file (``positions``)."""
     if method not in METHODS:  # never a silent upsert for a method nobody meant
         raise ValidationProblem("The bulk request is invalid; see errors.", errors=[
             {"field": "/method", "message": f"must be one of {', '.join(METHODS)}"}])
@@ -131,7 +132,7 @@ def bulk_write(identity: Identity, collection_id: str, docs: list, *, method: st
 
     def label(offset: int, doc: object) -> str:
         item_id = doc.get("id") if isinstance(doc, dict) else None
-        return item_id if isinstance(item_id, str) else f"#{first_position + offset + 1}"
+        return item_id if isinstance(item_id, str) else f"#{positions[offset] if positions else offset + 1}"
 
     result = _in_one_transaction(lambda: _write(collection, docs, insert=method == "insert", status=status,
                                                 repair=repair, label=label, refile=refile))

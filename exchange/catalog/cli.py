@@ -12,7 +12,7 @@ from auth.cli import fail
 from auth.policy import SYSTEM
 from auth.service import find_org
 from exchange.catalog import properties, property_indexes
-from exchange.catalog.importer import ImportFailed, import_path
+from exchange.catalog.importer import ImportFailed, ImportReport, import_path
 from exchange.catalog.models import Collection, IndexStatus, ItemStatus
 from exchange.core.db import unit_of_work
 from exchange.core.problems import Problem
@@ -21,15 +21,18 @@ from exchange.core.problems import Problem
 @click.command("import-stac")
 @with_appcontext
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--collection", "collection_id", help="Target collection (items are mapped into it).")
-@click.option("--provider", help="Owning organisation of a collection being created.")
+@click.option("--collection", "collection_id",
+              help="Target collection: every item is loaded into it (else each into the collection it names).")
+@click.option("--provider", help="Owning organisation of the collections being created; for items, the one their "
+                                 "collections must belong to.")
 @click.option("--status", type=click.Choice([s.value for s in ItemStatus if s is not ItemStatus.processing]),
               default=ItemStatus.published.value, show_default=True, help="Status given to imported items.")
 @click.option("--repair", is_flag=True,
               help="Make invalid footprints valid (Shapely make_valid) instead of refusing them.")
 def import_stac_command(path: Path, collection_id: str | None, provider: str | None, status: str,
                         repair: bool) -> None:
-    """Import a STAC collection file, a FeatureCollection or NDJSON; bad items are listed, the rest load."""
+    """Import STAC collections (a file, or an array of them) or items (a FeatureCollection, an array, NDJSON);
+    bad items are listed, the rest load."""
     provider_org_id = None
     if provider:
         org = find_org(provider)
@@ -41,14 +44,27 @@ def import_stac_command(path: Path, collection_id: str | None, provider: str | N
             report = import_path(SYSTEM, path, collection_id=collection_id, provider_org_id=provider_org_id,
                                  status=ItemStatus(status), repair=repair, progress=bar.update)
     except ImportFailed as exc:
-        fail(Problem(str(exc)))
+        fail(Problem(str(exc), errors=exc.errors))
     except Problem as problem:
         fail(problem)
     for note in report.notes:
         click.echo(f"note: {note}")
     for label, errors in report.failures:
         click.echo(f"failed {label}: {'; '.join(_text(e) for e in errors)}", err=True)
-    click.echo(f"{report.written} items written to {report.collection_id!r}, {len(report.failures)} failed")
+    click.echo(_summary(report))
+
+
+def _summary(report: ImportReport) -> str:
+    """"2 collections created, 1 existed already", "120 items written to 'a', 0 failed" or
+    "120 items written: 100 to 'a', 20 to 'b', 0 failed"."""
+    if report.collections:
+        existed = len(report.collections) - len(report.created)
+        return f"{len(report.created)} collections created, {existed} existed already"
+    failed = f"{len(report.failures)} failed"
+    if len(report.written_to) == 1:
+        return f"{report.written} items written to {next(iter(report.written_to))!r}, {failed}"
+    shares = "".join(f"{count} to {cid!r}, " for cid, count in report.written_to.items())
+    return f"{report.written} items written: {shares}{failed}"
 
 
 def _text(error: dict) -> str:

@@ -242,13 +242,22 @@ def _overlaps(start, end):
     return and_(*conditions) if conditions else true()
 
 
+@dataclass(frozen=True)
+class Matched:
+    """How many items a search matches. ``exact`` only when counted; otherwise ``estimate`` (the
+    planner's guess, possibly below the truth) and/or ``at_least`` (a lower bound: a capped count
+    reached its cap), never to be passed off as a count."""
+    exact: int | None = None
+    estimate: int | None = None
+    at_least: int | None = None
+
+
 @dataclass
 class Page:
     items: list[Item]
     next_token: str | None
     prev_token: str | None
-    matched: int | None
-    matched_exact: bool
+    matched: Matched | None  # None on pages after the first
 
 
 #: PostgreSQL's SQLSTATE for a statement cancelled, here by statement_timeout.
@@ -299,12 +308,12 @@ def _search(identity: Identity, request: SearchRequest, collection_id: str | Non
     # Counted on the first page only: paging on must not pay for it again (numberMatched is optional).
     # A first page that holds every match has counted them already.
     if request.token is not None:
-        matched, exact = None, False
+        matched = None
     elif not more:
-        matched, exact = len(rows), True
+        matched = Matched(exact=len(rows))
     else:
-        matched, exact = count_matches(count_conditions, estimate_conditions)
-    return Page(rows, next_token, prev_token, matched, exact)
+        matched = count_matches(count_conditions, estimate_conditions)
+    return Page(rows, next_token, prev_token, matched)
 
 
 class Explain(Executable, ClauseElement):
@@ -322,7 +331,7 @@ def _compile_explain(element: Explain, compiler, **kw) -> str:
 
 
 #: On PostgreSQL, the planner's estimated total cost of the capped count (``EXPLAIN``) above which
-#: numberMatched is the planner's row estimate instead of a count. Measured at 1M items (2 cores):
+#: the planner's row estimate is given instead of a count. Measured at 1M items (2 cores):
 #: small bboxes cost 30-350 (counted in < 1 ms); a continent + a month costs 8,100-11,300 on the
 #: bitmap-AND route (13-28 ms) and 200,000-250,000 when it reads the month (40-60 ms). 500-vertex
 #: intersects of radius 2-5° cost 10,000-66,000 (3-9 ms: PostGIS declares ST_Intersects at 25 per
@@ -332,16 +341,17 @@ def _compile_explain(element: Explain, compiler, **kw) -> str:
 COUNT_COST_LIMIT = 5_000
 
 
-def count_matches(conditions, estimate_conditions=None) -> tuple[int, bool]:
-    """numberMatched and whether it is exact.
+def count_matches(conditions, estimate_conditions=None) -> Matched:
+    """How many rows match: counted exactly up to COUNT_CAP, else estimated or bounded.
 
-    SQLite: exact up to COUNT_CAP, beyond that COUNT_CAP + 1 as a lower bound.
+    SQLite: exact up to COUNT_CAP, beyond that at least COUNT_CAP + 1.
 
     PostgreSQL: the capped count is EXPLAINed first (cost-based, as pgstac does). When the planner
     expects more than twice the cap, or the count would cost more than COUNT_COST_LIMIT, its row
     estimate is the answer and nothing is counted; otherwise the rows are counted, exact up to
-    COUNT_CAP (beyond it, the estimate or the cap as a lower bound). ``estimate_conditions`` (the
-    same rows, stated so that the planner estimates them better) give the estimate when they differ.
+    COUNT_CAP (beyond it, at least COUNT_CAP + 1, with the planner's estimate when it is higher).
+    ``estimate_conditions`` (the same rows, stated so that the planner estimates them better) give
+    the estimate when they differ.
     """
     capped = select(literal(1)).select_from(Item).where(*conditions).limit(COUNT_CAP + 1).subquery()
     count_query = select(func.count()).select_from(capped)
@@ -352,11 +362,11 @@ def count_matches(conditions, estimate_conditions=None) -> tuple[int, bool]:
         if estimate > 2 * COUNT_CAP or plan["Total Cost"] > COUNT_COST_LIMIT:
             if estimate_conditions is not None and estimate_conditions is not conditions:  # a better estimate
                 estimate = _planned_rows(select(Item.key).where(*estimate_conditions))
-            return estimate, False
+            return Matched(estimate=estimate)
     count = db.session.scalar(count_query)
     if count <= COUNT_CAP:
-        return count, True
-    return max(estimate or 0, COUNT_CAP + 1), False
+        return Matched(exact=count)
+    return Matched(at_least=COUNT_CAP + 1, estimate=estimate if estimate is not None and estimate > COUNT_CAP else None)
 
 
 def _uncapped_rows(plan: dict) -> int:

@@ -199,5 +199,7 @@ def test_stac_endpoints_are_in_the_openapi_document(client):
     assert {"get", "post"} <= set(spec["paths"]["/stac/search"])
     assert "post" in spec["paths"]["/stac/collections/{cid}/items"]
     assert set(spec["paths"]["/stac/collections/{cid}/bulk_items"]) - {"parameters"} == {"post"}
+    for path, method in (("/stac/search", "post"), ("/stac/collections/{cid}/items", "get")):
+        assert "sdx:numberMatchedEstimate" in spec["paths"][path][method]["responses"]["200"]["description"]
     service_desc = next(link for link in client.get("/stac/").json["links"] if link["rel"] == "service-desc")
     assert service_desc["href"].endswith("/api/openapi.json")
