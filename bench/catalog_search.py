@@ -16,6 +16,9 @@ What it does:
    After 20 batches it prints an ETA, so a load that would take too long can be interrupted.
    Then the items table is analysed (``VACUUM ANALYZE`` on PostgreSQL, ``ANALYZE`` on SQLite) as
    autovacuum would do after a bulk load; that time is printed but not counted in the load rate.
+   Then it prints the size on disk: the database, and the items table's heap, TOAST and each index
+   (bench/storage.py). With ``--pgstac-baseline`` the same items are first loaded into pgstac
+   (bench/pgstac_load.py), and SDX's load rate and sizes are printed as ratios of pgstac's.
 3. Serves the app with werkzeug's threaded server in a daemon thread, and from a client in a separate,
    spawned process (one ``requests.Session``: HTTP/1.1 keep-alive) times ``--requests`` requests per
    class, after ``--warmup`` untimed ones, at limit 10 and at limit 100:
@@ -47,6 +50,7 @@ Run from the project root::
     .venv/bin/python bench/catalog_search.py --backend postgresql --items 100000
     .venv/bin/python bench/catalog_search.py --items 20000                         # SQLite
     .venv/bin/python bench/catalog_search.py --backend postgresql --items 100000 --keep   # keep the DB to EXPLAIN
+    .venv/bin/python bench/catalog_search.py --backend postgresql --pgstac-baseline       # against pgstac
     .venv/bin/python bench/catalog_search.py --items 20000 --profile-load          # cProfile one batch
 
 This is a benchmark, not a test: it prints figures and only fails if the server answers wrongly.
