@@ -16,6 +16,9 @@ What it does:
    After 20 batches it prints an ETA, so a load that would take too long can be interrupted.
    Then the items table is analysed (``VACUUM ANALYZE`` on PostgreSQL, ``ANALYZE`` on SQLite) as
    autovacuum would do after a bulk load; that time is printed but not counted in the load rate.
+   Then it prints the size on disk: the database, and the items table's heap, TOAST and each index
+   (bench/storage.py). With ``--pgstac-baseline`` the same items are first loaded into pgstac
+   (bench/pgstac_load.py), and SDX's load rate and sizes are printed as ratios of pgstac's.
 3. Serves the app with werkzeug's threaded server in a daemon thread, and from a client in a separate,
    spawned process (one ``requests.Session``: HTTP/1.1 keep-alive) times ``--requests`` requests per
    class, after ``--warmup`` untimed ones, at limit 10 and at limit 100:
@@ -47,6 +50,7 @@ Run from the project root::
     .venv/bin/python bench/catalog_search.py --backend postgresql --items 100000
     .venv/bin/python bench/catalog_search.py --items 20000                         # SQLite
     .venv/bin/python bench/catalog_search.py --backend postgresql --items 100000 --keep   # keep the DB to EXPLAIN
+    .venv/bin/python bench/catalog_search.py --backend postgresql --pgstac-baseline       # against pgstac
     .venv/bin/python bench/catalog_search.py --items 20000 --profile-load          # cProfile one batch
 
 This is a benchmark, not a test: it prints figures and only fails if the server answers wrongly.
@@ -97,6 +101,9 @@ CONTINENTS = {  # west, south, east, north
     "africa": (-18, -35, 52, 37), "asia": (60, 5, 145, 55), "australia": (112, -44, 154, -10),
 }
 ETA_WARN_SECONDS = 15 * 60
+DEFAULT_BATCH = 2000
+DEFAULT_SEED = 20261125
+SIZE_TARGET = 1.3  # SDX's database / pgstac's, at the same items
 
 
 # -- the classes, their targets and the reference ---------------------------------------------------
@@ -232,11 +239,23 @@ def make_item(rng: random.Random, spec: CollectionSpec, number: int) -> tuple[di
     return item, (cx, cy)
 
 
+def item_batches(total: int, batch: int, seed: int):
+    """The ``total`` items in load order, as (collection spec, [(item, centre), ...]) per batch of ``batch``:
+    the collections take turns batch by batch. bench/pgstac_load.py loads the very same items."""
+    rng = random.Random(seed)
+    done = 0
+    for index in range(math.ceil(total / batch)):
+        spec = COLLECTIONS[index % len(COLLECTIONS)]
+        made = [make_item(rng, spec, number) for number in range(done, min(done + batch, total))]
+        done += len(made)
+        yield spec, made
+
+
 # -- the database and the app -----------------------------------------------------------------------
-def create_postgres_database(admin_url: str) -> str:
+def create_postgres_database(admin_url: str, prefix: str = "sdx_bench") -> str:
     from sqlalchemy import create_engine, text
 
-    name = f"sdx_bench_{secrets.token_hex(4)}"
+    name = f"{prefix}_{secrets.token_hex(4)}"
     engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     try:
         with engine.connect() as conn:
@@ -311,7 +330,6 @@ def load(app, total: int, batch: int, seed: int, profile_last: bool) -> LoadResu
     from exchange.catalog.transactions import create_collection
     from exchange.core.db import db
 
-    rng = random.Random(seed)
     centres: list[tuple[float, float]] = []
     keep_every = max(1, total // 5000)
     profile_text = ""
@@ -327,14 +345,9 @@ def load(app, total: int, batch: int, seed: int, profile_last: bool) -> LoadResu
         upsert_seconds = 0.0
         wall_started = time.perf_counter()
         next_tenth = 1
-        for index in range(batches):
-            spec = COLLECTIONS[index % len(COLLECTIONS)]
-            docs = []
-            for _ in range(min(batch, total - done)):
-                item, centre = make_item(rng, spec, done + len(docs))
-                docs.append(item)
-                if (done + len(docs)) % keep_every == 0:
-                    centres.append(centre)
+        for index, (spec, made) in enumerate(item_batches(total, batch, seed)):
+            docs = [item for item, _ in made]
+            centres += [centre for number, (_, centre) in enumerate(made, done + 1) if number % keep_every == 0]
             profiled = profile_last and index == batches - 1 and batches > 1
             profiler = cProfile.Profile() if profiled else None
             started = time.perf_counter()
@@ -382,6 +395,24 @@ def load(app, total: int, batch: int, seed: int, profile_last: bool) -> LoadResu
                 conn.execute(text("ANALYZE"))
         analyse_seconds = time.perf_counter() - started
     return LoadResult(timed_items, upsert_seconds, wall_seconds, analyse_seconds, centres, profile_text)
+
+
+def print_storage(app, total: int, rate: float, baseline=None) -> None:
+    """SDX's size on disk after the load and its VACUUM ANALYZE, broken down as bench/pgstac_load.py breaks
+    pgstac's down; with ``baseline`` (pgstac's load of the same items in this run), SDX against it."""
+    from bench.storage import postgres_storage, sqlite_storage
+    from exchange.core.db import db
+
+    with app.app_context(), db.engine.connect() as conn:
+        measure = postgres_storage if db.engine.dialect.name == "postgresql" else sqlite_storage
+        storage = measure(conn, "items", total)
+    print("\n".join(storage.lines("SDX")), flush=True)
+    if baseline:
+        theirs = baseline.storage
+        print("\n".join(baseline.lines()))
+        print(f"SDX / pgstac, same items, same run: load rate {rate / baseline.rate:.2f}x "
+              f"({rate:,.0f} vs {baseline.rate:,.0f} items/s); database {storage.database / theirs.database:.2f}x "
+              f"(target <= {SIZE_TARGET}); items with indexes {storage.total / theirs.total:.2f}x", flush=True)
 
 
 class Server:
@@ -598,14 +629,18 @@ def main(argv: list[str] | None = None) -> int:
                         help="items to load (default 1,000,000 on PostgreSQL, 50,000 on SQLite)")
     parser.add_argument("--requests", type=int, default=200, help="timed requests per class and limit (default 200)")
     parser.add_argument("--warmup", type=int, default=20, help="untimed requests before each series (default 20)")
-    parser.add_argument("--batch", type=int, default=2000, help="items per bulk_upsert call (default 2000)")
-    parser.add_argument("--seed", type=int, default=20261125, help="random seed (default 20261125)")
+    parser.add_argument("--batch", type=int, default=DEFAULT_BATCH,
+                        help=f"items per bulk_upsert call (default {DEFAULT_BATCH})")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})")
     parser.add_argument("--postgres-admin-url", default=DEFAULT_ADMIN_URL,
                         help="PostgreSQL database to connect to for CREATE/DROP DATABASE "
                              f"(default $SDX_BENCH_POSTGRES_ADMIN_URL, $SDX_TEST_POSTGRES_URL or {DEFAULT_ADMIN_URL})")
     parser.add_argument("--database-url", default=None,
                         help="use this existing, empty database instead of creating one (it is migrated, not dropped)")
     parser.add_argument("--keep", action="store_true", help="do not drop the PostgreSQL database this script created")
+    parser.add_argument("--pgstac-baseline", action="store_true",
+                        help="first load the same items into pgstac (bench/pgstac_load.py, on --postgres-admin-url's "
+                             "server) and print SDX's load rate and size against pgstac's")
     parser.add_argument("--profile-load", action="store_true",
                         help="cProfile the last bulk_upsert batch (left out of the load rate) and print the top entries")
     args = parser.parse_args(argv)
@@ -622,6 +657,13 @@ def main(argv: list[str] | None = None) -> int:
     total = args.items if args.items is not None else DEFAULT_ITEMS[backend]
     if total < 100 * max(LIMITS):
         parser.error(f"--items must be at least {100 * max(LIMITS):,} (100 pages of {max(LIMITS)})")
+    if args.pgstac_baseline and backend != "postgresql":
+        parser.error("--pgstac-baseline compares with PostgreSQL only: add --backend postgresql")
+    baseline = None
+    if args.pgstac_baseline:
+        from bench.pgstac_load import measure
+
+        baseline = measure(args.postgres_admin_url, total, args.batch, args.seed, args.keep)
 
     created_url = None
     with tempfile.TemporaryDirectory(prefix="sdx-bench-") as tmpdir:
@@ -640,6 +682,7 @@ def main(argv: list[str] | None = None) -> int:
             version = server_version(app)
             print(f"loading {total:,} items in batches of {args.batch:,} ({version}, {cores()} cores)", flush=True)
             loaded = load(app, total, args.batch, args.seed, args.profile_load)
+            print_storage(app, total, loaded.items / loaded.upsert_seconds, baseline)
             print(f"loaded: {loaded.items / loaded.upsert_seconds:,.0f} items/s; timing "
                   f"{len(CLASSES) * len(LIMITS)} series of {args.requests} requests", flush=True)
             plan = plan_requests(loaded.centres, args.warmup + args.requests, args.seed, min(args.batch, total))
