@@ -16,9 +16,12 @@ What it does:
    After 20 batches it prints an ETA, so a load that would take too long can be interrupted.
    Then the items table is analysed (``VACUUM ANALYZE`` on PostgreSQL, ``ANALYZE`` on SQLite) as
    autovacuum would do after a bulk load; that time is printed but not counted in the load rate.
-3. Serves the app with werkzeug's threaded server in a daemon thread, and from a client in a separate,
-   spawned process (one ``requests.Session``: HTTP/1.1 keep-alive) times ``--requests`` requests per
-   class, after ``--warmup`` untimed ones, at limit 10 and at limit 100:
+3. Serves the app as production does (``--server gunicorn``, the default: ``exchange.core.gunicorn_conf``,
+   gthread workers with keep-alive, ``--workers`` processes, start-up objects frozen out of the cycle
+   collector) or with werkzeug's threaded server in a daemon thread (``--server werkzeug``, what
+   ``make run`` uses), and from a client in a separate, spawned process (one ``requests.Session``:
+   HTTP/1.1 keep-alive, ``Accept-Encoding: --encoding``, gzip by default) times ``--requests`` requests
+   per class, after ``--warmup`` untimed ones, at limit 10 and at limit 100:
 
    * small bbox      ``GET /stac/search?bbox=`` a 0.5° box around a random item's centre
    * continental     ``GET /stac/search?bbox=`` a continent ``&datetime=`` one calendar month
@@ -38,8 +41,12 @@ What it does:
                      have been built through the service
 
    Every response must be 200 (and non-empty where a match is certain), or the run stops.
-4. Prints p50/p95 per class and limit next to the targets (which are set for 1,000,000 items on
-   PostgreSQL) and the published stac-fastapi-pgstac figures, plus the load rate and the ratios.
+4. Prints p50/p95/p99 per class and limit next to the targets (which are set for 1,000,000 items on
+   PostgreSQL) and the published stac-fastapi-pgstac figures, whether p99 <= 2 x p95 (no latency tail),
+   the mean answer size on the wire, plus the load rate and the ratios.
+5. With ``--compare-compression`` the whole series is timed again with ``Accept-Encoding: identity``,
+   and with ``--compare-gc`` again on a server started with ``SDX_GC_FREEZE=false``; each such round
+   is printed with its ratios to the first one, measured in the same run.
 
 Run from the project root::
 
@@ -48,6 +55,7 @@ Run from the project root::
     .venv/bin/python bench/catalog_search.py --items 20000                         # SQLite
     .venv/bin/python bench/catalog_search.py --backend postgresql --items 100000 --keep   # keep the DB to EXPLAIN
     .venv/bin/python bench/catalog_search.py --items 20000 --profile-load          # cProfile one batch
+    .venv/bin/python bench/catalog_search.py --backend postgresql --items 100000 --compare-compression --compare-gc
 
 This is a benchmark, not a test: it prints figures and only fails if the server answers wrongly.
 """
@@ -65,6 +73,7 @@ import random
 import secrets
 import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -127,6 +136,8 @@ LIMIT100_FACTOR = 2.5
 PAGE100_FACTOR = 1.5
 LOAD_TARGET = 10_000
 PGSTAC_LOAD = 8_900
+TAIL_FACTOR = 2  # p99 <= 2 x p95
+GUNICORN_CONFIG = "python:exchange.core.gunicorn_conf"
 
 
 # -- small helpers (as in bench/auth.py) ------------------------------------------------------------
@@ -385,6 +396,8 @@ def load(app, total: int, batch: int, seed: int, profile_last: bool) -> LoadResu
 
 
 class Server:
+    """werkzeug's threaded server in a daemon thread of this process (``make run``'s)."""
+
     def __init__(self, app, port: int) -> None:
         self.server = make_server("127.0.0.1", port, app, threaded=True)
         self.thread = threading.Thread(target=self.server.serve_forever, name="bench-server", daemon=True)
@@ -397,6 +410,40 @@ class Server:
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(10)
+
+
+class Gunicorn:
+    """gunicorn with the production configuration, in its own process group, on the benchmark's database."""
+
+    def __init__(self, database_url: str, tmpdir: str, port: int, workers: int, gc_freeze: bool) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SDX_")}
+        env.update(SDX_DATABASE_URL=database_url, SDX_VAR_DIR=tmpdir, SDX_SECRET_KEY=secrets.token_urlsafe(32),
+                   SDX_PUBLIC_BASE_URL=f"http://127.0.0.1:{port}", SDX_S3_ENDPOINT="", SDX_LOG_LEVEL="WARNING",
+                   SDX_GC_FREEZE=str(gc_freeze).lower(), WEB_CONCURRENCY=str(workers),
+                   PYTHONPATH=str(PROJECT_ROOT))
+        self.command = [sys.executable, "-m", "gunicorn", "-c", GUNICORN_CONFIG, "--bind", f"127.0.0.1:{port}",
+                        "--access-logfile", "/dev/null", "app:create_app()"]
+        self.env, self.url = env, f"http://127.0.0.1:{port}"
+        self.process: subprocess.Popen | None = None
+
+    def __enter__(self) -> "Gunicorn":
+        self.process = subprocess.Popen(self.command, cwd=PROJECT_ROOT, env=self.env, start_new_session=True)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if requests.get(f"{self.url}/healthz", timeout=2).status_code == 200:
+                    return self
+            except requests.ConnectionError:
+                pass
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.__exit__()
+                raise RuntimeError(f"gunicorn did not start: {' '.join(self.command)}")
+            time.sleep(0.2)
+
+    def __exit__(self, *exc) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(30)
 
 
 # -- the requests -----------------------------------------------------------------------------------
@@ -477,11 +524,15 @@ def build_property_indexes(app) -> float:
 
 
 # -- the client (runs in its own, spawned process) ------------------------------------------------
-def run_client(url: str, plan: list[dict], timed: int, warmup: int, certain: dict[str, bool]) -> dict:
-    """Send each series' requests over one keep-alive session; return seconds and counts per series."""
+def run_client(url: str, plan: list[dict], timed: int, warmup: int, certain: dict[str, bool],
+               encoding: str) -> dict:
+    """Send each series' requests over one keep-alive session; return seconds, counts and sizes on the
+    wire (Content-Length, compressed or not) per series."""
     results = {}
     with requests.Session() as session:
-        def call(method: str, target: str, params, body, what: str) -> tuple[float, dict]:
+        session.headers["Accept-Encoding"] = encoding
+
+        def call(method: str, target: str, params, body, what: str) -> tuple[float, dict, int]:
             full = target if target.startswith("http") else f"{url}{target}"
             started = time.perf_counter()
             if method == "GET":
@@ -491,28 +542,31 @@ def run_client(url: str, plan: list[dict], timed: int, warmup: int, certain: dic
             elapsed = time.perf_counter() - started
             if response.status_code != 200:
                 raise RuntimeError(f"{what}: {method} {full} answered {response.status_code}: {response.text[:500]}")
+            if response.headers.get("Content-Encoding", "identity") != encoding.split(",")[0].strip():
+                if len(response.content) >= 500:  # the server's threshold: smaller answers go plain
+                    raise RuntimeError(f"{what}: asked for {encoding}, got {response.headers.get('Content-Encoding')}")
             payload = response.json()
             if not isinstance(payload.get("features"), list):
                 raise RuntimeError(f"{what}: no features in the answer: {response.text[:300]}")
-            return elapsed, payload
+            return elapsed, payload, int(response.headers.get("Content-Length", len(response.content)))
 
         for series in plan:
             what = f"{series['class']} (limit {series['limit']})"
             reqs = series["requests"]
             if series.get("follow_next"):
                 method, target, params, body = reqs[0]
-                _, payload = call(method, target, params, body, what)
+                _, payload, _ = call(method, target, params, body, what)
                 for page in range(series["follow_next"]):
                     nexts = [link for link in payload["links"] if link.get("rel") == "next"]
                     if not nexts:
                         raise RuntimeError(f"{what}: page {page + 1} has no next link — too few items "
                                            f"for 100 pages of {series['limit']}")
                     target = nexts[0]["href"]
-                    _, payload = call("GET", target, None, None, what)
+                    _, payload, _ = call("GET", target, None, None, what)
                 reqs = [("GET", target, None, None)] * (warmup + timed)
-            times, returned, matched = [], [], []
+            times, returned, matched, sizes = [], [], [], []
             for i, (method, target, params, body) in enumerate(reqs[:warmup + timed]):
-                elapsed, payload = call(method, target, params, body, what)
+                elapsed, payload, size = call(method, target, params, body, what)
                 n = payload.get("numberReturned", len(payload["features"]))
                 if n != len(payload["features"]) or n > series["limit"]:
                     raise RuntimeError(f"{what}: numberReturned {n} but {len(payload['features'])} features")
@@ -523,7 +577,9 @@ def run_client(url: str, plan: list[dict], timed: int, warmup: int, certain: dic
                     times.append(elapsed)
                     returned.append(n)
                     matched.append(payload.get("numberMatched"))
-            results[(series["class"], series["limit"])] = {"times": times, "returned": returned, "matched": matched}
+                    sizes.append(size)
+            results[(series["class"], series["limit"])] = {"times": times, "returned": returned, "matched": matched,
+                                                           "sizes": sizes}
     return results
 
 
@@ -536,9 +592,19 @@ def in_client_process(fn, *args):
 
 
 # -- the report -------------------------------------------------------------------------------------
-def report(backend: str, version: str, total: int, loaded: LoadResult, results: dict, args,
+@dataclass
+class Round:
+    label: str  # how this round was served and asked for
+    results: dict
+
+
+def _figures(entry: dict) -> tuple[float, float, float]:
+    return tuple(percentile(entry["times"], f) * 1000.0 for f in (0.50, 0.95, 0.99))
+
+
+def report(backend: str, version: str, total: int, loaded: LoadResult, rounds: list[Round], args,
            index_seconds: float) -> None:
-    ms = 1000.0
+    results = rounds[0].results
     print()
     print(f"SDX catalog search benchmark — {backend} ({version}), N = {total:,} items in {len(COLLECTIONS)} "
           f"collections, {cores()} cores, Python {sys.version.split()[0]}")
@@ -554,24 +620,26 @@ def report(backend: str, version: str, total: int, loaded: LoadResult, results: 
     names = " and ".join(index["name"] for index in PROPERTY_INDEXES)
     print(f"property indexes on {names} of {PROPERTY_COLLECTION} built in {index_seconds:.1f} s "
           "(between the two rounds; prop = a CQL2 filter on a property read from the item document)")
+    print(f"served by {rounds[0].label}")
     print()
-    header = (f"{'class':<14} {'limit':>5} {'p50 ms':>8} {'p95 ms':>8} {'target p95':>10} {'pgstac p95':>10} "
-              f"{'verdict':>8}   {'mean returned':>13} {'median matched':>14}")
+    header = (f"{'class':<14} {'limit':>5} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'target p95':>10} "
+              f"{'pgstac p95':>10} {'verdict':>8} {'p99<=2xp95':>10} {'wire KiB':>9}   {'mean returned':>13} "
+              f"{'median matched':>14}")
     print(header)
     print("-" * len(header))
-    p95 = {}
-    p50 = {}
+    p95, p50 = {}, {}
     for limit in LIMITS:
         for cls in CLASSES + INDEXED_CLASSES:
             entry = results[(cls.name, limit)]
-            p50[cls.name, limit] = percentile(entry["times"], 0.50) * ms
-            p95[cls.name, limit] = percentile(entry["times"], 0.95) * ms
+            p50[cls.name, limit], p95[cls.name, limit], p99 = _figures(entry)
             target = cls.target_p95_ms * (1 if limit == 10 else LIMIT100_FACTOR)
             reference = f"{cls.pgstac_p95_ms:.0f}" if limit == 10 and cls.pgstac_p95_ms else "—"
             verdict = "ok" if p95[cls.name, limit] <= target else "MISS"
+            tail = "ok" if p99 <= TAIL_FACTOR * p95[cls.name, limit] else "TAIL"
             matched = [m for m in entry["matched"] if m is not None]
-            print(f"{cls.name:<14} {limit:>5} {p50[cls.name, limit]:>8.1f} {p95[cls.name, limit]:>8.1f} "
-                  f"{target:>10.0f} {reference:>10} {verdict:>8}   {statistics.mean(entry['returned']):>13.1f} "
+            print(f"{cls.name:<14} {limit:>5} {p50[cls.name, limit]:>8.1f} {p95[cls.name, limit]:>8.1f} {p99:>8.1f} "
+                  f"{target:>10.0f} {reference:>10} {verdict:>8} {tail:>10} "
+                  f"{statistics.mean(entry['sizes']) / 1024:>9.1f}   {statistics.mean(entry['returned']):>13.1f} "
                   f"{(statistics.median(matched) if matched else float('nan')):>14,.0f}")
     print()
     for limit in LIMITS:
@@ -582,9 +650,34 @@ def report(backend: str, version: str, total: int, loaded: LoadResult, results: 
               f"(target <= {PAGE100_FACTOR}: {verdict})")
     ratios = "  ".join(f"{cls.name} {p95[cls.name, 100] / p95[cls.name, 10]:.2f}" for cls in CLASSES)
     print(f"limit 100 / limit 10, p95: {ratios}   (target: limit-100 p95 <= {LIMIT100_FACTOR} x the limit-10 target)")
+    for other in rounds[1:]:
+        compare(rounds[0], other)
     if loaded.profile:
         print()
         print(loaded.profile)
+
+
+def compare(base: Round, other: Round) -> None:
+    """Another round of the same requests: its figures, and each one's ratio to the first round's."""
+    print()
+    print(f"the same requests served by {other.label}; ratios = this round / the first round")
+    header = (f"{'class':<14} {'limit':>5} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'p99<=2xp95':>10} "
+              f"{'wire KiB':>9}   {'p50 ratio':>9} {'p95 ratio':>9} {'p99 ratio':>9} {'wire ratio':>10}")
+    print(header)
+    print("-" * len(header))
+    tails = 0
+    for limit in LIMITS:
+        for cls in CLASSES + INDEXED_CLASSES:
+            mine, theirs = other.results[(cls.name, limit)], base.results[(cls.name, limit)]
+            figures, reference = _figures(mine), _figures(theirs)
+            tail = figures[2] <= TAIL_FACTOR * figures[1]
+            tails += not tail
+            wire, wire_base = statistics.mean(mine["sizes"]), statistics.mean(theirs["sizes"])
+            ratios = " ".join(f"{a / b:>9.2f}" for a, b in zip(figures, reference))
+            print(f"{cls.name:<14} {limit:>5} {figures[0]:>8.1f} {figures[1]:>8.1f} {figures[2]:>8.1f} "
+                  f"{'ok' if tail else 'TAIL':>10} {wire / 1024:>9.1f}   {ratios} {wire / wire_base:>10.2f}")
+    base_tails = sum(not (lambda f: f[2] <= TAIL_FACTOR * f[1])(_figures(entry)) for entry in base.results.values())
+    print(f"rows with p99 > {TAIL_FACTOR} x p95: {tails} here, {base_tails} in the first round")
 
 
 # -- main -------------------------------------------------------------------------------------------
@@ -599,6 +692,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=20, help="untimed requests before each series (default 20)")
     parser.add_argument("--batch", type=int, default=2000, help="items per bulk_upsert call (default 2000)")
     parser.add_argument("--seed", type=int, default=20261125, help="random seed (default 20261125)")
+    parser.add_argument("--server", choices=("gunicorn", "werkzeug"), default="gunicorn",
+                        help="gunicorn with the production configuration (default), or werkzeug's development server")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes (default 2)")
+    parser.add_argument("--encoding", default="gzip",
+                        help="the client's Accept-Encoding (default gzip; br, identity, ...)")
+    parser.add_argument("--compare-compression", action="store_true",
+                        help="time everything again with Accept-Encoding: identity and print the ratios")
+    parser.add_argument("--compare-gc", action="store_true",
+                        help="time everything again on a gunicorn started with SDX_GC_FREEZE=false, print the ratios")
     parser.add_argument("--postgres-admin-url", default=DEFAULT_ADMIN_URL,
                         help="PostgreSQL database to connect to for CREATE/DROP DATABASE "
                              f"(default $SDX_BENCH_POSTGRES_ADMIN_URL, $SDX_TEST_POSTGRES_URL or {DEFAULT_ADMIN_URL})")
@@ -608,9 +710,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile-load", action="store_true",
                         help="cProfile the last bulk_upsert batch (left out of the load rate) and print the top entries")
     args = parser.parse_args(argv)
-    for name in ("requests", "batch"):
+    for name in ("requests", "batch", "workers"):
         if getattr(args, name) < 1:
             parser.error(f"--{name} must be at least 1")
+    if args.compare_gc and args.server != "gunicorn":
+        parser.error("--compare-gc needs --server gunicorn (the freeze is done by its configuration)")
     if args.database_url:
         url_backend = make_url(args.database_url).get_backend_name()
         if args.backend and args.backend != url_backend:
@@ -643,11 +747,33 @@ def main(argv: list[str] | None = None) -> int:
                   f"{len(CLASSES) * len(LIMITS)} series of {args.requests} requests", flush=True)
             plan = plan_requests(loaded.centres, args.warmup + args.requests, args.seed, min(args.batch, total))
             certain = {cls.name: cls.certain_match for cls in CLASSES + INDEXED_CLASSES}
-            with Server(app, port):
-                results = in_client_process(run_client, url, plan, args.requests, args.warmup, certain)
+
+            def serve(gc_freeze: bool = True):
+                if args.server == "werkzeug":
+                    return Server(app, port)
+                return Gunicorn(database_url, tmpdir, port, args.workers, gc_freeze)
+
+            def label(encoding: str, gc_freeze: bool = True) -> str:
+                if args.server == "werkzeug":
+                    return f"werkzeug (threaded, in the benchmark's process), Accept-Encoding: {encoding}"
+                return (f"gunicorn -c {GUNICORN_CONFIG} ({args.workers} gthread workers, keep-alive, gc.freeze "
+                        f"{'on' if gc_freeze else 'off'}), Accept-Encoding: {encoding}")
+
+            def timed(encoding: str, series: list[dict]) -> dict:
+                return in_client_process(run_client, url, series, args.requests, args.warmup, certain, encoding)
+
+            with serve():
+                results = timed(args.encoding, plan)
                 index_seconds = build_property_indexes(app)
-                results.update(in_client_process(run_client, url, plan_indexed(plan), args.requests, args.warmup,
-                                                 certain))
+                results.update(timed(args.encoding, plan_indexed(plan)))
+                rounds = [Round(label(args.encoding), results)]
+                if args.compare_compression:
+                    print("timing again with Accept-Encoding: identity", flush=True)
+                    rounds.append(Round(label("identity"), timed("identity", plan + plan_indexed(plan))))
+            if args.compare_gc:
+                print("timing again on a gunicorn without gc.freeze", flush=True)
+                with serve(gc_freeze=False):
+                    rounds.append(Round(label(args.encoding, False), timed(args.encoding, plan + plan_indexed(plan))))
         finally:
             if app is not None:
                 from exchange.core.db import db
@@ -658,7 +784,7 @@ def main(argv: list[str] | None = None) -> int:
                 drop_postgres_database(args.postgres_admin_url, created_url)
             elif created_url:
                 print(f"kept database {make_url(created_url).database}")
-    report(backend, version, total, loaded, results, args, index_seconds)
+    report(backend, version, total, loaded, rounds, args, index_seconds)
     return 0
 
 
