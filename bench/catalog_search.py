@@ -71,6 +71,7 @@ import os
 import pstats
 import random
 import secrets
+import signal
 import socket
 import statistics
 import subprocess
@@ -726,6 +727,8 @@ def main(argv: list[str] | None = None) -> int:
     if total < 100 * max(LIMITS):
         parser.error(f"--items must be at least {100 * max(LIMITS):,} (100 pages of {max(LIMITS)})")
 
+    # A SIGTERM (e.g. from `timeout`) unwinds like Ctrl-C: gunicorn is stopped and the database dropped.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     created_url = None
     with tempfile.TemporaryDirectory(prefix="sdx-bench-") as tmpdir:
         if args.database_url:

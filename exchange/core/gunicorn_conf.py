@@ -44,6 +44,7 @@ keepalive = 5
 timeout = 60
 graceful_timeout = 30
 accesslog = "-"
+control_socket_disable = True  # gunicorn's runtime control socket: not used, and one path for every instance
 
 
 def post_worker_init(worker) -> None:
