@@ -44,9 +44,10 @@ What it does:
 4. Prints p50/p95/p99 per class and limit next to the targets (which are set for 1,000,000 items on
    PostgreSQL) and the published stac-fastapi-pgstac figures, whether p99 <= 2 x p95 (no latency tail),
    the mean answer size on the wire, plus the load rate and the ratios.
-5. With ``--compare-compression`` the whole series is timed again with ``Accept-Encoding: identity``,
-   and with ``--compare-gc`` again on a server started with ``SDX_GC_FREEZE=false``; each such round
-   is printed with its ratios to the first one, measured in the same run.
+5. With ``--compare-compression`` each request is also sent with ``Accept-Encoding: identity``, right
+   after the compressed one (same database state, same caches), and with ``--compare-gc`` the whole
+   series is timed again on a server started with ``SDX_GC_FREEZE=false``; each such round is printed
+   with its ratios to the first one, measured in the same run.
 
 Run from the project root::
 
@@ -432,9 +433,9 @@ class Gunicorn:
         deadline = time.monotonic() + 60
         while True:
             try:
-                if requests.get(f"{self.url}/healthz", timeout=2).status_code == 200:
+                if requests.get(f"{self.url}/healthz", timeout=5).status_code == 200:
                     return self
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or a worker still booting
                 pass
             if self.process.poll() is not None or time.monotonic() > deadline:
                 self.__exit__()
@@ -526,20 +527,21 @@ def build_property_indexes(app) -> float:
 
 # -- the client (runs in its own, spawned process) ------------------------------------------------
 def run_client(url: str, plan: list[dict], timed: int, warmup: int, certain: dict[str, bool],
-               encoding: str) -> dict:
-    """Send each series' requests over one keep-alive session; return seconds, counts and sizes on the
-    wire (Content-Length, compressed or not) per series."""
-    results = {}
+               encodings: tuple[str, ...]) -> dict:
+    """Send each series' requests over one keep-alive session, each request once per ``encodings``
+    (asked for in ``Accept-Encoding``) back to back, so that they are compared on the same database
+    state; return, per encoding and series, seconds, counts and sizes on the wire (Content-Length)."""
+    results: dict = {encoding: {} for encoding in encodings}
     with requests.Session() as session:
-        session.headers["Accept-Encoding"] = encoding
-
-        def call(method: str, target: str, params, body, what: str) -> tuple[float, dict, int]:
+        def call(method: str, target: str, params, body, what: str,
+                 encoding: str = encodings[0]) -> tuple[float, dict, int]:
             full = target if target.startswith("http") else f"{url}{target}"
+            headers = {"Accept-Encoding": encoding}
             started = time.perf_counter()
             if method == "GET":
-                response = session.get(full, params=params, timeout=120)
+                response = session.get(full, params=params, headers=headers, timeout=120)
             else:
-                response = session.post(full, json=body, timeout=120)
+                response = session.post(full, json=body, headers=headers, timeout=120)
             elapsed = time.perf_counter() - started
             if response.status_code != 200:
                 raise RuntimeError(f"{what}: {method} {full} answered {response.status_code}: {response.text[:500]}")
@@ -565,22 +567,24 @@ def run_client(url: str, plan: list[dict], timed: int, warmup: int, certain: dic
                     target = nexts[0]["href"]
                     _, payload, _ = call("GET", target, None, None, what)
                 reqs = [("GET", target, None, None)] * (warmup + timed)
-            times, returned, matched, sizes = [], [], [], []
+            entries = {encoding: {"times": [], "returned": [], "matched": [], "sizes": []} for encoding in encodings}
             for i, (method, target, params, body) in enumerate(reqs[:warmup + timed]):
-                elapsed, payload, size = call(method, target, params, body, what)
-                n = payload.get("numberReturned", len(payload["features"]))
-                if n != len(payload["features"]) or n > series["limit"]:
-                    raise RuntimeError(f"{what}: numberReturned {n} but {len(payload['features'])} features")
-                if n == 0 and certain[series["class"]]:
-                    raise RuntimeError(f"{what}: empty answer where a match is certain: {method} {target} "
-                                       f"{params or ''} {str(body)[:200] if body else ''}")
-                if i >= warmup:
-                    times.append(elapsed)
-                    returned.append(n)
-                    matched.append(payload.get("numberMatched"))
-                    sizes.append(size)
-            results[(series["class"], series["limit"])] = {"times": times, "returned": returned, "matched": matched,
-                                                           "sizes": sizes}
+                for encoding in encodings:
+                    elapsed, payload, size = call(method, target, params, body, what, encoding)
+                    n = payload.get("numberReturned", len(payload["features"]))
+                    if n != len(payload["features"]) or n > series["limit"]:
+                        raise RuntimeError(f"{what}: numberReturned {n} but {len(payload['features'])} features")
+                    if n == 0 and certain[series["class"]]:
+                        raise RuntimeError(f"{what}: empty answer where a match is certain: {method} {target} "
+                                           f"{params or ''} {str(body)[:200] if body else ''}")
+                    if i >= warmup:
+                        entry = entries[encoding]
+                        entry["times"].append(elapsed)
+                        entry["returned"].append(n)
+                        entry["matched"].append(payload.get("numberMatched"))
+                        entry["sizes"].append(size)
+            for encoding, entry in entries.items():
+                results[encoding][(series["class"], series["limit"])] = entry
     return results
 
 
@@ -699,7 +703,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--encoding", default="gzip",
                         help="the client's Accept-Encoding (default gzip; br, identity, ...)")
     parser.add_argument("--compare-compression", action="store_true",
-                        help="time everything again with Accept-Encoding: identity and print the ratios")
+                        help="also send each request with Accept-Encoding: identity and print the ratios")
     parser.add_argument("--compare-gc", action="store_true",
                         help="time everything again on a gunicorn started with SDX_GC_FREEZE=false, print the ratios")
     parser.add_argument("--postgres-admin-url", default=DEFAULT_ADMIN_URL,
@@ -762,21 +766,22 @@ def main(argv: list[str] | None = None) -> int:
                 return (f"gunicorn -c {GUNICORN_CONFIG} ({args.workers} gthread workers, keep-alive, gc.freeze "
                         f"{'on' if gc_freeze else 'off'}), Accept-Encoding: {encoding}")
 
-            def timed(encoding: str, series: list[dict]) -> dict:
-                return in_client_process(run_client, url, series, args.requests, args.warmup, certain, encoding)
+            encodings = (args.encoding, "identity") if args.compare_compression else (args.encoding,)
+
+            def timed(series: list[dict], encodings: tuple[str, ...]) -> dict:
+                return in_client_process(run_client, url, series, args.requests, args.warmup, certain, encodings)
 
             with serve():
-                results = timed(args.encoding, plan)
+                results = timed(plan, encodings)
                 index_seconds = build_property_indexes(app)
-                results.update(timed(args.encoding, plan_indexed(plan)))
-                rounds = [Round(label(args.encoding), results)]
-                if args.compare_compression:
-                    print("timing again with Accept-Encoding: identity", flush=True)
-                    rounds.append(Round(label("identity"), timed("identity", plan + plan_indexed(plan))))
+                for encoding, indexed in timed(plan_indexed(plan), encodings).items():
+                    results[encoding].update(indexed)
+                rounds = [Round(label(encoding), results[encoding]) for encoding in encodings]
             if args.compare_gc:
                 print("timing again on a gunicorn without gc.freeze", flush=True)
                 with serve(gc_freeze=False):
-                    rounds.append(Round(label(args.encoding, False), timed(args.encoding, plan + plan_indexed(plan))))
+                    again = timed(plan + plan_indexed(plan), (args.encoding,))[args.encoding]
+                    rounds.append(Round(label(args.encoding, False), again))
         finally:
             if app is not None:
                 from exchange.core.db import db
