@@ -7,7 +7,7 @@
 - ``WEB_CONCURRENCY`` worker processes (default: one per core the process may use), 8 threads each: a
   search waits on PostgreSQL most of its time, and the threads fill that wait.
 - Once a worker has loaded the app, the objects made so far (modules, the app, SQLAlchemy's mappers:
-  hundreds of thousands) are frozen out of the cycle collector's reach (``gc.freeze``): a full
+  about 175,000) are frozen out of the cycle collector's reach (``gc.freeze``): a full
   collection then walks only what requests made, instead of taking 90-110 ms on 2 % of searches.
   ``SDX_GC_FREEZE=false`` turns that off (to measure the difference; see bench/catalog_search.py).
 
