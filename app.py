@@ -8,7 +8,7 @@ from flask.cli import AppGroup
 from flask_migrate import Migrate
 
 from exchange.core import celery as celery_ext
-from exchange.core import limits, nul_guard, observability, problems, responses
+from exchange.core import compression, limits, nul_guard, observability, problems, responses
 from exchange.core.config import load_config, refuse_weak_secrets, secret_key
 from exchange.core.db import db
 from exchange.core.strict_json import StrictJSONProvider
@@ -127,6 +127,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(web_bp)
     app.register_blueprint(account_bp)
     app.cli.add_command(_sdx_commands())
+    compression.init_app(app)  # last: its after-request hook runs first, on the final body
     if not app.config.get("SECRET_KEY"):
         _secret_on_first_request(app)
     return app

@@ -19,9 +19,12 @@ What it does:
    Then it prints the size on disk: the database, and the items table's heap, TOAST and each index
    (bench/storage.py). With ``--pgstac-baseline`` the same items are first loaded into pgstac
    (bench/pgstac_load.py), and SDX's load rate and sizes are printed as ratios of pgstac's.
-3. Serves the app with werkzeug's threaded server in a daemon thread, and from a client in a separate,
-   spawned process (one ``requests.Session``: HTTP/1.1 keep-alive) times ``--requests`` requests per
-   class, after ``--warmup`` untimed ones, at limit 10 and at limit 100:
+3. Serves the app as production does (``--server gunicorn``, the default: ``exchange.core.gunicorn_conf``,
+   gthread workers with keep-alive, ``--workers`` processes, start-up objects frozen out of the cycle
+   collector) or with werkzeug's threaded server in a daemon thread (``--server werkzeug``, what
+   ``make run`` uses), and from a client in a separate, spawned process (one ``requests.Session``:
+   HTTP/1.1 keep-alive, ``Accept-Encoding: --encoding``, gzip by default) times ``--requests`` requests
+   per class, after ``--warmup`` untimed ones, at limit 10 and at limit 100:
 
    * small bbox      ``GET /stac/search?bbox=`` a 0.5° box around a random item's centre
    * continental     ``GET /stac/search?bbox=`` a continent ``&datetime=`` one calendar month
@@ -41,8 +44,13 @@ What it does:
                      have been built through the service
 
    Every response must be 200 (and non-empty where a match is certain), or the run stops.
-4. Prints p50/p95 per class and limit next to the targets (which are set for 1,000,000 items on
-   PostgreSQL) and the published stac-fastapi-pgstac figures, plus the load rate and the ratios.
+4. Prints p50/p95/p99 per class and limit next to the targets (which are set for 1,000,000 items on
+   PostgreSQL) and the published stac-fastapi-pgstac figures, whether p99 <= 2 x p95 (no latency tail),
+   the mean answer size on the wire, plus the load rate and the ratios.
+5. With ``--compare-compression`` each request is also sent with ``Accept-Encoding: identity``, right
+   after the compressed one (same database state, same caches), and with ``--compare-gc`` the whole
+   series is timed again on a server started with ``SDX_GC_FREEZE=false``; each such round is printed
+   with its ratios to the first one, measured in the same run.
 
 Run from the project root::
 
@@ -52,6 +60,7 @@ Run from the project root::
     .venv/bin/python bench/catalog_search.py --backend postgresql --items 100000 --keep   # keep the DB to EXPLAIN
     .venv/bin/python bench/catalog_search.py --backend postgresql --pgstac-baseline       # against pgstac
     .venv/bin/python bench/catalog_search.py --items 20000 --profile-load          # cProfile one batch
+    .venv/bin/python bench/catalog_search.py --backend postgresql --items 100000 --compare-compression --compare-gc
 
 This is a benchmark, not a test: it prints figures and only fails if the server answers wrongly.
 """
@@ -67,8 +76,10 @@ import os
 import pstats
 import random
 import secrets
+import signal
 import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -134,6 +145,8 @@ LIMIT100_FACTOR = 2.5
 PAGE100_FACTOR = 1.5
 LOAD_TARGET = 10_000
 PGSTAC_LOAD = 8_900
+TAIL_FACTOR = 2  # p99 <= 2 x p95
+GUNICORN_CONFIG = "python:exchange.core.gunicorn_conf"
 
 
 # -- small helpers (as in bench/auth.py) ------------------------------------------------------------
@@ -416,6 +429,8 @@ def print_storage(app, total: int, rate: float, baseline=None) -> None:
 
 
 class Server:
+    """werkzeug's threaded server in a daemon thread of this process (``make run``'s)."""
+
     def __init__(self, app, port: int) -> None:
         self.server = make_server("127.0.0.1", port, app, threaded=True)
         self.thread = threading.Thread(target=self.server.serve_forever, name="bench-server", daemon=True)
@@ -428,6 +443,40 @@ class Server:
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(10)
+
+
+class Gunicorn:
+    """gunicorn with the production configuration, in its own process group, on the benchmark's database."""
+
+    def __init__(self, database_url: str, tmpdir: str, port: int, workers: int, gc_freeze: bool) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SDX_")}
+        env.update(SDX_DATABASE_URL=database_url, SDX_VAR_DIR=tmpdir, SDX_SECRET_KEY=secrets.token_urlsafe(32),
+                   SDX_PUBLIC_BASE_URL=f"http://127.0.0.1:{port}", SDX_S3_ENDPOINT="", SDX_LOG_LEVEL="WARNING",
+                   SDX_GC_FREEZE=str(gc_freeze).lower(), WEB_CONCURRENCY=str(workers),
+                   PYTHONPATH=str(PROJECT_ROOT))
+        self.command = [sys.executable, "-m", "gunicorn", "-c", GUNICORN_CONFIG, "--bind", f"127.0.0.1:{port}",
+                        "--access-logfile", "/dev/null", "app:create_app()"]
+        self.env, self.url = env, f"http://127.0.0.1:{port}"
+        self.process: subprocess.Popen | None = None
+
+    def __enter__(self) -> "Gunicorn":
+        self.process = subprocess.Popen(self.command, cwd=PROJECT_ROOT, env=self.env, start_new_session=True)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if requests.get(f"{self.url}/healthz", timeout=5).status_code == 200:
+                    return self
+            except requests.RequestException:  # not listening yet, or a worker still booting
+                pass
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.__exit__()
+                raise RuntimeError(f"gunicorn did not start: {' '.join(self.command)}")
+            time.sleep(0.2)
+
+    def __exit__(self, *exc) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(30)
 
 
 # -- the requests -----------------------------------------------------------------------------------
@@ -508,54 +557,66 @@ def build_property_indexes(app) -> float:
 
 
 # -- the client (runs in its own, spawned process) ------------------------------------------------
-def run_client(url: str, plan: list[dict], timed: int, warmup: int, certain: dict[str, bool]) -> dict:
-    """Send each series' requests over one keep-alive session; return seconds and counts per series."""
-    results = {}
+def run_client(url: str, plan: list[dict], timed: int, warmup: int, certain: dict[str, bool],
+               encodings: tuple[str, ...]) -> dict:
+    """Send each series' requests over one keep-alive session, each request once per ``encodings``
+    (asked for in ``Accept-Encoding``) back to back, so that they are compared on the same database
+    state; return, per encoding and series, seconds, counts and sizes on the wire (Content-Length)."""
+    results: dict = {encoding: {} for encoding in encodings}
     with requests.Session() as session:
-        def call(method: str, target: str, params, body, what: str) -> tuple[float, dict]:
+        def call(method: str, target: str, params, body, what: str,
+                 encoding: str = encodings[0]) -> tuple[float, dict, int]:
             full = target if target.startswith("http") else f"{url}{target}"
+            headers = {"Accept-Encoding": encoding}
             started = time.perf_counter()
             if method == "GET":
-                response = session.get(full, params=params, timeout=120)
+                response = session.get(full, params=params, headers=headers, timeout=120)
             else:
-                response = session.post(full, json=body, timeout=120)
+                response = session.post(full, json=body, headers=headers, timeout=120)
             elapsed = time.perf_counter() - started
             if response.status_code != 200:
                 raise RuntimeError(f"{what}: {method} {full} answered {response.status_code}: {response.text[:500]}")
+            if response.headers.get("Content-Encoding", "identity") != encoding.split(",")[0].strip():
+                if len(response.content) >= 500:  # the server's threshold: smaller answers go plain
+                    raise RuntimeError(f"{what}: asked for {encoding}, got {response.headers.get('Content-Encoding')}")
             payload = response.json()
             if not isinstance(payload.get("features"), list):
                 raise RuntimeError(f"{what}: no features in the answer: {response.text[:300]}")
-            return elapsed, payload
+            return elapsed, payload, int(response.headers.get("Content-Length", len(response.content)))
 
         for series in plan:
             what = f"{series['class']} (limit {series['limit']})"
             reqs = series["requests"]
             if series.get("follow_next"):
                 method, target, params, body = reqs[0]
-                _, payload = call(method, target, params, body, what)
+                _, payload, _ = call(method, target, params, body, what)
                 for page in range(series["follow_next"]):
                     nexts = [link for link in payload["links"] if link.get("rel") == "next"]
                     if not nexts:
                         raise RuntimeError(f"{what}: page {page + 1} has no next link — too few items "
                                            f"for 100 pages of {series['limit']}")
                     target = nexts[0]["href"]
-                    _, payload = call("GET", target, None, None, what)
+                    _, payload, _ = call("GET", target, None, None, what)
                 reqs = [("GET", target, None, None)] * (warmup + timed)
-            times, returned, matched = [], [], []
+            entries = {encoding: {"times": [], "returned": [], "matched": [], "sizes": []} for encoding in encodings}
             for i, (method, target, params, body) in enumerate(reqs[:warmup + timed]):
-                elapsed, payload = call(method, target, params, body, what)
-                n = payload.get("numberReturned", len(payload["features"]))
-                if n != len(payload["features"]) or n > series["limit"]:
-                    raise RuntimeError(f"{what}: numberReturned {n} but {len(payload['features'])} features")
-                if n == 0 and certain[series["class"]]:
-                    raise RuntimeError(f"{what}: empty answer where a match is certain: {method} {target} "
-                                       f"{params or ''} {str(body)[:200] if body else ''}")
-                if i >= warmup:
-                    times.append(elapsed)
-                    returned.append(n)
-                    matched.append(next((payload[k] for k in ("numberMatched", "sdx:numberMatchedEstimate",
-                                                              "sdx:numberMatchedAtLeast") if k in payload), None))
-            results[(series["class"], series["limit"])] = {"times": times, "returned": returned, "matched": matched}
+                for encoding in encodings:
+                    elapsed, payload, size = call(method, target, params, body, what, encoding)
+                    n = payload.get("numberReturned", len(payload["features"]))
+                    if n != len(payload["features"]) or n > series["limit"]:
+                        raise RuntimeError(f"{what}: numberReturned {n} but {len(payload['features'])} features")
+                    if n == 0 and certain[series["class"]]:
+                        raise RuntimeError(f"{what}: empty answer where a match is certain: {method} {target} "
+                                           f"{params or ''} {str(body)[:200] if body else ''}")
+                    if i >= warmup:
+                        entry = entries[encoding]
+                        entry["times"].append(elapsed)
+                        entry["returned"].append(n)
+                        entry["matched"].append(next((payload[k] for k in ("numberMatched", "sdx:numberMatchedEstimate",
+                                                                    "sdx:numberMatchedAtLeast") if k in payload), None))
+                        entry["sizes"].append(size)
+            for encoding, entry in entries.items():
+                results[encoding][(series["class"], series["limit"])] = entry
     return results
 
 
@@ -568,9 +629,19 @@ def in_client_process(fn, *args):
 
 
 # -- the report -------------------------------------------------------------------------------------
-def report(backend: str, version: str, total: int, loaded: LoadResult, results: dict, args,
+@dataclass
+class Round:
+    label: str  # how this round was served and asked for
+    results: dict
+
+
+def _figures(entry: dict) -> tuple[float, float, float]:
+    return tuple(percentile(entry["times"], f) * 1000.0 for f in (0.50, 0.95, 0.99))
+
+
+def report(backend: str, version: str, total: int, loaded: LoadResult, rounds: list[Round], args,
            index_seconds: float) -> None:
-    ms = 1000.0
+    results = rounds[0].results
     print()
     print(f"SDX catalog search benchmark — {backend} ({version}), N = {total:,} items in {len(COLLECTIONS)} "
           f"collections, {cores()} cores, Python {sys.version.split()[0]}")
@@ -586,24 +657,26 @@ def report(backend: str, version: str, total: int, loaded: LoadResult, results: 
     names = " and ".join(index["name"] for index in PROPERTY_INDEXES)
     print(f"property indexes on {names} of {PROPERTY_COLLECTION} built in {index_seconds:.1f} s "
           "(between the two rounds; prop = a CQL2 filter on a property read from the item document)")
+    print(f"served by {rounds[0].label}")
     print()
-    header = (f"{'class':<14} {'limit':>5} {'p50 ms':>8} {'p95 ms':>8} {'target p95':>10} {'pgstac p95':>10} "
-              f"{'verdict':>8}   {'mean returned':>13} {'median matched':>14}")
+    header = (f"{'class':<14} {'limit':>5} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'target p95':>10} "
+              f"{'pgstac p95':>10} {'verdict':>8} {'p99<=2xp95':>10} {'wire KiB':>9}   {'mean returned':>13} "
+              f"{'median matched':>14}")
     print(header)
     print("-" * len(header))
-    p95 = {}
-    p50 = {}
+    p95, p50 = {}, {}
     for limit in LIMITS:
         for cls in CLASSES + INDEXED_CLASSES:
             entry = results[(cls.name, limit)]
-            p50[cls.name, limit] = percentile(entry["times"], 0.50) * ms
-            p95[cls.name, limit] = percentile(entry["times"], 0.95) * ms
+            p50[cls.name, limit], p95[cls.name, limit], p99 = _figures(entry)
             target = cls.target_p95_ms * (1 if limit == 10 else LIMIT100_FACTOR)
             reference = f"{cls.pgstac_p95_ms:.0f}" if limit == 10 and cls.pgstac_p95_ms else "—"
             verdict = "ok" if p95[cls.name, limit] <= target else "MISS"
+            tail = "ok" if p99 <= TAIL_FACTOR * p95[cls.name, limit] else "TAIL"
             matched = [m for m in entry["matched"] if m is not None]
-            print(f"{cls.name:<14} {limit:>5} {p50[cls.name, limit]:>8.1f} {p95[cls.name, limit]:>8.1f} "
-                  f"{target:>10.0f} {reference:>10} {verdict:>8}   {statistics.mean(entry['returned']):>13.1f} "
+            print(f"{cls.name:<14} {limit:>5} {p50[cls.name, limit]:>8.1f} {p95[cls.name, limit]:>8.1f} {p99:>8.1f} "
+                  f"{target:>10.0f} {reference:>10} {verdict:>8} {tail:>10} "
+                  f"{statistics.mean(entry['sizes']) / 1024:>9.1f}   {statistics.mean(entry['returned']):>13.1f} "
                   f"{(statistics.median(matched) if matched else float('nan')):>14,.0f}")
     print()
     for limit in LIMITS:
@@ -614,9 +687,34 @@ def report(backend: str, version: str, total: int, loaded: LoadResult, results: 
               f"(target <= {PAGE100_FACTOR}: {verdict})")
     ratios = "  ".join(f"{cls.name} {p95[cls.name, 100] / p95[cls.name, 10]:.2f}" for cls in CLASSES)
     print(f"limit 100 / limit 10, p95: {ratios}   (target: limit-100 p95 <= {LIMIT100_FACTOR} x the limit-10 target)")
+    for other in rounds[1:]:
+        compare(rounds[0], other)
     if loaded.profile:
         print()
         print(loaded.profile)
+
+
+def compare(base: Round, other: Round) -> None:
+    """Another round of the same requests: its figures, and each one's ratio to the first round's."""
+    print()
+    print(f"the same requests served by {other.label}; ratios = this round / the first round")
+    header = (f"{'class':<14} {'limit':>5} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'p99<=2xp95':>10} "
+              f"{'wire KiB':>9}   {'p50 ratio':>9} {'p95 ratio':>9} {'p99 ratio':>9} {'wire ratio':>10}")
+    print(header)
+    print("-" * len(header))
+    tails = 0
+    for limit in LIMITS:
+        for cls in CLASSES + INDEXED_CLASSES:
+            mine, theirs = other.results[(cls.name, limit)], base.results[(cls.name, limit)]
+            figures, reference = _figures(mine), _figures(theirs)
+            tail = figures[2] <= TAIL_FACTOR * figures[1]
+            tails += not tail
+            wire, wire_base = statistics.mean(mine["sizes"]), statistics.mean(theirs["sizes"])
+            ratios = " ".join(f"{a / b:>9.2f}" for a, b in zip(figures, reference))
+            print(f"{cls.name:<14} {limit:>5} {figures[0]:>8.1f} {figures[1]:>8.1f} {figures[2]:>8.1f} "
+                  f"{'ok' if tail else 'TAIL':>10} {wire / 1024:>9.1f}   {ratios} {wire / wire_base:>10.2f}")
+    base_tails = sum(not (lambda f: f[2] <= TAIL_FACTOR * f[1])(_figures(entry)) for entry in base.results.values())
+    print(f"rows with p99 > {TAIL_FACTOR} x p95: {tails} here, {base_tails} in the first round")
 
 
 # -- main -------------------------------------------------------------------------------------------
@@ -632,6 +730,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=DEFAULT_BATCH,
                         help=f"items per bulk_upsert call (default {DEFAULT_BATCH})")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})")
+    parser.add_argument("--server", choices=("gunicorn", "werkzeug"), default="gunicorn",
+                        help="gunicorn with the production configuration (default), or werkzeug's development server")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes (default 2)")
+    parser.add_argument("--encoding", default="gzip",
+                        help="the client's Accept-Encoding (default gzip; br, identity, ...)")
+    parser.add_argument("--compare-compression", action="store_true",
+                        help="also send each request with Accept-Encoding: identity and print the ratios")
+    parser.add_argument("--compare-gc", action="store_true",
+                        help="time everything again on a gunicorn started with SDX_GC_FREEZE=false, print the ratios")
     parser.add_argument("--postgres-admin-url", default=DEFAULT_ADMIN_URL,
                         help="PostgreSQL database to connect to for CREATE/DROP DATABASE "
                              f"(default $SDX_BENCH_POSTGRES_ADMIN_URL, $SDX_TEST_POSTGRES_URL or {DEFAULT_ADMIN_URL})")
@@ -644,9 +751,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile-load", action="store_true",
                         help="cProfile the last bulk_upsert batch (left out of the load rate) and print the top entries")
     args = parser.parse_args(argv)
-    for name in ("requests", "batch"):
+    for name in ("requests", "batch", "workers"):
         if getattr(args, name) < 1:
             parser.error(f"--{name} must be at least 1")
+    if args.compare_gc and args.server != "gunicorn":
+        parser.error("--compare-gc needs --server gunicorn (the freeze is done by its configuration)")
     if args.database_url:
         url_backend = make_url(args.database_url).get_backend_name()
         if args.backend and args.backend != url_backend:
@@ -665,6 +774,8 @@ def main(argv: list[str] | None = None) -> int:
 
         baseline = measure(args.postgres_admin_url, total, args.batch, args.seed, args.keep)
 
+    # A SIGTERM (e.g. from `timeout`) unwinds like Ctrl-C: gunicorn is stopped and the database dropped.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     created_url = None
     with tempfile.TemporaryDirectory(prefix="sdx-bench-") as tmpdir:
         if args.database_url:
@@ -687,11 +798,34 @@ def main(argv: list[str] | None = None) -> int:
                   f"{len(CLASSES) * len(LIMITS)} series of {args.requests} requests", flush=True)
             plan = plan_requests(loaded.centres, args.warmup + args.requests, args.seed, min(args.batch, total))
             certain = {cls.name: cls.certain_match for cls in CLASSES + INDEXED_CLASSES}
-            with Server(app, port):
-                results = in_client_process(run_client, url, plan, args.requests, args.warmup, certain)
+
+            def serve(gc_freeze: bool = True):
+                if args.server == "werkzeug":
+                    return Server(app, port)
+                return Gunicorn(database_url, tmpdir, port, args.workers, gc_freeze)
+
+            def label(encoding: str, gc_freeze: bool = True) -> str:
+                if args.server == "werkzeug":
+                    return f"werkzeug (threaded, in the benchmark's process), Accept-Encoding: {encoding}"
+                return (f"gunicorn -c {GUNICORN_CONFIG} ({args.workers} gthread workers, keep-alive, gc.freeze "
+                        f"{'on' if gc_freeze else 'off'}), Accept-Encoding: {encoding}")
+
+            encodings = (args.encoding, "identity") if args.compare_compression else (args.encoding,)
+
+            def timed(series: list[dict], encodings: tuple[str, ...]) -> dict:
+                return in_client_process(run_client, url, series, args.requests, args.warmup, certain, encodings)
+
+            with serve():
+                results = timed(plan, encodings)
                 index_seconds = build_property_indexes(app)
-                results.update(in_client_process(run_client, url, plan_indexed(plan), args.requests, args.warmup,
-                                                 certain))
+                for encoding, indexed in timed(plan_indexed(plan), encodings).items():
+                    results[encoding].update(indexed)
+                rounds = [Round(label(encoding), results[encoding]) for encoding in encodings]
+            if args.compare_gc:
+                print("timing again on a gunicorn without gc.freeze", flush=True)
+                with serve(gc_freeze=False):
+                    again = timed(plan + plan_indexed(plan), (args.encoding,))[args.encoding]
+                    rounds.append(Round(label(args.encoding, False), again))
         finally:
             if app is not None:
                 from exchange.core.db import db
@@ -702,7 +836,7 @@ def main(argv: list[str] | None = None) -> int:
                 drop_postgres_database(args.postgres_admin_url, created_url)
             elif created_url:
                 print(f"kept database {make_url(created_url).database}")
-    report(backend, version, total, loaded, results, args, index_seconds)
+    report(backend, version, total, loaded, rounds, args, index_seconds)
     return 0
 
 

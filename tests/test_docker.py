@@ -138,3 +138,22 @@ def test_beat_health_check_fails_unless_beat_is_running(tmp_path, redis_url):
     heartbeat = tmp_path / "celerybeat-schedule.alive"
     os.utime(heartbeat, (time.time() - 600, time.time() - 600))  # a beat that stopped ten minutes ago
     assert not healthy()
+
+
+def test_the_api_is_served_with_the_production_gunicorn_configuration():
+    """Both the image and compose start gunicorn with exchange/core/gunicorn_conf.py (threaded workers,
+    keep-alive, gc.freeze), not with settings of their own on the command line."""
+    import json as _json
+    import shlex
+
+    cmd_line = re.search(r"^CMD (\[.*\])$", (DOCKER / "Dockerfile").read_text(), re.M)
+    image = _json.loads(cmd_line.group(1))
+    compose_command = shlex.split(compose()["services"]["api"]["command"].split("exec ", 1)[1].rstrip("\""))
+    for command in (image, compose_command):
+        assert command[0] == "gunicorn" and command[-1] == "app:create_app()", command
+        config = command[command.index("-c") + 1]
+        assert config == "python:exchange.core.gunicorn_conf", command
+        assert importlib.util.find_spec(config.removeprefix("python:")) is not None
+        for overridden in ("--workers", "-w", "--threads", "--worker-class", "-k", "--keep-alive"):
+            assert overridden not in command, f"{overridden} on the command line overrides the configuration"
+        assert command[command.index("--bind") + 1] == "0.0.0.0:8000"

@@ -67,6 +67,8 @@ def test_run_serves_a_ready_platform_and_a_second_run_reuses_its_data(tmp_path):
         assert ready.json() == {"database": "ok", "storage": "ok", "broker": "ok", "status": "ready"}
         assert requests.get(url, timeout=5).status_code == 200
         assert any("demo catalogue: 1000 items in 'naip'" in line for line in lines)
+        assert any("This is the development server (werkzeug)" in line for line in lines)
+        assert any(line.strip().startswith("gunicorn -c python:exchange.core.gunicorn_conf") for line in lines)
         found = requests.get(url + "stac/search?collections=naip&limit=1", timeout=10).json()
         assert found["numberMatched"] == 1000
         accounts = json.loads((var_dir / "demo-accounts.json").read_text())

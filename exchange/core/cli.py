@@ -14,9 +14,14 @@ from flask_migrate import upgrade
 from werkzeug.serving import make_server
 
 from exchange.core.config import SETTINGS
+from exchange.core.gunicorn_conf import freeze_start_up_objects
 from exchange.web.security import QuietRequestHandler
 from storage.embedded import EmbeddedS3
 from storage.objectstore import get_store
+
+
+#: How production serves the same app (threaded workers, keep-alive); see exchange/core/gunicorn_conf.py.
+PRODUCTION_COMMAND = "gunicorn -c python:exchange.core.gunicorn_conf --bind 0.0.0.0:8000 'app:create_app()'"
 
 
 def _port_free(host: str, port: int) -> bool:
@@ -67,7 +72,9 @@ def run_command() -> None:
                 click.echo(f"  {line}")
         url = f"http://{host}:{port}/"
         server = make_server(host, port, app, threaded=True, request_handler=QuietRequestHandler)  # bound before the URL is announced
-        click.echo(f"\nSDX is running at {url}  (STAC API: {url}stac/ · API docs: {url}api/docs; Ctrl-C to stop)\n")
+        freeze_start_up_objects()  # unless SDX_GC_FREEZE=false
+        click.echo(f"\nThis is the development server (werkzeug); in production serve with\n  {PRODUCTION_COMMAND}")
+        click.echo(f"SDX is running at {url}  (STAC API: {url}stac/ · API docs: {url}api/docs; Ctrl-C to stop)\n")
         sys.stdout.flush()
         try:
             server.serve_forever()

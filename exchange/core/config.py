@@ -19,7 +19,7 @@ from typing import Callable, Mapping
 log = logging.getLogger(__name__)
 
 
-def _bool(value: str) -> bool:
+def parse_bool(value: str) -> bool:
     if value.lower() in {"1", "true", "yes", "on"}:
         return True
     if value.lower() in {"0", "false", "no", "off", ""}:
@@ -55,7 +55,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SDX_S3_ENDPOINT", "S3_ENDPOINT", "", "host:port of the S3 server; empty = embedded SeaweedFS started by `sdx run`."),
     Setting("SDX_S3_ACCESS_KEY", "S3_ACCESS_KEY", "", "S3 access key."),
     Setting("SDX_S3_SECRET_KEY", "S3_SECRET_KEY", "", "S3 secret key."),
-    Setting("SDX_S3_SECURE", "S3_SECURE", "false", "Use HTTPS to reach the S3 server.", _bool),
+    Setting("SDX_S3_SECURE", "S3_SECURE", "false", "Use HTTPS to reach the S3 server.", parse_bool),
     Setting("SDX_S3_REGION", "S3_REGION", "us-east-1", "S3 region used for signing."),
     Setting("SDX_S3_PRODUCTS_BUCKET", "S3_PRODUCTS_BUCKET", "sdx-products", "Bucket for product assets."),
     Setting("SDX_S3_PUBLIC_BUCKET", "S3_PUBLIC_BUCKET", "sdx-public", "Bucket for thumbnails and other public assets."),
@@ -106,7 +106,10 @@ SETTINGS: tuple[Setting, ...] = (
             "PostgreSQL: a catalogue search running longer is cancelled and answered 503; 0 = no limit.", int),
     Setting("SDX_DEMO_STAC_DIR", "DEMO_STAC_DIR", "",
             "Sample STAC sets the demo catalogue is loaded from; empty = ../shared/data/stac beside the project."),
-    Setting("SDX_DEMO_DATA", "DEMO_DATA", "true", "Whether `sdx run` seeds demo organisations and users.", _bool),
+    Setting("SDX_DEMO_DATA", "DEMO_DATA", "true", "Whether `sdx run` seeds demo organisations and users.", parse_bool),
+    Setting("SDX_GC_FREEZE", "GC_FREEZE", "true",
+            "Freeze start-up objects out of the cycle collector's reach once the app is loaded (gunicorn, `sdx run`); "
+            "false only to measure.", parse_bool),
 )
 
 ENV_NAMES = frozenset(s.env for s in SETTINGS)
