@@ -10,6 +10,7 @@ import pytest
 from shapely.geometry import shape
 
 from exchange.catalog.models import Item
+from exchange.catalog.stac import full_document
 from exchange.core.db import db
 from tests.catalog.conftest import NAIP, load_samples
 from tests.catalog.test_stac_api import provider_token
@@ -179,14 +180,14 @@ def test_importer_reports_pointers_and_repairs_on_request(app, runner, tmp_path)
     assert "failed bow: /properties/gsd: must be a number, not a string ('ten'); /geometry: is not a valid " \
            "geometry: Self-intersection" in result.stderr
     with app.app_context():
-        assert db.session.query(Item).one().data["bbox"] == [10, 50, 11, 51]
+        assert full_document(db.session.query(Item).one())["bbox"] == [10, 50, 11, 51]
     bow = tmp_path / "bow.ndjson"
     bow.write_text(json.dumps(item("bow", geometry=BOW_TIE)) + "\n")
     repaired = runner.invoke(args=["sdx", "import-stac", str(bow), "--collection", "imp", "--repair"])
     assert "1 items written to 'imp', 0 failed" in repaired.stdout
     with app.app_context():
-        stored = db.session.query(Item).filter_by(item_id="bow").one()
-        assert stored.data["geometry"]["type"] == "MultiPolygon" and shape(stored.data["geometry"]).is_valid
+        stored = full_document(db.session.query(Item).filter_by(item_id="bow").one())
+        assert stored["geometry"]["type"] == "MultiPolygon" and shape(stored["geometry"]).is_valid
 
 
 def test_vertex_cap_is_a_setting(make_app, tmp_path):
