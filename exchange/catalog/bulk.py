@@ -33,7 +33,7 @@ from exchange.catalog.models import Item
 from exchange.core.db import db, utcnow
 
 #: Columns written by COPY, in order; every other column of items has a server-side default.
-COPY_COLUMNS = ("collection_id", "item_id", "provider_org_id", "status", "datetime", "dt_start", "dt_end",
+COPY_COLUMNS = ("collection_id", "item_id", "provider_org_id", "status", "dt_start", "dt_end",
                 "range_end", "gsd", "cloud_cover", "off_nadir", "platform", "constellation", "instruments",
                 "minx", "miny", "maxx", "maxy", "geometry", "data", "created_at", "updated_at")
 #: What a replaced item keeps of its row: its key, owner, collection and creation time.
@@ -104,7 +104,7 @@ def _no_cyclic_gc() -> Iterator[None]:
 #: document as JSONB's binary input (a version byte, then the JSON text): both as plain bytes, which
 #: the server hands to geometry's and jsonb's receive functions. Binary COPY spares both sides the
 #: text format's escaping and parsing (hex WKB, timestamps, floats).
-COPY_TYPES = ("text", "text", "uuid", "text", "timestamptz", "timestamptz", "timestamptz", "timestamptz",
+COPY_TYPES = ("text", "text", "uuid", "text", "timestamptz", "timestamptz", "timestamptz",
               "float8", "float8", "float8", "text", "text", "text", "float8", "float8", "float8", "float8",
               "bytea", "bytea", "timestamptz", "timestamptz")
 JSONB_VERSION = b"\x01"
@@ -117,7 +117,7 @@ def _float(value) -> float | None:
 def _encoded(rows: Iterable[dict], now, into: list) -> Iterator[tuple]:
     for row in rows:
         values = (row["collection_id"], row["item_id"], row["provider_org_id"], row["status"].value,
-                  row["datetime"], row["dt_start"], row["dt_end"], row["range_end"], _float(row["gsd"]),
+                  row["dt_start"], row["dt_end"], row["range_end"], _float(row["gsd"]),
                   _float(row["cloud_cover"]), _float(row["off_nadir"]), row["platform"], row["constellation"],
                   row["instruments"], float(row["minx"]), float(row["miny"]), float(row["maxx"]),
                   float(row["maxy"]), shapely.to_wkb(row["geometry"]),
