@@ -25,6 +25,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+import orjson
 import psycopg
 import shapely
 from sqlalchemy import insert, select
@@ -114,6 +115,16 @@ def _float(value) -> float | None:
     return None if value is None else float(value)
 
 
+def _json(doc: dict) -> bytes:
+    """The document as JSON text: orjson, five times as fast as the standard library on items, which
+    a bulk load writes by the million; the standard library for what orjson refuses (an integer
+    beyond 64 bits, which strict_json lets through up to a float's range)."""
+    try:
+        return orjson.dumps(doc)
+    except TypeError:
+        return json.dumps(doc).encode()
+
+
 def _encoded(rows: Iterable[dict], now, into: list) -> Iterator[tuple]:
     for row in rows:
         values = (row["collection_id"], row["item_id"], row["provider_org_id"], row["status"].value,
@@ -121,7 +132,7 @@ def _encoded(rows: Iterable[dict], now, into: list) -> Iterator[tuple]:
                   _float(row["cloud_cover"]), _float(row["off_nadir"]), row["platform"], row["constellation"],
                   row["instruments"], float(row["minx"]), float(row["miny"]), float(row["maxx"]),
                   float(row["maxy"]), shapely.to_wkb(row["geometry"]),
-                  JSONB_VERSION + json.dumps(row["data"]).encode(), now, now)
+                  JSONB_VERSION + _json(row["data"]), now, now)
         into.append(values)
         yield values
 

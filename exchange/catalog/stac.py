@@ -59,8 +59,11 @@ def is_public_asset(asset: dict) -> bool:
     return bool(PUBLIC_ASSET_ROLES.intersection(asset.get("roles") or ["data"]))
 
 
+CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def _has_control_chars(text: str) -> bool:
-    return any(ord(ch) < 32 or ord(ch) == 127 for ch in text)
+    return CONTROL_CHARS.search(text) is not None
 
 
 def is_web_link(href: object) -> bool:
