@@ -68,8 +68,8 @@ def _has_control_chars(text: str) -> bool:
 
 def is_web_link(href: object) -> bool:
     """An absolute http(s) URL: an external link, returned as it is and never followed by SDX."""
-    if not isinstance(href, str) or _has_control_chars(href):
-        return False
+    if not isinstance(href, str) or href[:5].lower() not in ("http:", "https") or _has_control_chars(href):
+        return False  # most hrefs of a bulk load are file names: no URL parsing for them
     try:
         parts = urlsplit(href)
     except ValueError:
