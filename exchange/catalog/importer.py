@@ -28,7 +28,7 @@ from exchange.catalog.parallel_import import WriterFailed, can_fork_writers, def
     write_in_parallel
 from exchange.catalog.transactions import create_collection, validate_collection
 from exchange.catalog.validation import error
-from exchange.core.db import db
+from exchange.core.db import db, no_cyclic_gc
 from exchange.core.problems import ValidationProblem
 
 #: Items of one collection per unit of work (and COPY stream, on PostgreSQL).
@@ -142,11 +142,12 @@ def import_path(identity: Identity, path: Path, *, collection_id: str | None, pr
     if stac.collections:
         return _create_collections(identity, stac.collections, collection_id, provider_org_id)
     workers = default_workers() if workers is None else workers
-    if workers > 1 and isinstance(stac.items, _Lines) and can_fork_writers():
-        return _import_lines(identity, stac.items, collection_id, provider_org_id, workers=workers, status=status,
-                             repair=repair, progress=progress)
-    return _import_items(identity, stac.items, collection_id, provider_org_id, status=status, repair=repair,
-                         progress=progress)
+    with no_cyclic_gc():
+        if workers > 1 and isinstance(stac.items, _Lines) and can_fork_writers():
+            return _import_lines(identity, stac.items, collection_id, provider_org_id, workers=workers,
+                                 status=status, repair=repair, progress=progress)
+        return _import_items(identity, stac.items, collection_id, provider_org_id, status=status, repair=repair,
+                             progress=progress)
 
 
 def _create_collections(identity: Identity, docs: list, collection_id: str | None, provider_org_id) -> ImportReport:

@@ -16,6 +16,7 @@ write the same row at the same moment. SQLite has one writer at a time: it impor
 """
 from __future__ import annotations
 
+import gc
 import json
 import multiprocessing
 import os
@@ -30,7 +31,7 @@ from flask import current_app
 
 from auth.policy import Identity
 from exchange.catalog.models import ItemStatus
-from exchange.core.db import db
+from exchange.core.db import db, no_cyclic_gc
 
 log = logging.getLogger(__name__)
 
@@ -147,8 +148,9 @@ def _work(app, identity: Identity, inbox, outbox, status: ItemStatus, repair: bo
     ``bulk_upsert``; the result of each, or the error that stopped it, to ``outbox``."""
     from exchange.catalog.batches import bulk_upsert
 
+    gc.freeze()  # what the fork copied is never walked (nor written to, by the collector)
     try:
-        with app.app_context():
+        with app.app_context(), no_cyclic_gc():
             while (message := inbox.get()) is not None:
                 cid, batch = message
                 docs = [parse_line(line) for _, line in batch]
