@@ -31,6 +31,7 @@ from flask import current_app
 
 from auth.policy import Identity
 from exchange.catalog.models import ItemStatus
+from exchange.core.config import usable_cores
 from exchange.core.db import db, no_cyclic_gc
 
 log = logging.getLogger(__name__)
@@ -52,10 +53,7 @@ def parse_line(line: str) -> object:
 
 def default_workers() -> int:
     """One writer per core: the backends' share of the work runs on the same cores."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
+    return usable_cores()
 
 
 def can_fork_writers() -> bool:
