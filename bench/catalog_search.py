@@ -58,6 +58,7 @@ Run from the project root::
 
     .venv/bin/python bench/catalog_search.py --backend postgresql                  # 1,000,000 items
     .venv/bin/python bench/catalog_search.py --backend postgresql --items 100000
+    .venv/bin/python bench/catalog_search.py --backend postgresql --items 5000000 --requests 100   # scale
     .venv/bin/python bench/catalog_search.py --items 20000                         # SQLite
     .venv/bin/python bench/catalog_search.py --backend postgresql --items 100000 --keep   # keep the DB to EXPLAIN
     .venv/bin/python bench/catalog_search.py --backend postgresql --pgstac-baseline       # against pgstac

@@ -279,8 +279,13 @@ def validate_item(item: object, *, repair: bool = False) -> Promoted:
 def stored_document(item: dict, collection_id: str, promoted: Promoted) -> dict:
     """What is kept of a valid item (``promoted`` its columns): its JSON without the links and `sdx:`
     fields SDX renders itself (a provider's value for a platform field is ignored: status changes
-    only through the lifecycle), and without what the row's columns restate exactly (see
-    ``COLUMN_FIELDS``; ``full_document`` puts it back).
+    only through the lifecycle), and without what the row's columns restate exactly, which
+    ``full_document`` puts back: over a third of a typical item's JSONB, and the difference between 7
+    and 8 rows to a page. That is ``type`` (always Feature), ``id`` and ``collection`` (the row's ids),
+    ``geometry`` when 2D (the footprint column holds the same doubles, so it renders to the same JSON
+    numbers), a ``bbox`` equal to the row's envelope, and the defaults: a ``stac_version`` of 1.0.0
+    and empty ``links``. Anything else (a 3D footprint, a bbox across the antimeridian or with
+    heights) stays in the document.
 
     Only the top level and ``properties`` are copied: the caller's document is not changed, and
     a bulk load does not pay for a deep copy of every item.
@@ -306,15 +311,6 @@ def stored_document(item: dict, collection_id: str, promoted: Promoted) -> dict:
     return doc
 
 
-#: Members of a stored item document that its row restates, left out of the stored JSON (over a
-#: third of a typical item's JSONB, and the difference between 7 and 8 rows in a page): ``type``
-#: (always Feature), ``id`` and ``collection`` (the row's ids), ``geometry`` when 2D (the footprint
-#: column holds the same doubles, so it renders to the same JSON numbers) and a ``bbox`` equal to the
-#: row's envelope. Anything else (a 3D footprint, a bbox across the antimeridian or with heights)
-#: stays in the document. So do defaults: a ``stac_version`` of 1.0.0 and empty ``links``.
-COLUMN_FIELDS = ("type", "id", "collection", "geometry", "bbox")
-
-
 def _plain_geometry(geometry: object) -> bool:
     """A GeoJSON geometry with no member beyond what the footprint column keeps."""
     return isinstance(geometry, dict) and geometry.keys() <= {"type", "coordinates", "geometries"}
@@ -322,7 +318,7 @@ def _plain_geometry(geometry: object) -> bool:
 
 def full_document(row) -> dict:
     """An item row's STAC JSON as it was written (a shallow copy): the stored document with what the
-    row's columns restate put back (see ``COLUMN_FIELDS``; documents stored before that keep it)."""
+    row's columns restate put back (see ``stored_document``; documents stored before keep it all)."""
     data = row.data
     doc = {"type": "Feature", "stac_version": data.get("stac_version", STAC_VERSION),
            "stac_extensions": data.get("stac_extensions", []), "id": row.item_id, "collection": row.collection_id}
