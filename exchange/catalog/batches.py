@@ -77,7 +77,7 @@ def _write(collection: Collection, docs: list, *, insert: bool, status: ItemStat
                 result.failures.append((label(offset, doc), exc.errors))
                 continue
             row = dict(promoted.columns(), collection_id=collection.id, status=status or ItemStatus.draft,
-                       data=stored_document({**doc, **promoted.amend} if promoted.amend else doc, collection.id),
+                       data=stored_document(doc, collection.id, promoted),
                        provider_org_id=collection.owner_org_id)
             carried.update(properties.carried(row["data"].get("properties")))
             if insert and promoted.item_id in seen:

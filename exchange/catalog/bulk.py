@@ -19,21 +19,20 @@ spatial index).
 """
 from __future__ import annotations
 
-import gc
 import json
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+import orjson
 import psycopg
 import shapely
 from sqlalchemy import insert, select
 
 from exchange.catalog.models import Item
-from exchange.core.db import db, utcnow
+from exchange.core.db import db, no_cyclic_gc, utcnow
 
 #: Columns written by COPY, in order; every other column of items has a server-side default.
-COPY_COLUMNS = ("collection_id", "item_id", "provider_org_id", "status", "datetime", "dt_start", "dt_end",
+COPY_COLUMNS = ("collection_id", "item_id", "provider_org_id", "status", "dt_start", "dt_end",
                 "range_end", "gsd", "cloud_cover", "off_nadir", "platform", "constellation", "instruments",
                 "minx", "miny", "maxx", "maxy", "geometry", "data", "created_at", "updated_at")
 #: What a replaced item keeps of its row: its key, owner, collection and creation time.
@@ -86,25 +85,11 @@ def _write_orm(rows: list[dict], kept: set[str] | None) -> Written:
     return written
 
 
-@contextmanager
-def _no_cyclic_gc() -> Iterator[None]:
-    """Python's cycle collector off while a batch streams: the batch allocates tens of thousands of
-    short-lived containers, which set off collections that walk every live object of the process
-    (10-15 % of a 2,000-item batch's client time in the benchmark). Refcounting still frees them."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 #: What each COPY column is sent as, in binary COPY format. The footprint goes as its WKB and the
 #: document as JSONB's binary input (a version byte, then the JSON text): both as plain bytes, which
 #: the server hands to geometry's and jsonb's receive functions. Binary COPY spares both sides the
 #: text format's escaping and parsing (hex WKB, timestamps, floats).
-COPY_TYPES = ("text", "text", "uuid", "text", "timestamptz", "timestamptz", "timestamptz", "timestamptz",
+COPY_TYPES = ("text", "text", "uuid", "text", "timestamptz", "timestamptz", "timestamptz",
               "float8", "float8", "float8", "text", "text", "text", "float8", "float8", "float8", "float8",
               "bytea", "bytea", "timestamptz", "timestamptz")
 JSONB_VERSION = b"\x01"
@@ -114,14 +99,24 @@ def _float(value) -> float | None:
     return None if value is None else float(value)
 
 
+def _json(doc: dict) -> bytes:
+    """The document as JSON text: orjson, five times as fast as the standard library on items, which
+    a bulk load writes by the million; the standard library for what orjson refuses (an integer
+    beyond 64 bits, which strict_json lets through up to a float's range)."""
+    try:
+        return orjson.dumps(doc)
+    except TypeError:
+        return json.dumps(doc).encode()
+
+
 def _encoded(rows: Iterable[dict], now, into: list) -> Iterator[tuple]:
     for row in rows:
         values = (row["collection_id"], row["item_id"], row["provider_org_id"], row["status"].value,
-                  row["datetime"], row["dt_start"], row["dt_end"], row["range_end"], _float(row["gsd"]),
+                  row["dt_start"], row["dt_end"], row["range_end"], _float(row["gsd"]),
                   _float(row["cloud_cover"]), _float(row["off_nadir"]), row["platform"], row["constellation"],
                   row["instruments"], float(row["minx"]), float(row["miny"]), float(row["maxx"]),
                   float(row["maxy"]), shapely.to_wkb(row["geometry"]),
-                  JSONB_VERSION + json.dumps(row["data"]).encode(), now, now)
+                  JSONB_VERSION + _json(row["data"]), now, now)
         into.append(values)
         yield values
 
@@ -136,7 +131,7 @@ def _write_postgresql(connection, rows: Iterable[dict], kept: set[str] | None) -
         values_of_rows = _encoded(rows, utcnow(), encoded)
         cursor.execute("SAVEPOINT sdx_bulk_copy")
         try:
-            with cursor.copy(f"COPY items ({columns}) FROM STDIN (FORMAT BINARY)") as copy, _no_cyclic_gc():
+            with cursor.copy(f"COPY items ({columns}) FROM STDIN (FORMAT BINARY)") as copy, no_cyclic_gc():
                 copy.set_types(COPY_TYPES)
                 for values in values_of_rows:
                     copy.write_row(values)

@@ -29,8 +29,10 @@ from exchange.core.problems import Problem
               default=ItemStatus.published.value, show_default=True, help="Status given to imported items.")
 @click.option("--repair", is_flag=True,
               help="Make invalid footprints valid (Shapely make_valid) instead of refusing them.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Processes writing an NDJSON file into PostgreSQL (default: one per core; 1: this one alone).")
 def import_stac_command(path: Path, collection_id: str | None, provider: str | None, status: str,
-                        repair: bool) -> None:
+                        repair: bool, workers: int | None) -> None:
     """Import STAC collections (a file, or an array of them) or items (a FeatureCollection, an array, NDJSON);
     bad items are listed, the rest load."""
     provider_org_id = None
@@ -42,7 +44,7 @@ def import_stac_command(path: Path, collection_id: str | None, provider: str | N
     try:
         with click.progressbar(length=0, label=f"importing {path.name}", show_pos=True) as bar:
             report = import_path(SYSTEM, path, collection_id=collection_id, provider_org_id=provider_org_id,
-                                 status=ItemStatus(status), repair=repair, progress=bar.update)
+                                 status=ItemStatus(status), repair=repair, workers=workers, progress=bar.update)
     except ImportFailed as exc:
         fail(Problem(str(exc), errors=exc.errors))
     except Problem as problem:

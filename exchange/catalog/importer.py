@@ -24,12 +24,15 @@ from sqlalchemy import select
 from auth.policy import Identity
 from exchange.catalog.batches import bulk_upsert
 from exchange.catalog.models import Collection, ItemStatus
+from exchange.catalog.parallel_import import WriterFailed, can_fork_writers, default_workers, parse_line, \
+    write_in_parallel
 from exchange.catalog.transactions import create_collection, validate_collection
 from exchange.catalog.validation import error
-from exchange.core.db import db
+from exchange.core.db import db, no_cyclic_gc
 from exchange.core.problems import ValidationProblem
 
-BATCH_SIZE = 500
+#: Items of one collection per unit of work (and COPY stream, on PostgreSQL).
+BATCH_SIZE = 2000
 #: Items held back while collections fill their batches; beyond it the fullest batch is written.
 MAX_PENDING = 10 * BATCH_SIZE
 #: Offending items named in a refusal (the rest are counted).
@@ -78,13 +81,17 @@ class _Lines:
         self.path = path
 
     def __iter__(self) -> Iterator[object]:
+        return (doc for _, doc in self.lines())
+
+    def lines(self) -> Iterator[tuple[str, object]]:
+        """(line, its document or Unreadable) for each line that is not blank."""
         with self.path.open() as fh:
             for number, line in enumerate(fh, 1):
                 if line.strip():
                     try:
-                        yield json.loads(line)
+                        yield line, parse_line(line)
                     except json.JSONDecodeError as exc:
-                        yield Unreadable(f"line {number}: {exc}")
+                        yield line, Unreadable(f"line {number}: {exc}")
 
 
 def read_stac(path: Path) -> StacFile:
@@ -127,13 +134,20 @@ def _listed(docs: list, path: Path, pointer: str) -> StacFile:
 
 
 def import_path(identity: Identity, path: Path, *, collection_id: str | None, provider_org_id,
-                status: ItemStatus = ItemStatus.published, repair: bool = False,
+                status: ItemStatus = ItemStatus.published, repair: bool = False, workers: int | None = None,
                 progress: Callable[[int], None] = lambda n: None) -> ImportReport:
+    """Import a file. NDJSON on PostgreSQL is written by ``workers`` processes (default: one per
+    core; 1: this process alone), see parallel_import.py."""
     stac = read_stac(path)
     if stac.collections:
         return _create_collections(identity, stac.collections, collection_id, provider_org_id)
-    return _import_items(identity, stac.items, collection_id, provider_org_id, status=status, repair=repair,
-                         progress=progress)
+    workers = default_workers() if workers is None else workers
+    with no_cyclic_gc():
+        if workers > 1 and isinstance(stac.items, _Lines) and can_fork_writers():
+            return _import_lines(identity, stac.items, collection_id, provider_org_id, workers=workers,
+                                 status=status, repair=repair, progress=progress)
+        return _import_items(identity, stac.items, collection_id, provider_org_id, status=status, repair=repair,
+                             progress=progress)
 
 
 def _create_collections(identity: Identity, docs: list, collection_id: str | None, provider_org_id) -> ImportReport:
@@ -240,7 +254,24 @@ def _import_items(identity: Identity, items: Iterable[object], collection_id: st
         report.failures.extend(result.failures)
         progress(len(batch))
 
-    for position, doc in enumerate(items, 1):
+    for position, doc, cid, _ in _routed(((doc, None) for doc in items), collection_id, report, mismatched):
+        pending.setdefault(cid, []).append((position, doc))
+        held += 1
+        if len(pending[cid]) >= BATCH_SIZE:
+            flush(cid)
+        elif held > MAX_PENDING:
+            flush(max(pending, key=lambda c: len(pending[c])))
+    for cid in list(pending):
+        flush(cid)
+    _note_mismatches(report, mismatched, collection_id)
+    return report
+
+
+def _routed(records: Iterable[tuple[object, object]], collection_id: str | None, report: ImportReport,
+            mismatched: set[str]) -> Iterator[tuple[int, object, str, object]]:
+    """For each (document, what comes with it) that can go somewhere: (position in the file,
+    document, the collection it goes to, what came with it); what cannot is reported as failed."""
+    for position, (doc, extra) in enumerate(records, 1):
         if isinstance(doc, Unreadable):
             report.failures.append((f"#{position}", [error(None, doc.message)]))
             continue
@@ -250,14 +281,30 @@ def _import_items(identity: Identity, items: Iterable[object], collection_id: st
         cid = _named(doc) if collection_id is None else collection_id
         if _named(doc) not in (None, cid):
             mismatched.add(_named(doc))
-        pending.setdefault(cid, []).append((position, doc))
-        held += 1
-        if len(pending[cid]) >= BATCH_SIZE:
-            flush(cid)
-        elif held > MAX_PENDING:
-            flush(max(pending, key=lambda c: len(pending[c])))
-    for cid in list(pending):
-        flush(cid)
+        yield position, doc, cid, extra
+
+
+def _note_mismatches(report: ImportReport, mismatched: set[str], collection_id: str | None) -> None:
     for stated in sorted(mismatched):
         report.notes.append(f"items said collection {stated!r}; imported into {collection_id!r}")
+
+
+def _import_lines(identity: Identity, lines: _Lines, collection_id: str | None, provider_org_id, *, workers: int,
+                  status: ItemStatus, repair: bool, progress: Callable[[int], None]) -> ImportReport:
+    """``_import_items`` for NDJSON on PostgreSQL: the same checks first, then the lines dealt out
+    to ``workers`` writer processes (parallel_import.py)."""
+    report = ImportReport(written_to=dict.fromkeys(_destinations(lines, collection_id, provider_org_id), 0))
+    mismatched: set[str] = set()
+    routed = ((position, cid, str(doc.get("id")) if isinstance(doc, dict) else "", line) for position, doc, cid, line
+              in _routed(((doc, line) for line, doc in lines.lines()), collection_id, report, mismatched))
+    try:
+        written = write_in_parallel(identity, routed, workers=workers, batch_size=BATCH_SIZE, status=status,
+                                    repair=repair, progress=progress)
+    except WriterFailed as exc:
+        raise ImportFailed("The import stopped: a writer process failed (the batches committed before stay "
+                           f"written; importing the file again replaces them). {exc}") from None
+    for cid, count in written.written_to.items():
+        report.written_to[cid] = report.written_to.get(cid, 0) + count
+    report.failures.extend(written.failures)
+    _note_mismatches(report, mismatched, collection_id)
     return report

@@ -93,8 +93,8 @@ class Item(db.Model):
     # Not indexed: nearly every row is published, and the other statuses are reached through
     # provider_org_id; an index would only slow every insert down.
     status: Mapped[ItemStatus] = mapped_column(string_enum(ItemStatus, "item_status"), default=ItemStatus.draft)
-    # An item has a datetime, or a start/end range; dt_start/dt_end hold the instant or the range.
-    datetime: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # An item has a datetime, or a start/end range; dt_start/dt_end hold the instant or the range
+    # (the document keeps which it was).
     dt_start: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     dt_end: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
     # dt_end again, but only for items with a time range (null for instants): few rows, and the

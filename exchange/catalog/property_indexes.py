@@ -147,6 +147,10 @@ def build(index_id: int) -> str:
     try:
         drop_sql_index(sql_name)
         _ddl(statement)
+        # The planner knows nothing of the indexed expression's values until the table is analysed: it
+        # guesses 0.5 % of the collection for "= value" and, at 5M items, walked the datetime index
+        # instead (200 ms against 8). ANALYZE samples a fixed number of rows, whatever the table's size.
+        _ddl("ANALYZE items")
     except Exception as exc:  # the database's reason is the provider's to read
         log.warning("building property index %s failed: %s", sql_name, exc)
         try:

@@ -59,14 +59,17 @@ def is_public_asset(asset: dict) -> bool:
     return bool(PUBLIC_ASSET_ROLES.intersection(asset.get("roles") or ["data"]))
 
 
+CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def _has_control_chars(text: str) -> bool:
-    return any(ord(ch) < 32 or ord(ch) == 127 for ch in text)
+    return CONTROL_CHARS.search(text) is not None
 
 
 def is_web_link(href: object) -> bool:
     """An absolute http(s) URL: an external link, returned as it is and never followed by SDX."""
-    if not isinstance(href, str) or _has_control_chars(href):
-        return False
+    if not isinstance(href, str) or href[:5].lower() not in ("http:", "https") or _has_control_chars(href):
+        return False  # most hrefs of a bulk load are file names: no URL parsing for them
     try:
         parts = urlsplit(href)
     except ValueError:
@@ -174,7 +177,6 @@ class Promoted:
     """The columns of an item row derived from its STAC JSON."""
 
     item_id: str
-    datetime: datetime | None
     dt_start: datetime
     dt_end: datetime
     range_end: datetime | None
@@ -189,11 +191,13 @@ class Promoted:
     maxx: float
     maxy: float
     geometry: object
+    #: the GeoJSON footprint is 2D: the footprint column holds all of it
+    flat: bool = True
     #: what the stored document must change: a computed ``bbox``, a repaired ``geometry``
     amend: dict = field(default_factory=dict)
 
     def columns(self) -> dict:
-        return {name: value for name, value in self.__dict__.items() if name != "amend"}
+        return {name: value for name, value in self.__dict__.items() if name not in ("amend", "flat")}
 
 
 def validate_item(item: object, *, repair: bool = False) -> Promoted:
@@ -214,7 +218,7 @@ def validate_item(item: object, *, repair: bool = False) -> Promoted:
     check_properties(props, errors)
 
     geometry = None
-    repaired = False
+    repaired, flat = False, True
     if item.get("geometry") is None:
         errors.append(error("/geometry", "is required: SDX catalogues located products only"))
     else:
@@ -222,7 +226,9 @@ def validate_item(item: object, *, repair: bool = False) -> Promoted:
         check_geojson(item["geometry"], errors)
         if len(errors) == shape_errors:
             try:
-                geometry = shapely.force_2d(_shape(item["geometry"]))  # the footprint column is 2D (no altitude)
+                geometry = _shape(item["geometry"])
+                flat = not shapely.has_z(geometry)
+                geometry = geometry if flat else shapely.force_2d(geometry)  # the footprint column is 2D
             except (ValueError, TypeError, AttributeError, KeyError, IndexError, shapely.errors.ShapelyError) as exc:
                 errors.append(error("/geometry", f"is not valid GeoJSON ({exc})"))
             else:
@@ -256,36 +262,72 @@ def validate_item(item: object, *, repair: bool = False) -> Promoted:
     minx, miny, maxx, maxy = envelope(bbox)
     instruments = props.get("instruments")
     promoted = Promoted(
-        item_id=item_id, datetime=instant, dt_start=start or instant, dt_end=end or instant,
+        item_id=item_id, dt_start=start or instant, dt_end=end or instant,
         range_end=end if start is not None and end is not None and start < end else None,
         gsd=_number(props.get("gsd")), cloud_cover=_number(props.get("eo:cloud_cover")),
         off_nadir=_number(props.get("view:off_nadir")),
         platform=props.get("platform") if isinstance(props.get("platform"), str) else None,
         constellation=props.get("constellation") if isinstance(props.get("constellation"), str) else None,
         instruments=" ".join(i for i in instruments if isinstance(i, str)) if isinstance(instruments, list) else None,
-        minx=minx, miny=miny, maxx=maxx, maxy=maxy, geometry=geometry)
+        minx=minx, miny=miny, maxx=maxx, maxy=maxy, geometry=geometry, flat=flat)
     promoted.amend = {} if item.get("bbox") is not None else {"bbox": bbox}
     if repaired:
         promoted.amend["geometry"] = shapely.geometry.mapping(geometry)
     return promoted
 
 
-def stored_document(item: dict, collection_id: str) -> dict:
-    """What is kept of an item: its JSON without the links and `sdx:` fields SDX renders itself
-    (a provider's value for a platform field is ignored: status changes only through the lifecycle).
+def stored_document(item: dict, collection_id: str, promoted: Promoted) -> dict:
+    """What is kept of a valid item (``promoted`` its columns): its JSON without the links and `sdx:`
+    fields SDX renders itself (a provider's value for a platform field is ignored: status changes
+    only through the lifecycle), and without what the row's columns restate exactly, which
+    ``full_document`` puts back: over a third of a typical item's JSONB, and the difference between 7
+    and 8 rows to a page. That is ``type`` (always Feature), ``id`` and ``collection`` (the row's ids),
+    ``geometry`` when 2D (the footprint column holds the same doubles, so it renders to the same JSON
+    numbers), a ``bbox`` equal to the row's envelope, and the defaults: a ``stac_version`` of 1.0.0
+    and empty ``links``. Anything else (a 3D footprint, a bbox across the antimeridian or with
+    heights) stays in the document.
 
     Only the top level and ``properties`` are copied: the caller's document is not changed, and
     a bulk load does not pay for a deep copy of every item.
     """
-    doc = dict(item)
+    doc = {**item, **promoted.amend} if promoted.amend else dict(item)
     doc["properties"] = {k: v for k, v in (doc.get("properties") or {}).items()
                          if not k.startswith("sdx:") or k in PROVIDER_PROPERTIES}
-    doc["collection"] = collection_id
     doc.setdefault("stac_version", STAC_VERSION)
     doc.setdefault("stac_extensions", [])
     doc["links"] = [link for link in doc.get("links", []) if isinstance(link, dict)
                     and link.get("rel") not in {"self", "root", "parent", "collection"}]
     doc.setdefault("assets", {})
+    for name in ("type", "id", "collection"):
+        doc.pop(name, None)
+    if doc["stac_version"] == STAC_VERSION:
+        del doc["stac_version"]
+    if not doc["links"]:
+        del doc["links"]
+    if promoted.flat and _plain_geometry(doc.get("geometry")):
+        del doc["geometry"]
+    if doc.get("bbox") == [promoted.minx, promoted.miny, promoted.maxx, promoted.maxy]:
+        del doc["bbox"]
+    return doc
+
+
+def _plain_geometry(geometry: object) -> bool:
+    """A GeoJSON geometry with no member beyond what the footprint column keeps."""
+    return isinstance(geometry, dict) and geometry.keys() <= {"type", "coordinates", "geometries"}
+
+
+def full_document(row) -> dict:
+    """An item row's STAC JSON as it was written (a shallow copy): the stored document with what the
+    row's columns restate put back (see ``stored_document``; documents stored before keep it all)."""
+    data = row.data
+    doc = {"type": "Feature", "stac_version": data.get("stac_version", STAC_VERSION),
+           "stac_extensions": data.get("stac_extensions", []), "id": row.item_id, "collection": row.collection_id}
+    if "geometry" not in data and row.geometry is not None:
+        doc["geometry"] = shapely.geometry.mapping(row.geometry)
+    if "bbox" not in data and row.geometry is not None:
+        doc["bbox"] = [row.minx, row.miny, row.maxx, row.maxy]
+    doc.update(data)
+    doc.setdefault("links", [])
     return doc
 
 
@@ -296,9 +338,7 @@ def render_item(row, base_url: str) -> dict:
     Copies only what it changes (links, assets, properties): a deep copy of every item would
     dominate the time of a large page.
     """
-    doc = dict(row.data)
-    if doc.get("bbox") is None and doc.get("geometry") is not None:  # stored before bboxes were computed
-        doc["bbox"] = [row.minx, row.miny, row.maxx, row.maxy]
+    doc = full_document(row)
     collection_url = f"{base_url}/stac/collections/{row.collection_id}"
     self_url = f"{collection_url}/items/{row.item_id}"
     doc["links"] = [

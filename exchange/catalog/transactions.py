@@ -17,7 +17,7 @@ from exchange.catalog.property_indexes import enqueue_drop
 from exchange.catalog.rendered import restore_stored_hrefs
 from exchange.catalog.service import collection_for_write
 from exchange.catalog.stac import ID_RULE, STAC_VERSION, InvalidItem, Promoted, href_problems, shown, \
-    stored_document, valid_id, validate_item
+    full_document, stored_document, valid_id, validate_item
 from exchange.catalog.validation import check_extent, error
 from exchange.core.db import db, unit_of_work
 from exchange.core.problems import Conflict, NotFound, ValidationProblem
@@ -175,7 +175,7 @@ def create_item(identity: Identity, collection_id: str, doc: dict, *, repair: bo
     try:
         with unit_of_work() as uow:
             item = Item(collection_id=collection.id, provider_org_id=collection.owner_org_id, status=ItemStatus.draft,
-                        data=stored_document({**doc, **promoted.amend}, collection_id), **promoted.columns())
+                        data=stored_document(doc, collection_id, promoted), **promoted.columns())
             uow.add(item)
             properties.record(collection_id, properties.carried(item.data.get("properties")))
     except IntegrityError:  # the same id created by a request running at the same moment
@@ -205,7 +205,7 @@ def replace_item(identity: Identity, collection_id: str, item_id: str, doc: dict
     with unit_of_work():  # the status stays: it changes only through the product lifecycle
         for name, value in promoted.columns().items():
             setattr(item, name, value)
-        item.data = stored_document({**doc, **promoted.amend}, collection_id)
+        item.data = stored_document(doc, collection_id, promoted)
         properties.record(collection_id, properties.carried(item.data.get("properties")))
     return item
 
@@ -225,7 +225,7 @@ def merge_patch(target: dict, patch: dict) -> dict:
 
 def patch_item(identity: Identity, collection_id: str, item_id: str, patch: dict, *, repair: bool = False) -> Item:
     item = _item_for_write(identity, collection_id, item_id)
-    return replace_item(identity, collection_id, item_id, merge_patch(item.data, patch), repair=repair)
+    return replace_item(identity, collection_id, item_id, merge_patch(full_document(item), patch), repair=repair)
 
 
 def delete_item(identity: Identity, collection_id: str, item_id: str) -> None:

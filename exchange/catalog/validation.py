@@ -232,7 +232,8 @@ def _check_coordinates(coordinates, depth: int, kind: str, where: str, errors: l
         for i, position in enumerate(coordinates):
             if len(errors) > MAX_ERRORS + 1:
                 return
-            _check_position(position, f"{where}/{i}", errors)
+            if not _plain(position):
+                _check_position(position, f"{where}/{i}", errors)
         if kind in POLYGONAL and len(coordinates) >= minimum and list(coordinates[0]) != list(coordinates[-1]):
             errors.append(error(where, "a linear ring must be closed (its last position equal to its first)"))
         return
@@ -242,7 +243,18 @@ def _check_coordinates(coordinates, depth: int, kind: str, where: str, errors: l
         _check_coordinates(part, depth - 1, kind, f"{where}/{i}", errors)
 
 
+def _plain(position) -> bool:
+    """The commonest valid position, recognised at once: [lon, lat] as floats in range (NaN and
+    infinities fail the comparisons and get the full check)."""
+    if type(position) is list and len(position) == 2:
+        x, y = position
+        return type(x) is float and type(y) is float and -180.0 <= x <= 180.0 and -90.0 <= y <= 90.0
+    return False
+
+
 def _check_position(position, where: str, errors: list[dict]) -> None:
+    if _plain(position):
+        return
     if not (isinstance(position, (list, tuple)) and 2 <= len(position) <= 3 and all(map(is_number, position))):
         errors.append(error(where, "a position must be an array of 2 or 3 numbers [longitude, latitude(, height)]"))
     elif not (-180.0 <= position[0] <= 180.0 and -90.0 <= position[1] <= 90.0):

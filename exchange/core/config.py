@@ -19,6 +19,15 @@ from typing import Callable, Mapping
 log = logging.getLogger(__name__)
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity on Linux): the default number of gunicorn
+    workers and of import writers."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
 def parse_bool(value: str) -> bool:
     if value.lower() in {"1", "true", "yes", "on"}:
         return True

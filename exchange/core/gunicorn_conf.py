@@ -18,14 +18,7 @@ from __future__ import annotations
 import gc
 import os
 
-from exchange.core.config import parse_bool
-
-
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
+from exchange.core.config import parse_bool, usable_cores
 
 
 def freeze_start_up_objects() -> bool:
@@ -38,7 +31,7 @@ def freeze_start_up_objects() -> bool:
 
 
 worker_class = "gthread"
-workers = int(os.environ.get("WEB_CONCURRENCY") or _cores())
+workers = int(os.environ.get("WEB_CONCURRENCY") or usable_cores())
 threads = 8
 keepalive = 5
 timeout = 60

@@ -20,7 +20,7 @@ from minio.error import S3Error
 from sqlalchemy import select
 
 from exchange.catalog.models import Item, ItemStatus
-from exchange.catalog.stac import InvalidItem, is_public_asset, validate_item
+from exchange.catalog.stac import InvalidItem, full_document, is_public_asset, stored_document, validate_item
 from exchange.core.db import db, unit_of_work
 from exchange.ingest.describe import Unacceptable, check_media_type, describe_raster, is_tiff, thumbnail_png
 from exchange.ingest.models import AssetState, ProductAsset
@@ -113,7 +113,7 @@ def thumbnail_url(item: Item) -> str:
 
 def _write_item(item: Item, asset: ProductAsset, description, thumbnail_key: str | None) -> None:
     """Record the verified asset (and what its header says) in the item's STAC JSON and columns."""
-    doc = copy.deepcopy(item.data)
+    doc = copy.deepcopy(full_document(item))
     store = get_store()
     entry = dict((doc.get("assets") or {}).get(asset.asset_key) or {})
     entry.update({"href": f"s3://{store.products_bucket}/{asset.object_key}", "type": asset.media_type,
@@ -137,7 +137,7 @@ def _write_item(item: Item, asset: ProductAsset, description, thumbnail_key: str
         return
     for name, value in promoted.columns().items():
         setattr(item, name, value)
-    item.data = doc
+    item.data = stored_document(doc, item.collection_id, promoted)
 
 
 def awaiting_upload(item: Item) -> list[str]:

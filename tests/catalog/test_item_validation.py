@@ -10,6 +10,7 @@ import pytest
 from shapely.geometry import shape
 
 from exchange.catalog.models import Item
+from exchange.catalog.stac import full_document
 from exchange.core.db import db
 from tests.catalog.conftest import NAIP, load_samples
 from tests.catalog.test_stac_api import provider_token
@@ -144,6 +145,35 @@ def test_an_item_without_bbox_is_served_with_one(live):
     assert live.api("GET", "/stac/collections/box/items/scene-1", token).json()["bbox"] == [10, 50, 11, 51]
 
 
+def test_stored_documents_leave_out_what_the_row_restates_and_are_served_whole(live):
+    token = provider_token(live, "slim@prov.example", "Slim Sat")
+    live.api("POST", "/stac/collections", token, json={"id": "slim", "description": "S"})
+    cube = {"type": "Polygon", "coordinates": [[[10, 50, 5], [11, 50, 5], [11, 51, 6], [10, 51, 6], [10, 50, 5]]]}
+    east, west = [[[175, 10], [180, 10], [180, 11], [175, 11], [175, 10]]], [[[-180, 10], [-175, 10], [-175, 11],
+                                                                              [-180, 11], [-180, 10]]]
+    across = {"type": "MultiPolygon", "coordinates": [east, west]}
+    sent = {"flat": item("flat"), "cube": item("cube", geometry=cube, bbox=[10, 50, 5, 11, 51, 6]),
+            "across": item("across", geometry=across, bbox=[175, 10, -175, 11], stac_version="1.1.0")}
+    for doc in sent.values():
+        assert live.api("POST", "/stac/collections/slim/items", token, json=doc).status_code == 201
+    with live.app.app_context():
+        stored = {row.item_id: row.data for row in db.session.query(Item)}
+    assert not {"type", "id", "collection", "geometry", "bbox", "stac_version", "links"} & stored["flat"].keys()
+    assert stored["cube"]["geometry"] == cube and stored["cube"]["bbox"] == [10, 50, 5, 11, 51, 6]
+    assert stored["across"]["bbox"] == [175, 10, -175, 11] and stored["across"]["stac_version"] == "1.1.0"
+    for item_id, doc in sent.items():
+        served = live.api("GET", f"/stac/collections/slim/items/{item_id}", token).json()
+        assert {k: served[k] for k in ("type", "id", "collection", "stac_version", "geometry", "bbox")} == \
+            {"type": "Feature", "id": item_id, "collection": "slim", "stac_version": doc["stac_version"],
+             "geometry": doc["geometry"], "bbox": doc["bbox"]}
+        assert served["properties"]["eo:cloud_cover"] == 12.5 and served["assets"]["data"]["href"] == \
+            "https://example.com/scene.tif"
+    patched = live.api("PATCH", "/stac/collections/slim/items/flat", token, json={"properties": {"gsd": 2}})
+    assert patched.status_code == 200, patched.text
+    again = live.api("GET", "/stac/collections/slim/items/flat", token).json()
+    assert again["geometry"] == SQUARE and again["bbox"] == [10, 50, 11, 51] and again["properties"]["gsd"] == 2
+
+
 def test_bulk_post_reports_each_bad_item_with_pointers(live):
     token = provider_token(live, "bulk@prov.example", "Bulk Sat")
     live.api("POST", "/stac/collections", token, json={"id": "bulk", "description": "B"})
@@ -179,14 +209,14 @@ def test_importer_reports_pointers_and_repairs_on_request(app, runner, tmp_path)
     assert "failed bow: /properties/gsd: must be a number, not a string ('ten'); /geometry: is not a valid " \
            "geometry: Self-intersection" in result.stderr
     with app.app_context():
-        assert db.session.query(Item).one().data["bbox"] == [10, 50, 11, 51]
+        assert full_document(db.session.query(Item).one())["bbox"] == [10, 50, 11, 51]
     bow = tmp_path / "bow.ndjson"
     bow.write_text(json.dumps(item("bow", geometry=BOW_TIE)) + "\n")
     repaired = runner.invoke(args=["sdx", "import-stac", str(bow), "--collection", "imp", "--repair"])
     assert "1 items written to 'imp', 0 failed" in repaired.stdout
     with app.app_context():
-        stored = db.session.query(Item).filter_by(item_id="bow").one()
-        assert stored.data["geometry"]["type"] == "MultiPolygon" and shape(stored.data["geometry"]).is_valid
+        stored = full_document(db.session.query(Item).filter_by(item_id="bow").one())
+        assert stored["geometry"]["type"] == "MultiPolygon" and shape(stored["geometry"]).is_valid
 
 
 def test_vertex_cap_is_a_setting(make_app, tmp_path):
