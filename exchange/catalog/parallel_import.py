@@ -105,12 +105,26 @@ def write_in_parallel(identity: Identity, lines: Iterable[tuple[int, str, str, s
             _send(inbox, None, processes, outbox, result, progress)
         while any(process.is_alive() for process in processes) or not outbox.empty():
             _collect(outbox, result, progress, timeout=POLL_SECONDS)
+            _check_exits(processes, outbox, result, progress)
+        _check_exits(processes, outbox, result, progress)
     finally:
         for process in processes:
             if process.is_alive():
                 process.terminate()
             process.join()
+        for channel in (*inboxes, outbox):  # batches left for a stopped worker must not hold up our exit
+            channel.cancel_join_thread()
+            channel.close()
     return result
+
+
+def _check_exits(processes, outbox, result: Written, progress) -> None:
+    """A worker that ended other than by finishing its work (killed: out of memory, say) may have
+    taken batches with it: the import fails rather than report fewer items as if all were written."""
+    ended = [process for process in processes if process.exitcode not in (None, 0)]
+    if ended:
+        _collect(outbox, result, progress, timeout=0)  # its own report of why, if it sent one
+        raise WriterFailed(f"an import worker ended with exit code {ended[0].exitcode} without reporting why")
 
 
 def _send(inbox, message, processes, outbox, result: Written, progress) -> None:
@@ -123,7 +137,8 @@ def _send(inbox, message, processes, outbox, result: Written, progress) -> None:
         except queue.Full:
             if not all(process.is_alive() for process in processes):
                 _collect(outbox, result, progress, timeout=POLL_SECONDS)
-                raise WriterFailed("an import worker stopped without saying why")
+                _check_exits(processes, outbox, result, progress)
+                raise WriterFailed("an import worker stopped before its work was done")
 
 
 def _collect(outbox, result: Written, progress, *, timeout: float) -> None:

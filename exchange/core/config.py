@@ -19,13 +19,21 @@ from typing import Callable, Mapping
 log = logging.getLogger(__name__)
 
 
-def usable_cores() -> int:
-    """The cores this process may run on (its CPU affinity on Linux): the default number of gunicorn
-    workers and of import writers."""
+def usable_cores(cpu_max: Path = Path("/sys/fs/cgroup/cpu.max")) -> int:
+    """The cores this process may use: its CPU affinity on Linux, capped by a container's CPU quota
+    (cgroup v2 ``cpu.max``, as ``docker --cpus`` sets it; affinity alone sees the host's cores). The
+    default number of gunicorn workers and of import writers."""
     try:
-        return len(os.sched_getaffinity(0))
+        cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
-        return os.cpu_count() or 1
+        cores = os.cpu_count() or 1
+    try:
+        quota, period = cpu_max.read_text().split()[:2]
+        if quota != "max":
+            cores = min(cores, max(1, -(-int(quota) // int(period))))  # rounded up: 1.5 CPUs -> 2
+    except (OSError, ValueError):  # no cgroup v2 limit here
+        pass
+    return cores
 
 
 def parse_bool(value: str) -> bool:

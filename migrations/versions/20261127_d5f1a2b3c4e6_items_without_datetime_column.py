@@ -24,6 +24,12 @@ def upgrade():
 
 
 def downgrade():
-    op.execute("ALTER TABLE items ADD COLUMN datetime TIMESTAMP WITH TIME ZONE" if op.get_bind().dialect.name
-               == "postgresql" else "ALTER TABLE items ADD COLUMN datetime DATETIME")
-    op.execute("UPDATE items SET datetime = dt_start WHERE range_end IS NULL")
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("ALTER TABLE items ADD COLUMN datetime TIMESTAMP WITH TIME ZONE")
+        # the item's own datetime, as it was written (validated RFC 3339 when stored)
+        op.execute("UPDATE items SET datetime = (data->'properties'->>'datetime')::timestamptz "
+                   "WHERE data->'properties'->>'datetime' IS NOT NULL")
+    else:
+        op.execute("ALTER TABLE items ADD COLUMN datetime DATETIME")
+        op.execute("UPDATE items SET datetime = dt_start "
+                   "WHERE json_extract(data, '$.properties.datetime') IS NOT NULL")

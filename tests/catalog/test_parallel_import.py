@@ -4,6 +4,7 @@ fails stops the import with a message, not a traceback."""
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 from sqlalchemy import select
@@ -73,3 +74,16 @@ def test_a_failing_writer_stops_the_import_with_a_message(app, runner, tmp_path,
     assert "a writer process failed" in result.output and "the database went away" in result.output
     assert "Traceback" not in result.output
     assert stored(app) == {}
+
+
+def test_a_writer_killed_without_a_word_fails_the_import(app, runner, tmp_path, catalogue, postgres_only,
+                                                         monkeypatch):
+    """As the kernel's out-of-memory killer would: the batches it took are neither written nor reported."""
+    def killed(*args, **kwargs):
+        os._exit(9)
+
+    monkeypatch.setattr(batches, "bulk_upsert", killed)
+    result = load(runner, tmp_path, "--workers", "2")
+    assert result.exit_code != 0
+    assert "ended with exit code 9" in result.output or "stopped before its work was done" in result.output
+    assert "items written" not in result.output

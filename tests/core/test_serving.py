@@ -15,6 +15,7 @@ import time
 import pytest
 
 from exchange.core import gunicorn_conf
+from exchange.core.config import usable_cores
 from storage.embedded import free_ports
 from tests.conftest import project_root
 
@@ -25,7 +26,19 @@ def test_the_configuration_asks_for_threaded_workers_with_keep_alive(monkeypatch
     monkeypatch.setenv("WEB_CONCURRENCY", "3")
     assert importlib.reload(gunicorn_conf).workers == 3
     monkeypatch.delenv("WEB_CONCURRENCY")
-    assert importlib.reload(gunicorn_conf).workers == len(os.sched_getaffinity(0))
+    assert importlib.reload(gunicorn_conf).workers == usable_cores()
+
+
+def test_a_containers_cpu_quota_caps_the_default_worker_count(tmp_path):
+    """``docker --cpus 1.5`` writes "150000 100000": affinity alone would count the host's cores."""
+    cpu_max = tmp_path / "cpu.max"
+    cpu_max.write_text("150000 100000\n")
+    assert usable_cores(cpu_max) == min(2, len(os.sched_getaffinity(0)))
+    cpu_max.write_text("50000 100000\n")
+    assert usable_cores(cpu_max) == 1
+    cpu_max.write_text("max 100000\n")
+    assert usable_cores(cpu_max) == len(os.sched_getaffinity(0))
+    assert usable_cores(tmp_path / "absent") == len(os.sched_getaffinity(0))
 
 
 def test_freezing_moves_start_up_objects_out_of_the_collectors_reach(monkeypatch):
