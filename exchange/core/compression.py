@@ -29,7 +29,9 @@ def init_app(app: Flask) -> None:
     final body first and the request metrics' latency includes it."""
     app.config.setdefault("COMPRESS_MIMETYPES", COMPRESSED_TYPES)
     app.config.setdefault("COMPRESS_MIN_SIZE", MIN_SIZE)
-    # Brotli first when a client accepts both with the same weight: smaller, and quality 4 is as fast as gzip 6.
-    app.config.setdefault("COMPRESS_ALGORITHM", ["br", "gzip"])
+    # gzip when a client accepts both with the same weight, or says "*": every HTTP client decodes gzip,
+    # not every one brotli (stac-api-validator sends "Accept-Encoding: *" through requests, which reads
+    # br only with the brotli package installed). A client that weighs br higher gets br.
+    app.config.setdefault("COMPRESS_ALGORITHM", ["gzip", "br"])
     app.config.setdefault("COMPRESS_STREAMS", False)
     Compress(app)  # one instance per app: it keeps the app's settings
