@@ -159,10 +159,9 @@ def free_port() -> int:
 
 
 def cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
+    from exchange.core.config import usable_cores
+
+    return usable_cores()
 
 
 def percentile(samples: list[float], fraction: float) -> float:

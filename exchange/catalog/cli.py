@@ -29,7 +29,7 @@ from exchange.core.problems import Problem
               default=ItemStatus.published.value, show_default=True, help="Status given to imported items.")
 @click.option("--repair", is_flag=True,
               help="Make invalid footprints valid (Shapely make_valid) instead of refusing them.")
-@click.option("--workers", type=click.IntRange(min=1), default=None,
+@click.option("--workers", type=click.IntRange(min=1, max=64), default=None,
               help="Processes writing an NDJSON file into PostgreSQL (default: one per core; 1: this one alone).")
 def import_stac_command(path: Path, collection_id: str | None, provider: str | None, status: str,
                         repair: bool, workers: int | None) -> None:

@@ -106,6 +106,8 @@ def read_stac(path: Path) -> StacFile:
         if exc.msg == "Extra data":  # several JSON documents, one a line
             return StacFile([], _Lines(path))
         raise ImportFailed(f"{path} is not JSON: {exc}") from None
+    except RecursionError:
+        raise ImportFailed(f"{path} is nested too deeply to be STAC") from None
     if isinstance(doc, list):
         return _listed(doc, path, "")
     kind = doc.get("type") if isinstance(doc, dict) else None

@@ -47,8 +47,11 @@ def parse_line(line: str) -> object:
     what orjson alone refuses (an integer beyond 64 bits); JSONDecodeError if neither reads it."""
     try:
         return orjson.loads(line)
-    except orjson.JSONDecodeError:
-        return json.loads(line)
+    except orjson.JSONDecodeError as exc:
+        try:
+            return json.loads(line)
+        except (json.JSONDecodeError, RecursionError):  # nested too deeply, say: orjson said it best
+            raise exc from None
 
 
 def default_workers() -> int:
@@ -69,14 +72,16 @@ class WriterFailed(RuntimeError):
 
 
 @dataclass
-class Written:
+class Imported:
+    """What the writers reported: items written per collection, and every item that failed."""
+
     written_to: dict[str, int] = field(default_factory=dict)
     failures: list[tuple[str, list[dict]]] = field(default_factory=list)
 
 
 def write_in_parallel(identity: Identity, lines: Iterable[tuple[int, str, str, str]], *, workers: int,
                       batch_size: int, status: ItemStatus, repair: bool,
-                      progress: Callable[[int], None]) -> Written:
+                      progress: Callable[[int], None]) -> Imported:
     """Write ``lines`` — (position in the file, collection, item id, the line) — with ``workers``
     processes, ``batch_size`` items of one collection per ``bulk_upsert``."""
     app = current_app._get_current_object()
@@ -89,7 +94,7 @@ def write_in_parallel(identity: Identity, lines: Iterable[tuple[int, str, str, s
                                  name=f"sdx-import-{n}", daemon=True) for n, inbox in enumerate(inboxes)]
     for process in processes:
         process.start()
-    result = Written()
+    result = Imported()
     try:
         pending: list[dict[str, list[tuple[int, str]]]] = [{} for _ in range(workers)]
         for position, cid, item_id, line in lines:
@@ -118,7 +123,7 @@ def write_in_parallel(identity: Identity, lines: Iterable[tuple[int, str, str, s
     return result
 
 
-def _check_exits(processes, outbox, result: Written, progress) -> None:
+def _check_exits(processes, outbox, result: Imported, progress) -> None:
     """A worker that ended other than by finishing its work (killed: out of memory, say) may have
     taken batches with it: the import fails rather than report fewer items as if all were written."""
     ended = [process for process in processes if process.exitcode not in (None, 0)]
@@ -127,7 +132,7 @@ def _check_exits(processes, outbox, result: Written, progress) -> None:
         raise WriterFailed(f"an import worker ended with exit code {ended[0].exitcode} without reporting why")
 
 
-def _send(inbox, message, processes, outbox, result: Written, progress) -> None:
+def _send(inbox, message, processes, outbox, result: Imported, progress) -> None:
     """Queue a batch for a worker, gathering finished batches' results while its queue is full."""
     while True:
         _collect(outbox, result, progress, timeout=0)
@@ -141,7 +146,7 @@ def _send(inbox, message, processes, outbox, result: Written, progress) -> None:
                 raise WriterFailed("an import worker stopped before its work was done")
 
 
-def _collect(outbox, result: Written, progress, *, timeout: float) -> None:
+def _collect(outbox, result: Imported, progress, *, timeout: float) -> None:
     while True:
         try:
             message = outbox.get(timeout=timeout) if timeout else outbox.get_nowait()

@@ -42,15 +42,18 @@ def catalogue(runner, tmp_path, monkeypatch):
     docs += [dict(item("i7", 7, 55.5), collection="b")]  # i7 again, in b: another item
     docs += [dict(item("i8", 8, 66.5), collection="a")]  # i8 again, in a: this one wins
     docs[20] = dict(docs[20], geometry=None)
-    (tmp_path / "items.ndjson").write_text("".join(json.dumps(d) + "\n" for d in docs) + "{not json\n")
+    nested = "[" * 100_000 + "]" * 100_000  # deeper than any parser goes: a bad line, not a crash
+    (tmp_path / "items.ndjson").write_text("".join(json.dumps(d) + "\n" for d in docs) + "{not json\n" + nested + "\n")
     return docs
 
 
-def test_several_writers_load_what_one_writer_loads(app, runner, tmp_path, catalogue, postgres_only):
+def test_several_writers_load_what_one_writer_loads(app, runner, tmp_path, catalogue):
+    """On SQLite, --workers 3 imports in this one process: the same outcome."""
     parallel = load(runner, tmp_path, "--workers", "3")
     assert parallel.exit_code == 0, parallel.output
     assert "failed i20: /geometry" in parallel.stderr and "failed #63: line 63" in parallel.stderr
-    assert "61 items written: 21 to 'b', 40 to 'a', 2 failed" in parallel.stdout  # i8 written twice
+    assert "failed #64: line 64: depth limit exceeded" in parallel.stderr
+    assert "61 items written: 21 to 'b', 40 to 'a', 3 failed" in parallel.stdout  # i8 written twice
     by_three = stored(app)
     assert len(by_three) == 60 and by_three["a", "i8"] == 66.5 and by_three["b", "i7"] == 55.5
     assert by_three["a", "i7"] == 7 and ("a", "i20") not in by_three
@@ -61,6 +64,20 @@ def test_several_writers_load_what_one_writer_loads(app, runner, tmp_path, catal
     assert single.exit_code == 0, single.output
     assert stored(app) == by_three
     assert sorted(single.stderr.splitlines()) == sorted(parallel.stderr.splitlines())
+
+
+def test_too_many_writers_are_refused_before_anything_is_read(app, runner, tmp_path, catalogue):
+    result = load(runner, tmp_path, "--workers", "1000")
+    assert result.exit_code == 2 and "1000 is not in the range 1<=x<=64" in result.output
+    assert stored(app) == {}
+
+
+def test_a_file_nested_too_deeply_is_refused(app, runner, tmp_path, catalogue):
+    path = tmp_path / "deep.json"
+    path.write_text("[" * 100_000 + "]" * 100_000)
+    result = runner.invoke(args=["sdx", "import-stac", str(path)])
+    assert result.exit_code != 0 and "nested too deeply" in result.output and "Traceback" not in result.output
+    assert stored(app) == {}
 
 
 def test_a_failing_writer_stops_the_import_with_a_message(app, runner, tmp_path, catalogue, postgres_only,
