@@ -5,7 +5,7 @@ from flask import current_app
 from flask_smorest import Blueprint
 
 from auth import clients, orgs, service
-from auth.policy import ANONYMOUS
+from exchange.policy import ANONYMOUS
 from auth.schemas import (AdminOrganisationSchema, ClientCreatedSchema, ClientInSchema, ClientPageSchema, ClientSchema,
                           OrganisationPageSchema, OrganisationSchema, OrgListArgsSchema, PageArgsSchema,
                           SignupResultSchema, SignupSchema)

@@ -8,7 +8,7 @@ from flask.cli import with_appcontext
 
 from auth import clients, keys, service
 from auth.models import OrgKind, Role
-from auth.policy import SYSTEM
+from exchange.policy import SYSTEM
 from exchange.core.problems import Problem
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import delete, select
 from auth.models import User
 from auth.oauth_models import AccessToken, AuthorizationCode, OAuthClient, RefreshToken, digest
 from auth.oauth_server import revoke_family
-from auth.policy import Identity, decide, require
+from exchange.policy import Identity, decide, require
 from auth.schemas import ClientInSchema
 from auth.scopes import SCOPES, join_scope, parse_scope, scopes_for_roles
 from exchange.core.db import db, unit_of_work

@@ -11,7 +11,7 @@ import secrets
 from pathlib import Path
 
 from auth import clients, service
-from auth.policy import SYSTEM
+from exchange.policy import SYSTEM
 from auth.scopes import join_scope, scopes_for_roles
 
 DEMO_ORGS = [

@@ -10,7 +10,7 @@ import uuid
 from sqlalchemy import and_, or_, select
 
 from auth.models import Organisation, OrgStatus, User
-from auth.policy import Identity, require
+from exchange.policy import Identity, require
 from exchange.core.db import db
 from exchange.core.problems import NotFound, ValidationProblem
 

@@ -11,7 +11,7 @@ from werkzeug.security import generate_password_hash
 
 from auth.models import Organisation, OrgKind, OrgStatus, Role, User, UserRole
 from auth.oauth_models import AccessToken, AuthorizationCode, RefreshToken
-from auth.policy import Identity, require
+from exchange.policy import Identity, require
 from auth.schemas import OrganisationInSchema, SignupSchema, UserInSchema
 from exchange.core.db import db, unit_of_work, utcnow
 from exchange.core.problems import Conflict, NotFound, ValidationProblem, load_or_problem

@@ -19,7 +19,7 @@ from sqlalchemy import bindparam, select
 from auth import keys
 from auth.models import Organisation, OrgStatus, User, UserRole
 from auth.oauth_models import AccessToken
-from auth.policy import ANONYMOUS, Identity
+from exchange.policy import ANONYMOUS, Identity
 from auth.scopes import parse_scope
 from exchange.core.db import db
 from exchange.core.problems import Problem

@@ -105,7 +105,7 @@ def build_app(tmpdir: str, port: int):
 def seed(app) -> tuple[str, str]:
     """One active buyer organisation, its user and a confidential client-credentials client."""
     from auth import clients, service
-    from auth.policy import SYSTEM
+    from exchange.policy import SYSTEM
 
     with app.app_context():
         service.create_org(SYSTEM, {"name": "Bench Org", "kind": "buyer"})

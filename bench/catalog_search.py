@@ -375,7 +375,7 @@ def load(app, total: int, batch: int, seed: int, profile_last: bool, workers: in
     import orjson
 
     from auth import service
-    from auth.policy import SYSTEM
+    from exchange.policy import SYSTEM
     from exchange.catalog.batches import bulk_upsert
     from exchange.catalog.importer import import_path
     from exchange.catalog.models import ItemStatus
@@ -587,7 +587,7 @@ def plan_indexed(plan: list[dict]) -> list[dict]:
 
 def build_property_indexes(app) -> float:
     """Ask for the indexes through the service, as a provider would (built at once: no broker); seconds."""
-    from auth.policy import SYSTEM
+    from exchange.policy import SYSTEM
     from exchange.catalog.property_indexes import request_index
 
     with app.app_context():

@@ -62,7 +62,7 @@ def main() -> None:
 
 def measure(url: str, tmp: Path, count: int) -> tuple[float, float, float]:
     from auth import service
-    from auth.policy import SYSTEM
+    from exchange.policy import SYSTEM
     from exchange.catalog import importer
     from exchange.catalog.transactions import create_collection
 

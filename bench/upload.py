@@ -80,7 +80,7 @@ def main() -> None:
 
     from app import create_app
     from auth import clients, service
-    from auth.policy import SYSTEM
+    from exchange.policy import SYSTEM
     from exchange.catalog.transactions import create_collection
     from exchange.ingest import pipeline
     from exchange.ingest.client import LocalFile, UploadClient, sha256_of

@@ -32,7 +32,7 @@ from auth.keys import forget_cached_keys
 from exchange.core.db import db
 from auth import clients, service
 from auth.models import OrgStatus
-from auth.policy import SYSTEM
+from exchange.policy import SYSTEM
 from storage.embedded import EmbeddedS3, free_ports
 
 POSTGRES_URL = os.environ.get("SDX_TEST_POSTGRES_URL", "")

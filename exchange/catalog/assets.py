@@ -5,7 +5,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from auth.policy import Identity, decide
+from exchange.policy import Identity, decide
 from exchange.catalog.service import get_item
 from exchange.core.db import db
 from exchange.core.problems import Conflict, Forbidden, NotFound

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from auth.policy import Identity, require
+from exchange.policy import Identity, require
 from exchange.catalog import properties
 from exchange.catalog.bulk import write_items
 from exchange.catalog.models import Collection, Item, ItemStatus

@@ -9,7 +9,7 @@ from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from auth.cli import fail
-from auth.policy import SYSTEM
+from exchange.policy import SYSTEM
 from auth.service import find_org
 from exchange.catalog import properties, property_indexes
 from exchange.catalog.importer import ImportFailed, ImportReport, import_path

@@ -6,7 +6,7 @@ from pathlib import Path
 from flask import current_app
 from sqlalchemy import select
 
-from auth.policy import SYSTEM
+from exchange.policy import SYSTEM
 from auth.service import find_org
 from exchange.catalog.importer import import_path
 from exchange.catalog.models import Collection

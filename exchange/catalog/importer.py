@@ -21,7 +21,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from auth.policy import Identity
+from exchange.policy import Identity
 from exchange.catalog.batches import bulk_upsert
 from exchange.catalog.models import Collection, ItemStatus
 from exchange.catalog.parallel_import import WriterFailed, can_fork_writers, default_workers, parse_line, \

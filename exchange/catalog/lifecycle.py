@@ -7,7 +7,7 @@ Ingest publishes a product by itself once its last uploaded data file is verifie
 """
 from __future__ import annotations
 
-from auth.policy import Identity
+from exchange.policy import Identity
 from exchange.catalog.models import Item, ItemStatus
 from exchange.catalog.service import product_for
 from exchange.core.db import unit_of_work

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import orjson
 from flask import current_app
 
-from auth.policy import Identity
+from exchange.policy import Identity
 from exchange.catalog.models import ItemStatus
 from exchange.core.config import usable_cores
 from exchange.core.db import db, no_cyclic_gc

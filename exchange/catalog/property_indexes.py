@@ -16,7 +16,7 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from auth.policy import Identity
+from exchange.policy import Identity
 from exchange.catalog import properties
 from exchange.catalog.models import IndexStatus, PropertyIndex
 from exchange.catalog.service import collection_for_write

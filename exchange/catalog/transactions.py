@@ -10,7 +10,7 @@ from collections.abc import Callable
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
-from auth.policy import Identity, decide, require
+from exchange.policy import Identity, decide, require
 from exchange.catalog import properties
 from exchange.catalog.models import Collection, CollectionProperty, Item, ItemStatus, PropertyIndex
 from exchange.catalog.property_indexes import enqueue_drop

@@ -18,7 +18,7 @@ from minio.error import S3Error
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
-from auth.policy import Identity, decide, require
+from exchange.policy import Identity, decide, require
 from exchange.catalog.models import Item, ItemStatus
 from exchange.catalog.service import product_for
 from exchange.core.celery import enqueue

@@ -12,7 +12,7 @@ from datetime import timedelta
 from celery import shared_task
 from flask import current_app
 
-from auth.policy import SYSTEM
+from exchange.policy import SYSTEM
 from exchange.ingest import pipeline, service
 from storage.transfers import StorageUnavailable
 

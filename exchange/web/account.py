@@ -15,7 +15,7 @@ from flask_wtf.csrf import generate_csrf
 from auth import clients
 from auth.clients import redirect_uri_problem
 from auth.models import User
-from auth.policy import Identity
+from exchange.policy import Identity
 from auth.scopes import SCOPES, scopes_for_roles
 from auth.views import csrf_ok, signed_in_user
 from exchange.core.problems import NotFound, Problem

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 
 from auth.models import OrgStatus, Role
-from auth.policy import ANONYMOUS, SYSTEM, Identity, decide, require
+from exchange.policy import ANONYMOUS, SYSTEM, Identity, decide, require
 from exchange.core.problems import Forbidden
 
 ME, OTHER = uuid.uuid4(), uuid.uuid4()

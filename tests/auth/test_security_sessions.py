@@ -79,7 +79,7 @@ def test_failed_sign_ins_are_counted_per_address_not_successes(make_app):
     app = make_app(RATELIMIT_LOGIN_FAILURES="2 per minute")
     with app.app_context():
         from auth import service
-        from auth.policy import SYSTEM
+        from exchange.policy import SYSTEM
         service.create_org(SYSTEM, {"name": "Counted", "kind": "buyer"})
         service.create_user(SYSTEM, {"org": "Counted", "email": "ok@sess.example", "password": PASSWORD,
                                      "roles": ["buyer"]})

@@ -223,7 +223,7 @@ def test_suspended_while_signed_in_is_signed_out_told_why_and_cannot_create_clie
     browser = signed_up_and_approved(live, "ned@suspended.example", org="Soon Suspended")
     form = clients_page(live, browser).text
     with live.app.app_context():
-        from auth.policy import SYSTEM
+        from exchange.policy import SYSTEM
         from auth.service import find_org, suspend_org
 
         suspend_org(SYSTEM, find_org("Soon Suspended").id)

@@ -15,7 +15,7 @@ from tests.auth.conftest import PASSWORD
 
 def seed_tokens(app) -> None:
     from auth import clients, service
-    from auth.policy import SYSTEM
+    from exchange.policy import SYSTEM
 
     with app.app_context():
         service.create_org(SYSTEM, {"name": "Purge Org", "kind": "buyer"})

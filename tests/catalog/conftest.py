@@ -10,7 +10,7 @@ import shapely
 from shapely.geometry import shape
 
 from auth import service
-from auth.policy import SYSTEM
+from exchange.policy import SYSTEM
 from exchange.catalog.importer import import_path
 from exchange.catalog.stac import parse_rfc3339
 from tests.conftest import project_root, service_missing

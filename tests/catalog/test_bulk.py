@@ -3,7 +3,7 @@ duplicates within a batch give the same rows on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 from auth import service
-from auth.policy import SYSTEM
+from exchange.policy import SYSTEM
 from exchange.catalog.models import Item, ItemStatus
 from exchange.catalog.batches import bulk_upsert
 from exchange.catalog.transactions import create_collection

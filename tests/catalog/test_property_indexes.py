@@ -9,7 +9,7 @@ import uuid
 import pytest
 from sqlalchemy import select, text
 
-from auth.policy import SYSTEM
+from exchange.policy import SYSTEM
 from tests.catalog.test_tenancy import ITEM, token_for
 from tests.conftest import serving
 

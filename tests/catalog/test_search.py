@@ -107,7 +107,7 @@ def test_paging_is_stable_under_concurrent_inserts(samples):
     page = client.get("/stac/search?collections=sentinel-s2-l2a-cogs-test&limit=30").json
     seen = [f["id"] for f in page["features"]]
     template = json.loads(json.dumps(page["features"][0]))
-    from auth.policy import SYSTEM
+    from exchange.policy import SYSTEM
     from exchange.catalog.lifecycle import publish
     from exchange.catalog.transactions import create_item
 
@@ -163,7 +163,7 @@ def test_number_matched_is_counted_only_when_the_planner_finds_the_count_cheap(s
     COUNT_COST_LIMIT, and otherwise gives its row estimate, as an estimate, without counting; SQLite
     always counts. A search that reads the datetime range and tests footprints unindexed is
     estimated from the indexable form."""
-    from auth.policy import SYSTEM
+    from exchange.policy import SYSTEM
     from exchange.catalog import service
     from exchange.catalog.search import SearchRequest
     from exchange.core.db import db
@@ -201,7 +201,7 @@ def test_number_matched_is_counted_only_when_the_planner_finds_the_count_cheap(s
 
 
 def test_items_with_only_a_time_range_match_by_overlap(samples):
-    from auth.policy import SYSTEM
+    from exchange.policy import SYSTEM
     from exchange.catalog.lifecycle import publish
     from exchange.catalog.transactions import create_item
 

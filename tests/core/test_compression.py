@@ -9,7 +9,7 @@ from itertools import islice
 import brotli
 import pytest
 
-from auth.policy import SYSTEM
+from exchange.policy import SYSTEM
 from auth import service
 from exchange.catalog.batches import bulk_upsert
 from exchange.catalog.models import ItemStatus

@@ -70,7 +70,7 @@ def test_the_queryables_summary_is_backfilled_from_the_items_already_stored(empt
     from flask_migrate import downgrade, upgrade
 
     from auth import service
-    from auth.policy import SYSTEM
+    from exchange.policy import SYSTEM
     from exchange.catalog.models import CollectionProperty
     from exchange.catalog.batches import bulk_upsert
     from exchange.catalog.transactions import create_collection

@@ -13,7 +13,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import update
 
-from auth.policy import SYSTEM
+from exchange.policy import SYSTEM
 from exchange.core.db import db, unit_of_work, utcnow
 from exchange.ingest.models import Upload
 from exchange.ingest.tasks import abort_stale_uploads, ingest_asset
