@@ -15,7 +15,8 @@ from auth.oauth_models import AccessToken, AuthorizationCode, OAuthClient, Refre
 from auth.oauth_server import revoke_family
 from exchange.policy import Identity, decide, require
 from auth.schemas import ClientInSchema
-from auth.scopes import SCOPES, join_scope, parse_scope, scopes_for_roles
+from auth.policies import holdable_scopes, identity_of
+from auth.scopes import SCOPES, join_scope, parse_scope
 from exchange.core.db import db, unit_of_work
 from exchange.core.problems import NotFound, ValidationProblem, load_or_problem
 
@@ -46,7 +47,7 @@ def create_client(identity: Identity, data: dict, *, owner: User | None = None) 
     unknown = [s for s in scopes if s not in SCOPES]
     if unknown:
         errors.append({"field": "scope", "message": f"unknown scope(s): {' '.join(unknown)}"})
-    beyond_role = sorted(set(scopes) - scopes_for_roles(owner.roles) - set(unknown))
+    beyond_role = sorted(set(scopes) - holdable_scopes(identity_of(owner)) - set(unknown))
     if beyond_role:
         errors.append({"field": "scope", "message": f"your role does not allow: {' '.join(beyond_role)}"})
     if identity.scopes is not None:

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from auth import clients, service
 from exchange.policy import SYSTEM
-from auth.scopes import join_scope, scopes_for_roles
+from auth.policies import holdable_scopes, identity_of
+from auth.scopes import join_scope
 
 DEMO_ORGS = [
     ("SDX Platform", "platform", "admin@sdx.example", ["admin"]),
@@ -35,7 +36,7 @@ def seed_demo_accounts(var_dir: str, base_url: str) -> list[str]:
                                                 "roles": roles})
             client, secret = clients.create_client(SYSTEM, {
                 "name": f"demo client of {email}", "grant_types": ["client_credentials"],
-                "scope": join_scope(scopes_for_roles(user.roles))}, owner=user)
+                "scope": join_scope(holdable_scopes(identity_of(user)))}, owner=user)
             accounts[email] = {"password": password, "roles": roles, "organisation": org_name,
                                "client_id": client.client_id, "client_secret": secret}
             created.append(email)

@@ -28,10 +28,12 @@ from joserfc.jwk import KeySet
 from sqlalchemy import select, update
 
 from auth import keys
-from auth.models import OrgStatus, Role, User
+from auth.models import OrgStatus, User
 from auth.oauth_models import AccessToken, AuthorizationCode, OAuthClient, RefreshToken, digest
-from auth.scopes import SCOPES, parse_scope, scopes_for_roles
+from auth.policies import holdable_scopes, identity_of
+from auth.scopes import SCOPES, parse_scope
 from exchange.core.db import db, new_id, utcnow
+from exchange.policy import decide
 
 CODE_LIFETIME = timedelta(minutes=10)
 CONFIDENTIAL_AUTH = ["client_secret_basic", "client_secret_post"]
@@ -114,7 +116,7 @@ class CodeGrant(grants.AuthorizationCodeGrant):
     def save_authorization_code(self, code: str, request) -> None:
         data = request.payload.data
         # The user's role bounds what the code can yield: scopes it does not allow are left out.
-        allowed = scopes_for_roles(request.user.roles)
+        allowed = holdable_scopes(identity_of(request.user))
         scope = " ".join(s for s in parse_scope(request.scope) if s in allowed)
         db.session.add(AuthorizationCode(
             code_hash=digest(code), client_id=request.client.client_id, user_id=request.user.id,
@@ -249,7 +251,7 @@ class Introspection(IntrospectionEndpoint):
 
     def check_permission(self, token, client: OAuthClient, request) -> bool:
         """A client may introspect its own tokens; an administrator's client may introspect any."""
-        return token.client_id == client.client_id or Role.admin in client.owner.roles
+        return decide(identity_of(client.owner, client_id=client.client_id), "oauth:introspect", token).allowed
 
     def introspect_token(self, token) -> dict:
         """Active only if a resource server would accept it now: not rotated (refresh tokens), and its

@@ -1,11 +1,9 @@
-"""OAuth 2.0 scopes and what each role may hold.
+"""OAuth 2.0 scopes. Which of them each role may hold is a rule of ``auth.policies``.
 
 A token's power is the intersection of its scopes, its user's role and the platform's policies:
 a scope never widens what a role may do.
 """
 from __future__ import annotations
-
-from auth.models import Role
 
 SCOPES: dict[str, str] = {
     "catalog:read": "Search and read the catalogue",
@@ -21,13 +19,6 @@ SCOPES: dict[str, str] = {
     "admin:audit": "Read the audit log",
 }
 
-_BUYER = {"catalog:read", "orders:read", "orders:write", "licenses:read", "data:download", "usage:read"}
-ROLE_SCOPES: dict[Role, frozenset[str]] = {
-    Role.buyer: frozenset(_BUYER),
-    Role.provider: frozenset(_BUYER | {"catalog:write", "uploads:write"}),
-    Role.admin: frozenset(SCOPES),
-}
-
 
 def parse_scope(scope: str | None) -> list[str]:
     """Split an RFC 6749 scope string, keeping order and dropping repeats."""
@@ -39,10 +30,3 @@ def parse_scope(scope: str | None) -> list[str]:
 
 def join_scope(scopes) -> str:
     return " ".join(sorted(scopes))
-
-
-def scopes_for_roles(roles) -> frozenset[str]:
-    allowed: set[str] = set()
-    for role in roles:
-        allowed |= ROLE_SCOPES[role]
-    return frozenset(allowed)

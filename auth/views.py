@@ -22,7 +22,8 @@ from wtforms import ValidationError as CSRFInvalid
 from auth import keys
 from auth.login import LoginFailed, authenticate_password
 from auth.models import OrgStatus, User
-from auth.scopes import SCOPES, parse_scope, scopes_for_roles
+from auth.policies import holdable_scopes, identity_of
+from auth.scopes import SCOPES, parse_scope
 from auth.service import end_sessions
 from exchange.core.db import db, unit_of_work
 from exchange.core.problems import problem_response
@@ -143,7 +144,7 @@ def authorize():
     except OAuth2Error as error:
         return _authorization_error(server, error)
     asked = parse_scope(grant.request.scope)
-    allowed = scopes_for_roles(user.roles)
+    allowed = holdable_scopes(identity_of(user))
     if request.method == "GET":
         return render_template("consent.html", client=grant.client, user=user, csrf_token=generate_csrf(),
                                redirect_host=urlsplit(grant.redirect_uri or "").netloc,

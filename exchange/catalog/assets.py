@@ -29,7 +29,7 @@ def asset_source(identity: Identity, collection_id: str, item_id: str, key: str)
                                                           ProductAsset.asset_key == key))
     if stored is None:
         raise NotFound(f"Item {item_id!r} holds no file {key!r} on SDX; an external asset's link is in the item.")
-    if stored.is_data and not decide(identity, "catalog:write-item", item):
+    if stored.is_data and not decide(identity, "asset:download", item):
         raise Forbidden("Data assets are downloaded under a license; the download gateway is not open yet.")
     if stored.state is not AssetState.ready:
         raise Conflict(f"Asset {key!r} is {stored.state.value}, not ready for download.", state=stored.state.value)

@@ -1,23 +1,23 @@
 """The catalogue: collections, items (products) and search.
 
 Reads go through the policy decision point: ``decide(identity, "item:read", item)`` for one item,
-``catalog_visibility(identity)`` as the same rule in SQL for lists and search, so a list never shows
-what a read would refuse. Writes are for providers on what their organisation owns.
+the same rule's query form (``visible_items``) for lists and search, so a list never shows what a
+read would refuse (collections likewise, "collection:read"). Writes are for providers on what their organisation owns.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from flask import current_app
-from sqlalchemy import and_, exists, func, literal, or_, select, text, true
+from sqlalchemy import and_, func, literal, or_, select, text, true
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ClauseElement, Executable
 
-from exchange.policy import Identity, catalog_visibility, decide, require
+from exchange.policy import Identity, decide, query_filter, require
 from exchange.catalog import properties
 from exchange.catalog.cql2_filter import FilterError, Queryable, to_sqlalchemy
-from exchange.catalog.models import Collection, Item, ItemStatus
+from exchange.catalog.models import Collection, Item
 from exchange.catalog.ordering import after, order_of, sort_values
 from exchange.catalog.search import SearchError, SearchRequest, decode_token, encode_token
 from exchange.catalog.spatial import SpatialOps
@@ -50,27 +50,16 @@ def spatial_ops() -> SpatialOps:
 
 
 def visible_items(identity: Identity):
-    rule = catalog_visibility(identity)
-    if rule.everything:
-        return true()
-    published = Item.status == ItemStatus.published
-    if rule.own_org_id is not None:
-        return or_(published, Item.provider_org_id == rule.own_org_id)
-    return published
+    """The items a caller may discover: the query form of the "item:read" rule."""
+    return query_filter(identity, "item:read", Item)
 
 
 # -- collections -------------------------------------------------------------------------------------
 def visible_collections(identity: Identity):
     """The collections a caller may discover: those holding a published item, plus a provider's own
     (admins: all). One rule for lists and for reads by id, so a listing never shows what a read
-    hides. The EXISTS stops at the first published row on ix_items_collection_dt."""
-    rule = catalog_visibility(identity)
-    if rule.everything:
-        return true()
-    published = exists().where(Item.collection_id == Collection.id, Item.status == ItemStatus.published)
-    if rule.own_org_id is not None:
-        return or_(Collection.owner_org_id == rule.own_org_id, published)
-    return published
+    hides: the query form of the "collection:read" rule."""
+    return query_filter(identity, "collection:read", Collection)
 
 
 def list_collections(identity: Identity) -> list[Collection]:

@@ -15,8 +15,8 @@ from flask_wtf.csrf import generate_csrf
 from auth import clients
 from auth.clients import redirect_uri_problem
 from auth.models import User
-from exchange.policy import Identity
-from auth.scopes import SCOPES, scopes_for_roles
+from auth.policies import holdable_scopes, identity_of
+from auth.scopes import SCOPES
 from auth.views import csrf_ok, signed_in_user
 from exchange.core.problems import NotFound, Problem
 
@@ -30,14 +30,8 @@ KINDS = {
 }
 
 
-def session_identity(user: User) -> Identity:
-    """The signed-in person acting in their browser: their role's full power, no token to narrow it."""
-    return Identity(user_id=user.id, org_id=user.org_id, roles=frozenset(user.roles),
-                    org_status=user.organisation.status, scopes=None)
-
-
 def _allowed_scopes(user: User) -> list[tuple[str, str]]:
-    allowed = scopes_for_roles(user.roles)
+    allowed = holdable_scopes(identity_of(user))
     return [(scope, text) for scope, text in SCOPES.items() if scope in allowed]
 
 
@@ -49,7 +43,7 @@ def _not_signed_in():
 
 def _list_page(user: User, *, form: dict | None = None, errors: dict | None = None, status: int = 200):
     after = request.args.get("after") or None
-    items, next_cursor = clients.list_own_clients(session_identity(user), after=after, limit=PAGE_SIZE)
+    items, next_cursor = clients.list_own_clients(identity_of(user), after=after, limit=PAGE_SIZE)
     return render_template("account/clients.html", user=user, items=items, next_cursor=next_cursor,
                            scopes=_allowed_scopes(user), form=form or {"kind": "machine", "scopes": []},
                            errors=errors or {}, csrf_token=generate_csrf()), status
@@ -113,7 +107,7 @@ def client_create():
             "redirect_uris": [form["redirect_uri"]] if form["kind"] == "authorization_code" and form["redirect_uri"]
             else []}
     try:
-        client, secret = clients.create_client(session_identity(user), data, owner=user)
+        client, secret = clients.create_client(identity_of(user), data, owner=user)
     except Problem as problem:
         return _list_page(user, form=form, errors=_form_errors(problem), status=problem.status)
     page = render_template("account/client_created.html", user=user, client=client, secret=secret)
@@ -122,7 +116,7 @@ def client_create():
 
 def _own_client_or_404(user: User, client_id: str):
     try:
-        return clients.get_own_client(session_identity(user), client_id), None
+        return clients.get_own_client(identity_of(user), client_id), None
     except NotFound:
         return None, (render_template("account/not_found.html", user=user), 404)
 
@@ -141,7 +135,7 @@ def client_delete(client_id: str):
         return render_template("account/client_delete.html", user=user, client=client, csrf_token=generate_csrf(),
                                error=error), 200 if error is None else 400
     try:
-        clients.delete_client(session_identity(user), client_id)
+        clients.delete_client(identity_of(user), client_id)
     except NotFound:
         return render_template("account/not_found.html", user=user), 404
     return redirect(url_for("account.client_list"))

@@ -1,0 +1,83 @@
+"""The catalogue's rules: who discovers and reads items and collections, and who writes them.
+
+Reading has both forms: ``decide(identity, "item:read", item)`` for one item and
+``query_filter(identity, "item:read", Item)`` for search and lists (likewise "collection:read").
+Registered when this module is imported (``exchange.policy.registry`` does so on first use).
+"""
+from __future__ import annotations
+
+from sqlalchemy import exists, select
+
+from auth.models import Role
+from exchange.catalog.models import Item, ItemStatus
+from exchange.core.db import db
+from exchange.policy import Grant, Identity, Rule, register
+
+
+def _admin(identity: Identity) -> bool:
+    return identity.acts_as(Role.admin)
+
+
+def _provider(identity: Identity) -> bool:
+    return identity.acts_as(Role.provider)
+
+
+def _owner_org(resource):
+    return getattr(resource, "owner_org_id", None) or getattr(resource, "provider_org_id", None)
+
+
+def _holds_published(collection) -> bool:
+    return bool(db.session.scalar(select(exists().where(Item.collection_id == collection.id,
+                                                        Item.status == ItemStatus.published))))
+
+
+def _published_item_in(collections):
+    """EXISTS a published item of the collection: stops at the first row on ix_items_collection_dt."""
+    return exists().where(Item.collection_id == collections.id, Item.status == ItemStatus.published)
+
+
+# Published items are public metadata; providers also see their own organisation's, admins all.
+register("item:read", Rule(
+    signed_in=False, active_org=False,
+    grants=(Grant("published", "published items are public metadata",
+                  test=lambda i, item: item.status is ItemStatus.published,
+                  where=lambda i, items: items.status == ItemStatus.published),
+            Grant("role-admin", "administrators see every item", who=_admin),
+            Grant("ownership", "providers see their own unpublished items", who=_provider,
+                  test=lambda i, item: item.provider_org_id == i.org_id,
+                  where=lambda i, items: items.provider_org_id == i.org_id)),
+    refused=("unpublished", "this item is not published")))
+
+# A collection is discovered through its published items; a provider also sees its own, admins all.
+register("collection:read", Rule(
+    signed_in=False, active_org=False,
+    grants=(Grant("role-admin", "administrators see every collection", who=_admin),
+            Grant("ownership", "providers see their own collections", who=_provider,
+                  test=lambda i, collection: collection.owner_org_id == i.org_id,
+                  where=lambda i, collections: collections.owner_org_id == i.org_id),
+            Grant("published", "the collection holds published items",
+                  test=lambda i, collection: _holds_published(collection),
+                  where=lambda i, collections: _published_item_in(collections))),
+    refused=("unpublished", "this collection holds no published item")))
+
+
+def _write(scope: str = "catalog:write") -> Rule:
+    """Catalogue writes: a provider (role and scope) on what their organisation owns; admins on any."""
+    return Rule(roles=frozenset({Role.provider, Role.admin}),
+                roles_refused=("role-provider", "only providers publish to the catalogue"), scope=scope,
+                grants=(Grant("provider", "providers manage their organisation's catalogue",
+                              test=lambda i, resource: _owner_org(resource) == i.org_id),
+                        Grant("provider", "administrators manage every catalogue",
+                              who=lambda i: Role.admin in i.roles)),
+                refused=("ownership", "this belongs to another organisation"))
+
+
+for _action in ("catalog:create-collection", "catalog:write-collection", "catalog:write-item"):
+    register(_action, _write())
+
+# Until the download gateway meters licensed downloads, a product's data files go to its own
+# organisation (and admins) only: the catalogue write rule.
+register("asset:download", _write())
+
+# Importing items with a status other than the importer's default: the console operator only.
+register("catalog:set-status", Rule(grants=(), refused=("console", "only the console operator sets item statuses")))
