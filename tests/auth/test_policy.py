@@ -1,4 +1,4 @@
-"""The policy decision point: every answer names the rule that decided."""
+"""The policy decision point and the rules the domains register: every answer names the rule that decided."""
 from __future__ import annotations
 
 import uuid
@@ -7,8 +7,11 @@ from types import SimpleNamespace
 import pytest
 
 from auth.models import OrgStatus, Role
-from exchange.policy import ANONYMOUS, SYSTEM, Identity, decide, require
+from auth.policies import holdable_scopes
+from auth.scopes import SCOPES
+from exchange.catalog.models import ItemStatus
 from exchange.core.problems import Forbidden
+from exchange.policy import ANONYMOUS, SYSTEM, Identity, Rule, decide, query_filter, register, require
 
 ME, OTHER = uuid.uuid4(), uuid.uuid4()
 
@@ -43,3 +46,63 @@ def test_require_raises_403_with_the_reason():
     assert denied.value.status == 403
     assert denied.value.extra["rule"] == "role-admin"
     assert "administrators" in denied.value.detail
+
+
+PROVIDER_ORG = uuid.uuid4()
+
+
+def provider(*roles, scopes=None) -> Identity:
+    return Identity(user_id=ME, org_id=PROVIDER_ORG, roles=frozenset(roles or {Role.provider}),
+                    org_status=OrgStatus.active, scopes=None if scopes is None else frozenset(scopes))
+
+
+@pytest.mark.parametrize("identity, action, resource, allowed, rule", [
+    # The catalogue's rules (exchange/catalog/policies.py).
+    (ANONYMOUS, "item:read", SimpleNamespace(status=ItemStatus.published, provider_org_id=OTHER), True, "published"),
+    (ANONYMOUS, "item:read", SimpleNamespace(status=ItemStatus.draft, provider_org_id=OTHER), False, "unpublished"),
+    (provider(), "item:read", SimpleNamespace(status=ItemStatus.draft, provider_org_id=PROVIDER_ORG), True, "ownership"),
+    (who(Role.admin), "item:read", SimpleNamespace(status=ItemStatus.withdrawn, provider_org_id=OTHER), True,
+     "role-admin"),
+    (who(Role.buyer), "catalog:write-item", None, False, "role-provider"),
+    (provider(scopes={"catalog:read"}), "catalog:write-item", None, False, "scope"),
+    (provider(), "catalog:write-item", SimpleNamespace(provider_org_id=OTHER), False, "ownership"),
+    (provider(), "asset:download", SimpleNamespace(provider_org_id=PROVIDER_ORG), True, "provider"),
+    (provider(), "asset:download", SimpleNamespace(provider_org_id=OTHER), False, "ownership"),
+    (who(Role.admin), "asset:download", SimpleNamespace(provider_org_id=OTHER), True, "provider"),
+    (who(Role.admin), "catalog:set-status", None, False, "console"),
+    (SYSTEM, "catalog:set-status", None, True, "system"),
+    # Ingest's (exchange/ingest/policies.py).
+    (who(Role.admin), "product:upload", SimpleNamespace(owner_org_id=OTHER), False, "role-provider"),
+    (provider(), "product:upload", SimpleNamespace(owner_org_id=OTHER), False, "ownership"),
+    (provider(scopes={"uploads:write"}), "product:upload", SimpleNamespace(owner_org_id=PROVIDER_ORG), True, "provider"),
+    (who(Role.admin), "uploads:housekeeping", None, False, "console"),
+    # OAuth's (auth/policies.py): what a role may hold, and who may introspect a token.
+    (who(Role.buyer), "oauth:hold-scope", "catalog:write", False, "role-scopes"),
+    (who(Role.provider, status=OrgStatus.pending), "oauth:hold-scope", "catalog:write", True, "role-scopes"),
+    (Identity(user_id=ME, org_id=None, roles=frozenset({Role.buyer}), extra={"client_id": "c1"}),
+     "oauth:introspect", SimpleNamespace(client_id="c1"), True, "ownership"),
+    (Identity(user_id=ME, org_id=None, roles=frozenset({Role.buyer}), extra={"client_id": "c1"}),
+     "oauth:introspect", SimpleNamespace(client_id="c2"), False, "ownership"),
+    (Identity(user_id=ME, org_id=None, roles=frozenset({Role.admin}), extra={"client_id": "c1"}),
+     "oauth:introspect", SimpleNamespace(client_id="c2"), True, "role-admin"),
+])
+def test_domain_rules(identity, action, resource, allowed, rule):
+    decision = decide(identity, action, resource)
+    assert (decision.allowed, decision.rule) == (allowed, rule)
+
+
+def test_an_action_has_one_rule():
+    with pytest.raises(ValueError):
+        register("item:read", Rule(grants=()))
+
+
+def test_a_denied_identity_gets_an_empty_list_and_the_console_everything():
+    assert str(query_filter(ANONYMOUS, "client:read", SimpleNamespace())) == "false"
+    assert str(query_filter(SYSTEM, "item:read", SimpleNamespace())) == "true"
+    assert str(query_filter(who(Role.admin), "catalog:teleport", SimpleNamespace())) == "false"
+
+
+def test_roles_bound_the_scopes_a_user_may_hold():
+    buyer, provider_, admin = (holdable_scopes(who(role)) for role in (Role.buyer, Role.provider, Role.admin))
+    assert "catalog:write" not in buyer and "admin:accounts" not in provider_
+    assert buyer < provider_ < admin == frozenset(SCOPES)
