@@ -42,7 +42,8 @@ for _action in ("account:create-org", "account:create-user", "account:list-orgs"
 
 register("account:signup", Rule(signed_in=False, active_org=False, grants=(Grant("public", "anyone may sign up"),)))
 
-_OWN = Rule(grants=(Grant("member", "members manage what they own", test=lambda i, client: client.owner_id == i.user_id),),
+_OWN = Rule(grants=(Grant("member", "members manage what they own",
+                          test=lambda i, client: client.owner_id == i.user_id),),
             refused=("ownership", "this belongs to another user"))
 for _action in ("client:create", "client:list-own", "client:read", "client:delete"):
     register(_action, _OWN)

@@ -2,7 +2,8 @@
 
 Reads go through the policy decision point: ``decide(identity, "item:read", item)`` for one item,
 the same rule's query form (``visible_items``) for lists and search, so a list never shows what a
-read would refuse (collections likewise, "collection:read"). Writes are for providers on what their organisation owns.
+read would refuse (collections likewise, "collection:read"). Writes are for providers on what their
+organisation owns.
 """
 from __future__ import annotations
 

@@ -60,7 +60,8 @@ def provider(*roles, scopes=None) -> Identity:
     # The catalogue's rules (exchange/catalog/policies.py).
     (ANONYMOUS, "item:read", SimpleNamespace(status=ItemStatus.published, provider_org_id=OTHER), True, "published"),
     (ANONYMOUS, "item:read", SimpleNamespace(status=ItemStatus.draft, provider_org_id=OTHER), False, "unpublished"),
-    (provider(), "item:read", SimpleNamespace(status=ItemStatus.draft, provider_org_id=PROVIDER_ORG), True, "ownership"),
+    (provider(), "item:read", SimpleNamespace(status=ItemStatus.draft, provider_org_id=PROVIDER_ORG), True,
+     "ownership"),
     (who(Role.admin), "item:read", SimpleNamespace(status=ItemStatus.withdrawn, provider_org_id=OTHER), True,
      "role-admin"),
     (who(Role.buyer), "catalog:write-item", None, False, "role-provider"),
@@ -74,7 +75,8 @@ def provider(*roles, scopes=None) -> Identity:
     # Ingest's (exchange/ingest/policies.py).
     (who(Role.admin), "product:upload", SimpleNamespace(owner_org_id=OTHER), False, "role-provider"),
     (provider(), "product:upload", SimpleNamespace(owner_org_id=OTHER), False, "ownership"),
-    (provider(scopes={"uploads:write"}), "product:upload", SimpleNamespace(owner_org_id=PROVIDER_ORG), True, "provider"),
+    (provider(scopes={"uploads:write"}), "product:upload", SimpleNamespace(owner_org_id=PROVIDER_ORG), True,
+     "provider"),
     (who(Role.admin), "uploads:housekeeping", None, False, "console"),
     # OAuth's (auth/policies.py): what a role may hold, and who may introspect a token.
     (who(Role.buyer), "oauth:hold-scope", "catalog:write", False, "role-scopes"),

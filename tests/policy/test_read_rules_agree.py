@@ -40,7 +40,8 @@ def _setup(app) -> dict[str, Identity]:
         orgs = {}
         for name, kind in (("A", "provider"), ("B", "provider"), ("buyers", "buyer"), ("platform", "platform")):
             orgs[name] = service.create_org(SYSTEM, {"name": f"Org {name}", "kind": kind}).id
-        db.session.add_all([Collection(id=cid, owner_org_id=orgs[owner], data={}) for cid, owner in COLLECTIONS.items()])
+        db.session.add_all([Collection(id=cid, owner_org_id=orgs[owner], data={})
+                            for cid, owner in COLLECTIONS.items()])
         db.session.commit()
         return orgs
 
