@@ -4,7 +4,6 @@ registered one nobody asks about is a rule that guards nothing)."""
 from __future__ import annotations
 
 import ast
-from pathlib import Path
 
 from exchange.policy import registered_actions
 from tests.conftest import project_root
