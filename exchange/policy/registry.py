@@ -15,7 +15,7 @@ DOMAIN_POLICIES = ("auth.policies", "exchange.catalog.policies", "exchange.inges
 
 _rules: dict[str, Rule] = {}
 _loaded = False
-_loading = threading.Lock()
+_loading = threading.RLock()  # a rule module that asks the policy while loading does not deadlock
 
 
 def register(action: str, rule: Rule) -> None:
