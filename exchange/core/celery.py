@@ -1,8 +1,9 @@
 """The Celery app, bound to a Flask app so that tasks run inside its application context.
 
 Tasks are declared with ``@shared_task`` in each package's ``tasks.py`` and take ids, never
-objects; each domain's ``init_app`` adds its task module and beat entries with ``add_tasks``. Without ``SDX_BROKER_URL`` (the embedded default) tasks run in-process at enqueue time,
-so no broker process is needed; with it, they go to the broker for the worker processes.
+objects; each domain's ``init_app`` adds its module and beat entries with ``add_tasks``. Without
+``SDX_BROKER_URL`` (the embedded default) tasks run in-process at enqueue time, so no broker
+process is needed; with it, they go to the broker for the worker processes.
 """
 from __future__ import annotations
 

@@ -6,10 +6,12 @@ whose row is not yet committed, and a rolled-back request enqueues nothing.
 
 Units of work nest: one opened while another is open on the same session joins it, so a service
 calling another commits once, at the end of the outermost, and every callback registered inside
-runs after that commit. An inner one flushes at its end, so the service that opened it sees its
-rows' ids and its own constraint errors (an IntegrityError it turns into a 409) as before. An exception leaving an inner one rolls back the whole transaction at once
-(not to a savepoint): what the outer one did before is gone too, and if the outer one carries on
-regardless it raises ``TransactionRolledBack`` at its end instead of committing half of its work.
+runs after that commit (in the order registered). An inner one flushes at its end, so the service
+that opened it still sees its rows' ids and its own constraint errors (the IntegrityError it turns
+into a 409). An exception leaving an inner one rolls back the whole transaction at once, not to a
+savepoint: an order's ledger legs, entitlements and audit entry stand or fall together, and no
+caller can half-commit by catching the error. An outer one that carries on regardless raises
+``TransactionRolledBack`` at its end instead of committing.
 """
 from __future__ import annotations
 

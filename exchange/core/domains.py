@@ -4,6 +4,8 @@
 ``init_app(app)``, which registers what the domain brings through the functions below: its
 blueprints (flask-smorest ones into the platform's ``Api``), its ``sdx`` console commands, its
 Celery task modules and beat entries, and what it adds to the demo data. The core names no domain.
+A domain's ``init_app`` imports its web and console modules inside the function, so that importing
+the domain's models or services elsewhere does not load them.
 """
 from __future__ import annotations
 
