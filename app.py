@@ -4,17 +4,20 @@ from __future__ import annotations
 from pathlib import Path
 
 from flask import Flask
-from flask.cli import AppGroup
 from flask_migrate import Migrate
 
 from exchange.core import celery as celery_ext
-from exchange.core import compression, limits, nul_guard, observability, problems, responses
+from exchange.core import cli, compression, domains, health, limits, nul_guard, observability, problems, responses
+from exchange.core import security as security_headers
 from exchange.core.config import load_config, refuse_weak_secrets, secret_key
 from exchange.core.db import db
 from exchange.core.strict_json import StrictJSONProvider
-from exchange.web import security as security_headers
 
 MIGRATIONS_DIR = str(Path(__file__).resolve().parent / "migrations")
+
+#: The installed domain packages, each plugged in by its ``init_app(app)``. Their order is the order
+#: of the blueprints and of the paths in /api/openapi.json (ingest's API before the STAC paths).
+DOMAINS = ("auth", "exchange.ingest", "exchange.catalog", "exchange.web")
 
 migrate = Migrate(compare_type=True, render_as_batch=True)
 
@@ -29,20 +32,6 @@ def _api_settings(app: Flask) -> None:
     # Swagger UI from the pinned swagger-ui-bundle package, served by exchange.web.views: no CDN, so no
     # third-party script on the origin of the sign-in and consent pages, and the docs work offline.
     app.config.setdefault("OPENAPI_SWAGGER_UI_URL", "/api/swagger-ui/")
-    base = app.config["PUBLIC_BASE_URL"]
-    from auth.scopes import SCOPES
-
-    app.config.setdefault("API_SPEC_OPTIONS", {
-        "security": [{"oauth2": []}],
-        "components": {"securitySchemes": {"oauth2": {
-            "type": "oauth2",
-            "description": "RFC 9068 JWT access tokens; see /.well-known/oauth-authorization-server",
-            "flows": {
-                "authorizationCode": {"authorizationUrl": f"{base}/oauth/authorize", "tokenUrl": f"{base}/oauth/token",
-                                      "refreshUrl": f"{base}/oauth/token", "scopes": SCOPES},
-                "clientCredentials": {"tokenUrl": f"{base}/oauth/token", "scopes": SCOPES},
-            }}}},
-    })
 
 
 def _session_settings(app: Flask) -> None:
@@ -107,39 +96,11 @@ def create_app(config: dict | None = None) -> Flask:
     nul_guard.init_app(app)
     responses.init_app(app)
 
-    from auth import oauth_server
-    from auth.api import blp as accounts_blp
-    from auth.views import bp as oauth_bp, limiter
-    from exchange.catalog.api import bp as stac_bp, document as document_stac
-    from exchange.core.health import bp as health_bp
-    from exchange.ingest.api import blp as uploads_blp
-    from exchange.web.account import bp as account_bp
-    from exchange.web.views import bp as web_bp
-
-    api.register_blueprint(accounts_blp)
-    api.register_blueprint(uploads_blp)
-    app.register_blueprint(health_bp)
-    app.register_blueprint(oauth_bp)
-    app.register_blueprint(stac_bp)
-    document_stac(app, api.spec)
-    oauth_server.init_app(app)
-    limiter.init_app(app)
-    app.register_blueprint(web_bp)
-    app.register_blueprint(account_bp)
-    app.cli.add_command(_sdx_commands())
+    app.register_blueprint(health.bp)
+    domains.init_app(app, api, cli.COMMANDS)
+    domains.install(app, DOMAINS)
     compression.init_app(app)  # last: its after-request hook runs first, on the final body
     if not app.config.get("SECRET_KEY"):
         _secret_on_first_request(app)
     return app
 
-
-def _sdx_commands() -> AppGroup:
-    from auth.cli import COMMANDS as account_commands
-    from exchange.catalog.cli import COMMANDS as catalog_commands
-    from exchange.ingest.cli import COMMANDS as ingest_commands
-    from exchange.core.cli import COMMANDS as platform_commands
-
-    group = AppGroup("sdx", help="SDX platform commands.")
-    for command in [*platform_commands, *account_commands, *catalog_commands, *ingest_commands]:
-        group.add_command(command)
-    return group

@@ -35,7 +35,8 @@ from pathlib import Path
 
 import urllib3
 from minio import Minio
-from minio.error import MinioException
+
+from storage.errors import StorageError, translated
 
 log = logging.getLogger(__name__)
 
@@ -208,14 +209,15 @@ class EmbeddedS3:
                        secret_key=self.credentials["secret_key"], secure=False, region="us-east-1",
                        http_client=urllib3.PoolManager(timeout=2.0, retries=False))
         try:
-            for bucket in client.list_buckets():
-                for obj in itertools.islice(client.list_objects(bucket.name, recursive=True), 20):
-                    if obj.size:
-                        response = client.get_object(bucket.name, obj.object_name, offset=0, length=1)
-                        response.close()
-                        response.release_conn()
-                        return True
-        except (MinioException, urllib3.exceptions.HTTPError, OSError):
+            with translated():
+                for bucket in client.list_buckets():
+                    for obj in itertools.islice(client.list_objects(bucket.name, recursive=True), 20):
+                        if obj.size:
+                            response = client.get_object(bucket.name, obj.object_name, offset=0, length=1)
+                            response.close()
+                            response.release_conn()
+                            return True
+        except StorageError:
             return False
         return True
 

@@ -2,7 +2,8 @@
 
 The client is built lazily from the app's configuration, so the embedded runner can start the
 local S3 server and fill in its endpoint before the first call. Timeouts and retries are bounded:
-an unreachable store answers within seconds instead of hanging a request.
+an unreachable store answers within seconds instead of hanging a request. Errors leave as the
+classes of ``storage.errors``.
 """
 from __future__ import annotations
 
@@ -13,9 +14,7 @@ import urllib3
 from flask import Flask, current_app
 from minio import Minio
 
-
-class StorageNotConfigured(RuntimeError):
-    """No S3 endpoint is known (embedded mode outside ``sdx run``, or a missing SDX_S3_ENDPOINT)."""
+from storage.errors import StorageNotConfigured, translated
 
 
 @dataclass(frozen=True)
@@ -29,6 +28,7 @@ class ObjectStore:
     def buckets(self) -> tuple[str, str]:
         return (self.products_bucket, self.public_bucket)
 
+    @translated()
     def ensure_buckets(self) -> list[str]:
         """Create the platform's buckets that do not exist yet; return the names created."""
         created = []
@@ -38,6 +38,7 @@ class ObjectStore:
                 created.append(name)
         return created
 
+    @translated()
     def check(self) -> None:
         """Raise if the store cannot be reached or a platform bucket is missing."""
         for name in self.buckets:

@@ -11,6 +11,9 @@ machine reaches), which may differ from the endpoint the platform itself uses.
 Upload URLs carry the exact length as a signed ``Content-Length`` header, so S3 itself refuses a body
 of any other size before storing a byte. Download URLs make S3 answer with a Content-Disposition
 built per RFC 6266 and a Content-Type that a browser will not run (see ``download_headers``).
+
+Every function runs its S3 calls inside ``storage.errors.translated``: callers see the store's
+errors as ``StorageUnavailable``, ``ObjectMissing`` or ``StorageError``, never the SDK's.
 """
 from __future__ import annotations
 
@@ -22,14 +25,13 @@ from datetime import datetime, timedelta
 from typing import BinaryIO, Iterator
 from urllib.parse import quote, urlunsplit
 
-import urllib3
 from minio import Minio, signer
 from minio import time as s3time
 from minio.commonconfig import CopySource
 from minio.datatypes import Part
-from minio.error import S3Error
 from minio.helpers import queryencode
 
+from storage.errors import ObjectMissing, translated
 from storage.objectstore import ObjectStore
 
 MIB = 1024 * 1024
@@ -42,15 +44,8 @@ MAX_OBJECT_SIZE = 5 * 1024 * GIB
 QUARANTINE_PREFIX = "quarantine/"
 
 
-class StorageUnavailable(RuntimeError):
-    """The S3 server could not be reached or answered with a server error: try again later."""
-
-
-def unavailable(exc: Exception) -> bool:
-    """Whether an exception from the SDK means the store is down (rather than a client mistake)."""
-    if isinstance(exc, S3Error):
-        return exc.code in {"InternalError", "ServiceUnavailable", "SlowDown", "RequestTimeout"}
-    return isinstance(exc, (urllib3.exceptions.HTTPError, OSError))
+#: S3 error codes for "no such object" (servers differ): a missing object is an answer, not an error.
+NO_SUCH_OBJECT = frozenset({"NoSuchKey", "NoSuchObject", "ResourceNotFound"})
 
 
 @dataclass(frozen=True)
@@ -97,6 +92,7 @@ def _presign_put_of_length(client: Minio, bucket: str, key: str, length: int, ex
     return urlunsplit(url._replace(query=f"{query_string}&X-Amz-Signature={queryencode(signature)}"))
 
 
+@translated()
 def presigned_put(store: ObjectStore, key: str, size: int, expires: timedelta) -> str:
     """Where to PUT a whole file of exactly ``size`` bytes."""
     return _presign_put_of_length(store.presigner, store.products_bucket, key, size, expires)
@@ -131,6 +127,7 @@ def content_disposition(filename: str) -> str:
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe=_ATTR_CHARS)}"
 
 
+@translated()
 def presigned_get(store: ObjectStore, bucket: str, key: str, expires: timedelta, filename: str | None = None,
                   media_type: str | None = None) -> str:
     """A download URL whose answer S3 gives as an attachment named ``filename`` (default: the key's last
@@ -141,16 +138,19 @@ def presigned_get(store: ObjectStore, bucket: str, key: str, expires: timedelta,
     return store.presigner.presigned_get_object(bucket, key, expires=expires, response_headers=headers)
 
 
+@translated()
 def start_multipart(store: ObjectStore, key: str, media_type: str) -> str:
     return store.client._create_multipart_upload(store.products_bucket, key, {"Content-Type": media_type})
 
 
+@translated()
 def presigned_part(store: ObjectStore, key: str, upload_id: str, number: int, size: int, expires: timedelta) -> str:
     """Where to PUT part ``number`` of a multipart upload, of exactly ``size`` bytes."""
     return _presign_put_of_length(store.presigner, store.products_bucket, key, size, expires,
                                   {"uploadId": upload_id, "partNumber": str(number)})
 
 
+@translated()
 def list_parts(store: ObjectStore, key: str, upload_id: str) -> list[StoredPart]:
     """The parts S3 has received for an upload, one per number, in order (all pages).
 
@@ -170,16 +170,19 @@ def list_parts(store: ObjectStore, key: str, upload_id: str) -> list[StoredPart]
         marker = str(result.next_part_number_marker)
 
 
+@translated()
 def complete_multipart(store: ObjectStore, key: str, upload_id: str, parts: list[StoredPart]) -> None:
     store.client._complete_multipart_upload(store.products_bucket, key, upload_id,
                                             [Part(p.number, p.etag) for p in parts])
 
 
+@translated()
 def abort_multipart(store: ObjectStore, key: str, upload_id: str) -> None:
     """Abort an upload and drop its parts; an upload S3 no longer knows counts as aborted."""
     try:
-        store.client._abort_multipart_upload(store.products_bucket, key, upload_id)
-    except S3Error as exc:
+        with translated():
+            store.client._abort_multipart_upload(store.products_bucket, key, upload_id)
+    except ObjectMissing as exc:
         if exc.code != "NoSuchUpload":
             raise
 
@@ -195,8 +198,9 @@ def pending_multipart_uploads(store: ObjectStore) -> Iterator[PendingUpload]:
     """Every multipart upload in the products bucket that is neither completed nor aborted."""
     key_marker = upload_marker = None
     while True:
-        result = store.client._list_multipart_uploads(store.products_bucket, key_marker=key_marker,
-                                                      upload_id_marker=upload_marker, max_uploads=1000)
+        with translated():
+            result = store.client._list_multipart_uploads(store.products_bucket, key_marker=key_marker,
+                                                          upload_id_marker=upload_marker, max_uploads=1000)
         for upload in result.uploads:
             yield PendingUpload(upload.object_name, upload.upload_id, upload.initiated_time)
         if not result.is_truncated:
@@ -204,20 +208,24 @@ def pending_multipart_uploads(store: ObjectStore) -> Iterator[PendingUpload]:
         key_marker, upload_marker = result.next_key_marker, result.next_upload_id_marker
 
 
+@translated()
 def object_size(store: ObjectStore, bucket: str, key: str) -> int | None:
     """The size of an object, or None when there is none."""
     try:
-        return store.client.stat_object(bucket, key).size
-    except S3Error as exc:
-        if exc.code in {"NoSuchKey", "NoSuchObject", "ResourceNotFound"}:
+        with translated():
+            return store.client.stat_object(bucket, key).size
+    except ObjectMissing as exc:
+        if exc.code in NO_SUCH_OBJECT:
             return None
         raise
 
 
+@translated()
 def remove(store: ObjectStore, bucket: str, key: str) -> None:
     store.client.remove_object(bucket, key)
 
 
+@translated()
 def copy_to_file(store: ObjectStore, key: str, sink: BinaryIO, chunk: int = 8 * MIB) -> tuple[int, str]:
     """Stream an object of the products bucket into ``sink``; return its size and SHA-256 (hex)."""
     digest = hashlib.sha256()
@@ -234,6 +242,7 @@ def copy_to_file(store: ObjectStore, key: str, sink: BinaryIO, chunk: int = 8 * 
     return size, digest.hexdigest()
 
 
+@translated()
 def quarantine(store: ObjectStore, key: str) -> str:
     """Move an object of the products bucket under the quarantine prefix; safe to repeat."""
     target = QUARANTINE_PREFIX + key
@@ -243,15 +252,18 @@ def quarantine(store: ObjectStore, key: str) -> str:
     return target
 
 
+@translated()
 def put_public(store: ObjectStore, key: str, data: bytes, media_type: str) -> None:
     store.client.put_object(store.public_bucket, key, io.BytesIO(data), len(data), content_type=media_type)
 
 
+@translated()
 def read_public(store: ObjectStore, key: str) -> bytes | None:
     try:
-        response = store.client.get_object(store.public_bucket, key)
-    except S3Error as exc:
-        if exc.code in {"NoSuchKey", "NoSuchObject"}:
+        with translated():
+            response = store.client.get_object(store.public_bucket, key)
+    except ObjectMissing as exc:
+        if exc.code in NO_SUCH_OBJECT:
             return None
         raise
     try:

@@ -8,6 +8,7 @@ Ingest publishes a product by itself once its last uploaded data file is verifie
 from __future__ import annotations
 
 from exchange.policy import Identity
+from exchange.catalog import hooks
 from exchange.catalog.models import Item, ItemStatus
 from exchange.catalog.service import product_for
 from exchange.core.db import unit_of_work
@@ -15,13 +16,12 @@ from exchange.core.problems import Conflict
 
 
 def publish(identity: Identity, product_id: int) -> Item:
-    """Publish the product if every data asset is ready; else 409 with what is missing."""
-    from exchange.ingest.pipeline import not_ready
-
+    """Publish the product if every data asset is ready (as the domains holding its files answer
+    through ``hooks.publish_blockers``); else 409 with what is missing."""
     item = product_for(identity, product_id, "catalog:write-item")
     if item.status is ItemStatus.published:
         return item
-    missing = not_ready(item)
+    missing = [reason for reasons in hooks.all_answers(hooks.publish_blockers, item) for reason in reasons]
     if missing:
         raise Conflict("The product cannot be published until every data asset is uploaded and verified.",
                        missing=missing)

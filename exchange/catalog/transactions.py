@@ -11,7 +11,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from exchange.policy import Identity, decide, require
-from exchange.catalog import properties
+from exchange.catalog import hooks, properties
 from exchange.catalog.models import Collection, CollectionProperty, Item, ItemStatus, PropertyIndex
 from exchange.catalog.property_indexes import enqueue_drop
 from exchange.catalog.rendered import restore_stored_hrefs
@@ -21,7 +21,6 @@ from exchange.catalog.stac import ID_RULE, STAC_VERSION, InvalidItem, Promoted, 
 from exchange.catalog.validation import check_extent, error
 from exchange.core.db import db, unit_of_work
 from exchange.core.problems import Conflict, NotFound, ValidationProblem
-from exchange.ingest.models import ProductAsset
 
 
 #: A collection id is the first segment of its products' object keys: none may look like the
@@ -142,8 +141,7 @@ def _keep_platform_hrefs(doc: dict, item: Item, uploaded: set[str]) -> dict:
 def _uploaded_keys(item: Item) -> set[str]:
     """Assets of the item whose file SDX holds and whose href the stored document already records."""
     stored = item.data.get("assets") or {}
-    return {key for key in db.session.scalars(select(ProductAsset.asset_key).where(ProductAsset.item_key == item.key))
-            if key in stored}
+    return {key for keys in hooks.all_answers(hooks.stored_asset_keys, item) for key in keys if key in stored}
 
 
 def _check_url_fields(doc: dict, collection_id: str, item_id: str | None = None) -> None:
@@ -229,13 +227,9 @@ def patch_item(identity: Identity, collection_id: str, item_id: str, patch: dict
 
 
 def delete_item(identity: Identity, collection_id: str, item_id: str) -> None:
-    """Delete an item; once committed, its uploaded files leave the store too."""
-    from exchange.ingest.pipeline import thumbnail_object
-    from exchange.ingest.service import delete_product_records, files_of_product, remove_files
-
+    """Delete an item; what other domains keep for it goes in the same commit (``hooks.item_deleting``),
+    and its uploaded files leave the store once committed."""
     item = _item_for_write(identity, collection_id, item_id)
-    files = files_of_product(item)
     with unit_of_work() as uow:
-        delete_product_records(item)
+        hooks.item_deleting.send(item, uow=uow)
         db.session.delete(item)
-        uow.after_commit(remove_files, files, thumbnail_object(item))

@@ -1,8 +1,9 @@
 """The Celery app, bound to a Flask app so that tasks run inside its application context.
 
 Tasks are declared with ``@shared_task`` in each package's ``tasks.py`` and take ids, never
-objects. Without ``SDX_BROKER_URL`` (the embedded default) tasks run in-process at enqueue time,
-so no broker process is needed; with it, they go to the broker for the worker processes.
+objects; each domain's ``init_app`` adds its module and beat entries with ``add_tasks``. Without
+``SDX_BROKER_URL`` (the embedded default) tasks run in-process at enqueue time, so no broker
+process is needed; with it, they go to the broker for the worker processes.
 """
 from __future__ import annotations
 
@@ -11,14 +12,6 @@ from pathlib import Path
 from celery import Celery, Task
 from celery.beat import PersistentScheduler
 from flask import Flask, current_app
-
-TASK_MODULES = ["auth.tasks", "exchange.catalog.tasks", "exchange.ingest.tasks"]  # each package with a tasks.py adds itself here
-
-#: Periodic tasks run by `celery beat`.
-BEAT_SCHEDULE = {
-    "purge-expired-credentials": {"task": "auth.purge_expired_credentials", "schedule": 3600.0},
-    "abort-stale-uploads": {"task": "ingest.abort_stale_uploads", "schedule": 3600.0},
-}
 
 
 #: Beat wakes up at least this often, so its heartbeat file is never older than this while it runs.
@@ -70,14 +63,21 @@ def init_app(app: Flask) -> Celery:
         accept_content=["json"],
         timezone="UTC",
         enable_utc=True,
-        include=TASK_MODULES,
-        beat_schedule=BEAT_SCHEDULE,
+        include=[],
+        beat_schedule={},
         beat_scheduler=HeartbeatScheduler,
         beat_max_loop_interval=BEAT_MAX_INTERVAL,
     )
     celery.set_default()
     app.extensions["celery"] = celery
     return celery
+
+
+def add_tasks(app: Flask, module: str, beat: dict | None = None) -> None:
+    """Have the workers import ``module`` (a domain's tasks.py) and beat run the periodic ``beat`` entries."""
+    conf = app.extensions["celery"].conf
+    conf.include = [*conf.include, module]
+    conf.beat_schedule.update(beat or {})
 
 
 def enqueue(task: Task, *args, **kwargs):

@@ -13,9 +13,10 @@ from flask import current_app
 from flask_migrate import upgrade
 from werkzeug.serving import make_server
 
+from exchange.core import domains
 from exchange.core.config import SETTINGS
 from exchange.core.gunicorn_conf import freeze_start_up_objects
-from exchange.web.security import QuietRequestHandler
+from exchange.core.security import QuietRequestHandler
 from storage.embedded import EmbeddedS3
 from storage.objectstore import get_store
 
@@ -62,14 +63,9 @@ def run_command() -> None:
         if created:
             click.echo(f"  created buckets: {', '.join(created)}")
         if app.config["DEMO_DATA"]:
-            from auth.demo import seed_demo_accounts
-
-            from exchange.catalog.demo import seed_demo_catalog
-
-            for line in seed_demo_accounts(app.config["SDX_VAR_DIR"], app.config["PUBLIC_BASE_URL"]):
-                click.echo(f"  {line}")
-            for line in seed_demo_catalog():
-                click.echo(f"  {line}")
+            for seed in domains.demo_seeders(app):  # each installed domain's demo data, in order
+                for line in seed(app):
+                    click.echo(f"  {line}")
         url = f"http://{host}:{port}/"
         server = make_server(host, port, app, threaded=True, request_handler=QuietRequestHandler)  # bound before the URL is announced
         freeze_start_up_objects()  # unless SDX_GC_FREEZE=false

@@ -3,6 +3,15 @@
 A service opens one ``unit_of_work()``; it commits once at the end and only then runs the
 callbacks registered with ``after_commit`` (typically ``task.delay``), so a worker never sees an id
 whose row is not yet committed, and a rolled-back request enqueues nothing.
+
+Units of work nest: one opened while another is open on the same session joins it, so a service
+calling another commits once, at the end of the outermost, and every callback registered inside
+runs after that commit (in the order registered). An inner one flushes at its end, so the service
+that opened it still sees its rows' ids and its own constraint errors (the IntegrityError it turns
+into a 409). An exception leaving an inner one rolls back the whole transaction at once, not to a
+savepoint: an order's ledger legs, entitlements and audit entry stand or fall together, and no
+caller can half-commit by catching the error. An outer one that carries on regardless raises
+``TransactionRolledBack`` at its end instead of committing.
 """
 from __future__ import annotations
 
@@ -90,9 +99,18 @@ def new_id() -> uuid.UUID:
     return uuid.uuid4()
 
 
+class TransactionRolledBack(RuntimeError):
+    """An inner unit of work failed and rolled the transaction back; the outer one cannot commit."""
+
+
+#: Where the open unit of work is kept: on the session itself, since it is the session's transaction.
+_OPEN = "sdx_unit_of_work"
+
+
 class UnitOfWork:
     def __init__(self) -> None:
         self._after_commit: list[tuple[Callable[..., Any], tuple, dict]] = []
+        self.rolled_back = False
 
     @property
     def session(self):
@@ -105,26 +123,46 @@ class UnitOfWork:
         db.session.flush()
 
     def after_commit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
-        """Run ``fn(*args, **kwargs)`` once the transaction has committed (never on rollback)."""
+        """Run ``fn(*args, **kwargs)`` once the outermost unit of work has committed (never on rollback)."""
         self._after_commit.append((fn, args, kwargs))
+
+    def _run_after_commit(self) -> None:
+        for fn, args, kwargs in self._after_commit:
+            try:
+                fn(*args, **kwargs)
+            except Exception:  # the data is committed; a lost enqueue must be visible, not fatal
+                log.exception("after-commit callback %s failed", getattr(fn, "__qualname__", fn))
 
 
 @contextmanager
 def unit_of_work() -> Iterator[UnitOfWork]:
-    """One transaction: commit on success, roll back on any exception, then run after-commit hooks."""
+    """One transaction: commit on success, roll back on any exception, then run after-commit hooks.
+    Inside an open unit of work, join it instead (see the module's docstring)."""
+    session = db.session()
+    outer = session.info.get(_OPEN)
+    if outer is not None:
+        try:
+            yield outer
+            session.flush()  # the service's rows get their ids and its constraint errors surface here
+        except BaseException:
+            if not outer.rolled_back:
+                session.rollback()
+                outer.rolled_back = True
+            raise
+        return
     uow = UnitOfWork()
+    session.info[_OPEN] = uow
     try:
         yield uow
-        db.session.commit()
+        if uow.rolled_back:
+            raise TransactionRolledBack("an inner unit of work failed and rolled the transaction back")
+        session.commit()
     except BaseException:
-        db.session.rollback()
+        session.rollback()
         raise
-    for fn, args, kwargs in uow._after_commit:
-        try:
-            fn(*args, **kwargs)
-        except Exception:  # the data is committed; a lost enqueue must be visible, not fatal
-            log.exception("after-commit callback %s failed", getattr(fn, "__qualname__", fn))
-
+    finally:
+        session.info.pop(_OPEN, None)
+    uow._run_after_commit()
 
 
 @contextmanager

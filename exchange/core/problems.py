@@ -14,6 +14,8 @@ from flask import Flask, Response, g, json
 from marshmallow import Schema, ValidationError
 from werkzeug.exceptions import HTTPException
 
+from storage.errors import StorageNotConfigured, StorageUnavailable
+
 log = logging.getLogger(__name__)
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -142,6 +144,18 @@ def _handle_http_exception(exc: HTTPException) -> Response:
     return problem_response(status, exc.name, detail, errors=errors, headers=headers)
 
 
+def _handle_storage_unavailable(exc: StorageUnavailable) -> Response:
+    """An outage of the object store, wherever it surfaces: the same call can be retried shortly."""
+    log.warning("object store unavailable: %s", exc)
+    return problem_response(503, ServiceUnavailable.title, "The object store cannot be reached right now; nothing "
+                            "was changed. Try again in a moment.", headers={"Retry-After": "5"})
+
+
+def _handle_storage_not_configured(exc: StorageNotConfigured) -> Response:
+    """No store to talk to: an operator's matter, so no Retry-After; the detail says what to set."""
+    return problem_response(503, ServiceUnavailable.title, str(exc))
+
+
 def _handle_unexpected(exc: Exception) -> Response:
     if isinstance(exc, HTTPException):
         return _handle_http_exception(exc)
@@ -153,4 +167,6 @@ def _handle_unexpected(exc: Exception) -> Response:
 def init_app(app: Flask) -> None:
     app.register_error_handler(Problem, _handle_problem)
     app.register_error_handler(HTTPException, _handle_http_exception)
+    app.register_error_handler(StorageUnavailable, _handle_storage_unavailable)
+    app.register_error_handler(StorageNotConfigured, _handle_storage_not_configured)
     app.register_error_handler(Exception, _handle_unexpected)

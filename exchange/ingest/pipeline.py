@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import BinaryIO, Iterator
 
 from flask import current_app
-from minio.error import S3Error
 from sqlalchemy import select
 
 from exchange.catalog.models import Item, ItemStatus
@@ -25,8 +24,8 @@ from exchange.core.db import db, unit_of_work
 from exchange.ingest.describe import Unacceptable, check_media_type, describe_raster, is_tiff, thumbnail_png
 from exchange.ingest.models import AssetState, ProductAsset
 from storage import transfers
+from storage.errors import ObjectMissing
 from storage.objectstore import get_store
-from storage.transfers import StorageUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -49,16 +48,10 @@ def ingest_asset(asset_id: uuid.UUID) -> str:
         return asset.state.value
     store = get_store()
     with _scratch_file(asset) as tmp:
-        try:
+        try:  # StorageUnavailable goes up: the task retries with back-off
             size, sha256 = transfers.copy_to_file(store, asset.object_key, tmp)
-        except S3Error as exc:
-            if exc.code not in {"NoSuchKey", "NoSuchObject"}:
-                raise StorageUnavailable(str(exc)) from exc
+        except ObjectMissing:
             return _quarantine(asset, "the uploaded object is missing from the store")
-        except Exception as exc:
-            if transfers.unavailable(exc):
-                raise StorageUnavailable(str(exc)) from exc
-            raise
         tmp.flush()
         mismatches = []
         if size != asset.size:
@@ -182,9 +175,4 @@ def _quarantine(asset: ProductAsset, reason: str) -> str:
 
 
 def _move_to_quarantine(asset: ProductAsset) -> None:
-    try:
-        transfers.quarantine(get_store(), asset.object_key)
-    except Exception as exc:
-        if transfers.unavailable(exc):
-            raise StorageUnavailable(str(exc)) from exc
-        raise
+    transfers.quarantine(get_store(), asset.object_key)

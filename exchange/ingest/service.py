@@ -4,18 +4,16 @@ Small files get one presigned PUT; large ones an S3 multipart upload with a pres
 so the bytes never pass through the platform. What the store has received is always read back from
 S3 itself, so a client can resume after any interruption. Completion is an API call: it checks that
 every part is there, completes the multipart upload and enqueues ingest after the commit. A store
-that cannot be reached is a 503 with nothing changed, so the same call can simply be retried.
+that cannot be reached is a 503 with nothing changed (``storage.errors.StorageUnavailable``, answered
+in exchange/core/problems.py), so the same call can simply be retried.
 """
 from __future__ import annotations
 
 import re
 import uuid
 from datetime import datetime, timedelta, timezone
-from typing import Callable, TypeVar
-
 from flask import current_app
-from minio.error import S3Error
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from exchange.policy import Identity, decide, require
@@ -23,32 +21,15 @@ from exchange.catalog.models import Item, ItemStatus
 from exchange.catalog.service import product_for
 from exchange.core.celery import enqueue
 from exchange.core.db import db, unit_of_work, utcnow
-from exchange.core.problems import Conflict, NotFound, ServiceUnavailable, ValidationProblem
+from exchange.core.problems import Conflict, NotFound, ValidationProblem
 from exchange.ingest.models import AssetState, ProductAsset, Upload, UploadState
 from storage import transfers
-from storage.objectstore import ObjectStore, StorageNotConfigured, get_store
+from storage.errors import ObjectMissing
+from storage.objectstore import ObjectStore, get_store
 
-T = TypeVar("T")
 ASSET_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$")
 #: Made by ingest itself, so not uploadable.
 RESERVED_ASSET_KEYS = {"thumbnail"}
-
-
-def store_call(fn: Callable[..., T], *args, **kwargs) -> T:
-    """Call the object store; an unreachable or failing store becomes a 503 the client can retry."""
-    try:
-        return fn(*args, **kwargs)
-    except StorageNotConfigured as exc:
-        raise ServiceUnavailable(str(exc)) from None
-    except Exception as exc:
-        if transfers.unavailable(exc):
-            raise ServiceUnavailable("The object store cannot be reached right now; nothing was changed. "
-                                     "Try again in a moment.", headers={"Retry-After": "5"}) from None
-        raise
-
-
-def _store() -> ObjectStore:
-    return store_call(get_store)
 
 
 def _url_lifetime() -> timedelta:
@@ -102,7 +83,7 @@ def _part_urls(store: ObjectStore, upload: Upload, numbers: list[int]) -> list[d
 
 def _put_url(store: ObjectStore, upload: Upload) -> str:
     """The single PUT URL, honoured by S3 only for a body of exactly the declared size."""
-    return store_call(transfers.presigned_put, store, upload.asset.object_key, upload.asset.size, _url_lifetime())
+    return transfers.presigned_put(store, upload.asset.object_key, upload.asset.size, _url_lifetime())
 
 
 def _expiry() -> datetime:
@@ -125,8 +106,8 @@ def start_upload(identity: Identity, product_id: int, asset_key: str, body: dict
     if asset is not None:
         _refuse_second_upload(asset)
     key = object_key(item, asset_key, body["filename"])
-    store = _store()
-    s3_upload_id = store_call(transfers.start_multipart, store, key, body["media_type"]) if multipart else None
+    store = get_store()
+    s3_upload_id = transfers.start_multipart(store, key, body["media_type"]) if multipart else None
     refused_copy = transfers.QUARANTINE_PREFIX + asset.object_key \
         if asset is not None and asset.state is AssetState.quarantined else None
     try:
@@ -144,7 +125,7 @@ def start_upload(identity: Identity, product_id: int, asset_key: str, body: dict
             uow.add(upload)
     except Exception as exc:
         if s3_upload_id:  # leave no multipart upload behind that no row knows of
-            store_call(transfers.abort_multipart, store, key, s3_upload_id)
+            transfers.abort_multipart(store, key, s3_upload_id)
         if isinstance(exc, IntegrityError):  # the same asset's upload started by a request at the same moment
             _refuse_second_upload(db.session.scalar(select(ProductAsset).where(
                 ProductAsset.item_key == item.key, ProductAsset.asset_key == asset_key)))
@@ -173,19 +154,17 @@ def _received(store: ObjectStore, upload: Upload) -> list[transfers.StoredPart]:
         return []
     if upload.multipart:
         try:
-            return store_call(transfers.list_parts, store, upload.asset.object_key, upload.s3_upload_id)
-        except S3Error as exc:
-            if exc.code == "NoSuchUpload":
-                return []
-            raise
-    size = store_call(transfers.object_size, store, store.products_bucket, upload.asset.object_key)
+            return transfers.list_parts(store, upload.asset.object_key, upload.s3_upload_id)
+        except ObjectMissing:
+            return []
+    size = transfers.object_size(store, store.products_bucket, upload.asset.object_key)
     return [] if size is None else [transfers.StoredPart(1, size, "")]
 
 
 def get_upload(identity: Identity, upload_id: uuid.UUID) -> dict:
     """The state of an upload and the parts S3 holds, so a client knows what is left to send."""
     upload = _upload_for_write(identity, upload_id)
-    return upload_view(upload, received=_received(_store(), upload))
+    return upload_view(upload, received=_received(get_store(), upload))
 
 
 def list_uploads(identity: Identity, product_id: int, *, after: str | None, limit: int) -> tuple[list[dict], str | None]:
@@ -207,7 +186,7 @@ def part_urls(identity: Identity, upload_id: uuid.UUID, numbers: list[int]) -> d
     """Fresh presigned URLs for the given parts (for instance after the first ones expired)."""
     upload = _upload_for_write(identity, upload_id)
     _require_open(upload)
-    store = _store()
+    store = get_store()
     if not upload.multipart:
         return upload_view(upload, url=_put_url(store, upload), expires_at=_expiry())
     bad = sorted({n for n in numbers if n > upload.part_count})
@@ -256,23 +235,21 @@ def complete_upload(identity: Identity, upload_id: uuid.UUID) -> dict:
 
     upload = _upload_for_write(identity, upload_id)
     _require_open(upload)
-    asset, store = upload.asset, _store()
+    asset, store = upload.asset, get_store()
     if upload.multipart:
         try:
-            received = store_call(transfers.list_parts, store, asset.object_key, upload.s3_upload_id)
-        except S3Error as exc:
-            if exc.code != "NoSuchUpload":
-                raise
+            received = transfers.list_parts(store, asset.object_key, upload.s3_upload_id)
+        except ObjectMissing:
             # Completed in S3 by an earlier call whose commit was lost: the object is what counts.
-            if store_call(transfers.object_size, store, store.products_bucket, asset.object_key) is None:
+            if transfers.object_size(store, store.products_bucket, asset.object_key) is None:
                 raise Conflict(f"Upload {upload.id} no longer exists in the store; abort it and start again.") \
                     from None
         else:
             _check_parts(upload, received)
-            store_call(transfers.complete_multipart, store, asset.object_key, upload.s3_upload_id,
-                       [p for p in received if p.number <= upload.part_count])
+            transfers.complete_multipart(store, asset.object_key, upload.s3_upload_id,
+                                         [p for p in received if p.number <= upload.part_count])
     else:
-        _check_single_object(upload, store_call(transfers.object_size, store, store.products_bucket, asset.object_key))
+        _check_single_object(upload, transfers.object_size(store, store.products_bucket, asset.object_key))
     item = db.session.get(Item, asset.item_key)
     with unit_of_work() as uow:
         upload.state, upload.completed_at = UploadState.completed, utcnow()
@@ -288,11 +265,11 @@ def abort_upload(identity: Identity, upload_id: uuid.UUID) -> None:
     """Abort an open upload: every part (or the single object) is removed, and the asset with it."""
     upload = _upload_for_write(identity, upload_id)
     _require_open(upload)
-    asset, store = upload.asset, _store()
+    asset, store = upload.asset, get_store()
     if upload.multipart:
-        store_call(transfers.abort_multipart, store, asset.object_key, upload.s3_upload_id)
+        transfers.abort_multipart(store, asset.object_key, upload.s3_upload_id)
     else:
-        store_call(transfers.remove, store, store.products_bucket, asset.object_key)
+        transfers.remove(store, store.products_bucket, asset.object_key)
     with unit_of_work():
         db.session.delete(asset)
 
@@ -336,30 +313,3 @@ def product_view(item: Item) -> dict:
             "status": item.status.value, "assets": assets,
             "url": f"{base}/stac/collections/{item.collection_id}/items/{item.item_id}",
             "reasons": [f"{a.asset_key}: {a.reason}" for a in assets if a.reason]}
-
-
-def files_of_product(item: Item) -> list[tuple[str, str | None]]:
-    """What a product holds in the store: each asset's object key, with its open multipart upload id."""
-    files = []
-    for asset in db.session.scalars(select(ProductAsset).where(ProductAsset.item_key == item.key)):
-        open_ids = [u.s3_upload_id for u in asset.uploads if u.state is UploadState.open and u.multipart]
-        files += [(asset.object_key, upload_id) for upload_id in open_ids] or [(asset.object_key, None)]
-    return files
-
-
-def delete_product_records(item: Item) -> None:
-    """Delete a product's asset and upload rows (explicitly: SQLite does not enforce cascades)."""
-    asset_ids = select(ProductAsset.id).where(ProductAsset.item_key == item.key)
-    db.session.execute(delete(Upload).where(Upload.asset_id.in_(asset_ids)))
-    db.session.execute(delete(ProductAsset).where(ProductAsset.item_key == item.key))
-
-
-def remove_files(files: list[tuple[str, str | None]], thumbnail_key: str) -> None:
-    """Remove a deleted product's objects (and quarantined copies, thumbnail, open uploads)."""
-    store = get_store()
-    for key, upload_id in files:
-        if upload_id:
-            transfers.abort_multipart(store, key, upload_id)
-        transfers.remove(store, store.products_bucket, key)
-        transfers.remove(store, store.products_bucket, transfers.QUARANTINE_PREFIX + key)
-    transfers.remove(store, store.public_bucket, thumbnail_key)

@@ -14,7 +14,7 @@ from flask import current_app
 
 from exchange.policy import SYSTEM
 from exchange.ingest import pipeline, service
-from storage.transfers import StorageUnavailable
+from storage.errors import StorageUnavailable
 
 
 @shared_task(name="ingest.ingest_asset", acks_late=True, reject_on_worker_lost=True,

@@ -13,6 +13,9 @@ from exchange.catalog.models import ItemStatus
 from exchange.core.problems import Forbidden
 from exchange.policy import ANONYMOUS, SYSTEM, Identity, Rule, decide, query_filter, register, require
 
+import exchange.catalog.policies  # noqa: F401  (each domain's init_app imports its rules; no app is built here)
+import exchange.ingest.policies  # noqa: F401
+
 ME, OTHER = uuid.uuid4(), uuid.uuid4()
 
 

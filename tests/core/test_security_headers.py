@@ -48,7 +48,7 @@ def test_hsts_under_https(make_app):
 
 def test_server_header_names_no_versions(app):
     """The server `sdx run` starts (its request handler) does not advertise Werkzeug or Python."""
-    from exchange.web.security import QuietRequestHandler
+    from exchange.core.security import QuietRequestHandler
 
     (port,) = free_ports(1)
     server = make_server("127.0.0.1", port, app, threaded=True, request_handler=QuietRequestHandler)

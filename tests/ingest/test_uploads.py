@@ -352,7 +352,7 @@ def test_ingest_waits_for_a_store_that_is_down_and_finishes_once_it_is_back(prov
     from exchange.ingest import pipeline
     from exchange.ingest.models import AssetState, ProductAsset
     from storage.embedded import free_ports
-    from storage.transfers import StorageUnavailable
+    from storage.errors import StorageUnavailable
 
     path = write_geotiff(tmp_path / "later.tif")
     pid = provider.new_product("later-1", assets={"data": {"href": "later.tif", "roles": ["data"]}})

@@ -1,0 +1,39 @@
+"""What the catalogue asks of the domains that keep a product's files, without importing them.
+
+The catalogue owns items; other domains (ingest today) keep records and objects that belong to an
+item. The catalogue sends these blinker signals, with the item as sender, and the domains connect
+to them in their ``init_app``. With nobody connected, an item simply has no stored files.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from blinker import Namespace
+
+_signals = Namespace()
+
+#: An item is being deleted, inside the deletion's unit of work (keyword ``uow``): a receiver deletes
+#: its rows now and registers the removal of its objects with ``uow.after_commit``.
+item_deleting = _signals.signal("item-deleting")
+#: Why the item cannot be published yet: each receiver returns a list of reasons (empty: none).
+publish_blockers = _signals.signal("publish-blockers")
+#: Which of the item's asset keys name a file the platform stores: each receiver returns a set.
+stored_asset_keys = _signals.signal("stored-asset-keys")
+#: Where to fetch a stored file (keywords ``identity`` and ``key``): a presigned URL, or None if the
+#: receiver holds no such file; a receiver raises a Problem to refuse.
+asset_download = _signals.signal("asset-download")
+#: The item's preview image (PNG bytes), or None.
+item_preview = _signals.signal("item-preview")
+
+
+def first_answer(signal, sender: Any, **kwargs: Any) -> Any:
+    """The first answer other than None that a receiver of ``signal`` gives, else None."""
+    for _receiver, answer in signal.send(sender, **kwargs):
+        if answer is not None:
+            return answer
+    return None
+
+
+def all_answers(signal, sender: Any, **kwargs: Any) -> list:
+    """Every receiver's answer, in the order they connected."""
+    return [answer for _receiver, answer in signal.send(sender, **kwargs)]
