@@ -38,11 +38,11 @@ from werkzeug.serving import make_server
 from app import create_app
 from auth import clients, keys, oauth_server, service
 from auth.keys import forget_cached_keys
-from auth.models import OrgStatus
+from auth.models import OrgStatus, User
 from auth.oauth_models import SigningKey
 from auth.views import limiter
 from exchange.core.db import db, unit_of_work
-from exchange.policy import SYSTEM
+from exchange.policy import SYSTEM, Identity
 from storage.embedded import EmbeddedS3, free_ports
 from storage.objectstore import get_store
 
@@ -321,6 +321,22 @@ def project_root() -> Path:
     return Path(__file__).resolve().parent.parent
 
 
+# -- people and the identities they act as ------------------------------------------------------
+def add_user(email: str, roles=("buyer",), org: str | None = None, kind: str = "buyer",
+             status: OrgStatus = OrgStatus.active) -> User:
+    """A user (and its organisation, if new) made by the console, in the current app context."""
+    org = org or f"Org of {email}"
+    if service.find_org(org) is None:
+        service.create_org(SYSTEM, {"name": org, "kind": kind}, status=status)
+    return service.create_user(SYSTEM, {"org": org, "email": email, "password": PASSWORD, "roles": list(roles)})
+
+
+def identity_of(user: User, scopes: str) -> Identity:
+    """Who a token of ``user`` carrying ``scopes`` acts as, for calling services directly."""
+    return Identity(user_id=user.id, org_id=user.org_id, roles=frozenset(user.roles),
+                    org_status=user.organisation.status, scopes=frozenset(scopes.split()))
+
+
 # -- a live server on loopback, driven by a real OAuth client library ----------------------------
 @dataclass
 class Live:
@@ -329,13 +345,8 @@ class Live:
 
     def user(self, email: str, roles=("buyer",), org: str | None = None, kind: str = "buyer",
              status: OrgStatus = OrgStatus.active):
-        org = org or f"Org of {email}"
         with self.app.app_context():
-            if service.find_org(org) is None:
-                service.create_org(SYSTEM, {"name": org, "kind": kind}, status=status)
-            user = service.create_user(SYSTEM, {"org": org, "email": email, "password": PASSWORD,
-                                                "roles": list(roles)})
-            return user.id
+            return add_user(email, roles, org, kind, status).id
 
     def client(self, email: str, scope: str, *, public: bool = False, redirect_uris=(CALLBACK,),
                grant_types=None) -> tuple[str, str | None]:
