@@ -113,7 +113,7 @@ TEST_SECRET = "test-secret"
 FAST_PASSWORD_HASH = "scrypt:1024:8:1"
 
 
-def test_config(url: str, var_dir: Path, s3_config: dict, **overrides) -> dict:
+def app_config(url: str, var_dir: Path, s3_config: dict, **overrides) -> dict:
     return {"TESTING": True, "SQLALCHEMY_DATABASE_URI": url, "SDX_VAR_DIR": str(var_dir), "SECRET_KEY": TEST_SECRET,
             "PASSWORD_HASH": FAST_PASSWORD_HASH, **s3_config, **overrides}
 
@@ -141,13 +141,14 @@ class Databases:
             else:
                 url = create_postgres_database("sdx_test")
             self.urls[backend] = url
-            app = create_app(test_config(url, self.tmp.mktemp("var"), {}))
+            app = create_app(app_config(url, self.tmp.mktemp("var"), {}))
             with app.app_context():
                 from flask_migrate import upgrade
 
                 upgrade()
                 keys.signing_key()  # made and committed
-                self.signing_keys[_url_of(db.engine)] = dict(db.session.execute(sa.select(SigningKey.__table__)).mappings().one())
+                key = db.session.execute(sa.select(SigningKey.__table__)).mappings().one()
+                self.signing_keys[_url_of(db.engine)] = dict(key)
                 db.engine.dispose()
         return self.urls[backend]
 
@@ -190,7 +191,7 @@ def make_app(backend, databases, s3_config, tmp_path):
     apps = []
 
     def build(**overrides):
-        app = create_app(test_config(databases.url(backend), tmp_path / "var", s3_config, **overrides))
+        app = create_app(app_config(databases.url(backend), tmp_path / "var", s3_config, **overrides))
         apps.append(app)
         return app
 
@@ -222,7 +223,7 @@ def shared_apps(databases, s3_config, tmp_path_factory):
 
     def get(backend: str):
         if backend not in apps:
-            app = create_app(test_config(databases.url(backend), tmp_path_factory.mktemp("var"), s3_config))
+            app = create_app(app_config(databases.url(backend), tmp_path_factory.mktemp("var"), s3_config))
             with app.app_context():
                 if db.engine.dialect.name == "sqlite":
                     _sqlite_real_savepoints(db.engine)
