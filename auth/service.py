@@ -5,6 +5,7 @@ shared schemas (every bad field reported at once) and writes in one unit of work
 """
 from __future__ import annotations
 
+from flask import current_app
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import generate_password_hash
@@ -34,7 +35,8 @@ def find_user(email: str) -> User | None:
 
 
 def _new_user(org: Organisation | None, email: str, password: str, roles: set[Role]) -> User:
-    user = User(organisation=org, email=email, password_hash=generate_password_hash(password))
+    user = User(organisation=org, email=email,
+                password_hash=generate_password_hash(password, method=current_app.config["PASSWORD_HASH"]))
     user.role_rows = [UserRole(role=role) for role in sorted(roles, key=lambda r: r.value)]
     return user
 

@@ -3,7 +3,14 @@
 - ``s3_server``: a real S3 server (SeaweedFS, the same launcher as the embedded default), once per run.
 - ``app``: parametrised over the database backends — SQLite always, PostgreSQL+PostGIS when
   ``SDX_TEST_POSTGRES_URL`` is set — so the same tests run on both. Each backend is migrated to head
-  once per run (through Alembic, like production); every test starts with empty tables.
+  once per run (through Alembic, like production). By default a test runs on one app per backend
+  (built once) inside a transaction that is rolled back at its end: what it writes is seen by its own
+  requests and services (their commits go to a savepoint), by no other connection, and never by
+  the next test.
+- Tests that need real commits — a live server, a Celery worker, a CLI command or a migration with
+  connections of its own, concurrent writers — use ``make_app`` (or the fixtures built on it:
+  ``live``, ``celery_worker``) or are marked ``@pytest.mark.committed``: they get apps of their own
+  and every table is emptied after them.
 - ``celery_worker``: a real Celery worker consuming from Redis (``SDX_TEST_REDIS_URL``).
 
 A missing PostgreSQL or Redis skips the tests that need it, with the reason; with
@@ -17,6 +24,7 @@ import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Iterator
 
 import pytest
@@ -28,12 +36,15 @@ from sqlalchemy.engine import make_url
 from werkzeug.serving import make_server
 
 from app import create_app
+from auth import clients, keys, oauth_server, service
 from auth.keys import forget_cached_keys
-from exchange.core.db import db
-from auth import clients, service
-from auth.models import OrgStatus
-from exchange.policy import SYSTEM
+from auth.models import OrgStatus, User
+from auth.oauth_models import SigningKey
+from auth.views import limiter
+from exchange.core.db import db, unit_of_work
+from exchange.policy import SYSTEM, Identity
 from storage.embedded import EmbeddedS3, free_ports
+from storage.objectstore import get_store
 
 POSTGRES_URL = os.environ.get("SDX_TEST_POSTGRES_URL", "")
 REDIS_URL = os.environ.get("SDX_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -94,38 +105,72 @@ def drop_postgres_database(url: str) -> None:
     engine.dispose()
 
 
-@pytest.fixture(scope="session")
-def migrated_databases(tmp_path_factory):
-    """Database URLs per backend, each migrated to head on first use."""
-    urls: dict[str, str] = {}
-    created_pg: list[str] = []
+TEST_SECRET = "test-secret"
 
-    def get(backend: str) -> str:
-        if backend not in urls:
+
+#: scrypt with n=2^10 instead of 2^15: hashing a password takes ~3 ms instead of ~100 ms, and live tests
+#: make several users each. The default is tested in tests/auth/test_service.py.
+FAST_PASSWORD_HASH = "scrypt:1024:8:1"
+
+
+def app_config(url: str, var_dir: Path, s3_config: dict, **overrides) -> dict:
+    return {"TESTING": True, "SQLALCHEMY_DATABASE_URI": url, "SDX_VAR_DIR": str(var_dir), "SECRET_KEY": TEST_SECRET,
+            "PASSWORD_HASH": FAST_PASSWORD_HASH, **s3_config, **overrides}
+
+
+def _url_of(engine) -> str:
+    return engine.url.render_as_string(hide_password=False)
+
+
+class Databases:
+    """Each backend's test database, migrated to head on first use, with the run's signing key.
+
+    The key is made once per database and put back whenever the tables are emptied: making an RSA
+    key costs about 0.1 s, and every test that issues a token would otherwise make its own.
+    """
+
+    def __init__(self, tmp_path_factory) -> None:
+        self.tmp = tmp_path_factory
+        self.urls: dict[str, str] = {}
+        self.signing_keys: dict[str, dict] = {}
+
+    def url(self, backend: str) -> str:
+        if backend not in self.urls:
             if backend == "sqlite":
-                url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'sdx.db'}"
+                url = f"sqlite:///{self.tmp.mktemp('sqlite') / 'sdx.db'}"
             else:
                 url = create_postgres_database("sdx_test")
-                created_pg.append(url)
-            app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SDX_VAR_DIR": str(tmp_path_factory.mktemp("var"))})
+            self.urls[backend] = url
+            app = create_app(app_config(url, self.tmp.mktemp("var"), {}))
             with app.app_context():
                 from flask_migrate import upgrade
 
                 upgrade()
+                keys.signing_key()  # made and committed
+                key = db.session.execute(sa.select(SigningKey.__table__)).mappings().one()
+                self.signing_keys[_url_of(db.engine)] = dict(key)
                 db.engine.dispose()
-            urls[backend] = url
-        return urls[backend]
+        return self.urls[backend]
 
-    yield get
-    for url in created_pg:
-        drop_postgres_database(url)
+    def empty(self) -> None:
+        """Delete every row of the current app's database, then put the signing key back."""
+        with db.engine.begin() as conn:
+            for table in reversed(db.metadata.sorted_tables):
+                conn.execute(table.delete())
+            conn.execute(SigningKey.__table__.insert(), [self.signing_keys[_url_of(db.engine)]])
+        forget_cached_keys()
+
+    def drop(self) -> None:
+        for url in self.urls.values():
+            if not url.startswith("sqlite"):
+                drop_postgres_database(url)
 
 
-def _empty_all_tables() -> None:
-    with db.engine.begin() as conn:
-        for table in reversed(db.metadata.sorted_tables):
-            conn.execute(table.delete())
-    forget_cached_keys()  # the signing keys just went with the tables
+@pytest.fixture(scope="session")
+def databases(tmp_path_factory):
+    databases = Databases(tmp_path_factory)
+    yield databases
+    databases.drop()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -133,34 +178,112 @@ def backend(request) -> str:
     return request.param
 
 
+def ensure_buckets(app) -> None:
+    with app.app_context():
+        get_store().ensure_buckets()
+
+
+# -- apps: committed (their own apps, tables emptied after) or rolled back (one shared app) --------
 @pytest.fixture
-def make_app(backend, migrated_databases, s3_config, tmp_path):
-    """Build an app on the test database and S3 server, with overrides; clean up after the test."""
+def make_app(backend, databases, s3_config, tmp_path):
+    """Build an app on the test database and S3 server, with overrides; its writes are committed,
+    and every table is emptied after the test."""
     apps = []
 
     def build(**overrides):
-        config = {"TESTING": True, "SQLALCHEMY_DATABASE_URI": migrated_databases(backend),
-                  "SDX_VAR_DIR": str(tmp_path / "var"), "SECRET_KEY": "test-secret", **s3_config, **overrides}
-        app = create_app(config)
+        app = create_app(app_config(databases.url(backend), tmp_path / "var", s3_config, **overrides))
         apps.append(app)
         return app
 
     yield build
     for app in apps:
         with app.app_context():
-            if app.config["SQLALCHEMY_DATABASE_URI"] == migrated_databases(backend):
-                _empty_all_tables()
+            if app.config["SQLALCHEMY_DATABASE_URI"] == databases.url(backend):
+                databases.empty()
             db.engine.dispose()
 
 
-@pytest.fixture
-def app(make_app):
-    app = make_app()
-    with app.app_context():
-        from storage.objectstore import get_store
+def _sqlite_real_savepoints(engine) -> None:
+    """pysqlite begins transactions lazily and would let the first SAVEPOINT start one, whose RELEASE
+    then commits; the driver's own handling off and an explicit BEGIN make SAVEPOINTs nest (the
+    recipe of SQLAlchemy's SQLite dialect documentation)."""
+    @sa.event.listens_for(engine, "connect")
+    def _no_driver_transactions(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None
 
-        get_store().ensure_buckets()
-    return app
+    @sa.event.listens_for(engine, "begin")
+    def _begin(connection):
+        connection.exec_driver_sql("BEGIN")
+
+
+@pytest.fixture(scope="session")
+def shared_apps(databases, s3_config, tmp_path_factory):
+    """One app per backend for the rolled-back tests (building one costs about 0.1 s)."""
+    apps: dict[str, object] = {}
+
+    def get(backend: str):
+        if backend not in apps:
+            app = create_app(app_config(databases.url(backend), tmp_path_factory.mktemp("var"), s3_config))
+            with app.app_context():
+                if db.engine.dialect.name == "sqlite":
+                    _sqlite_real_savepoints(db.engine)
+            ensure_buckets(app)
+            apps[backend] = app
+        return apps[backend]
+
+    yield get
+    for app in apps.values():
+        with app.app_context():
+            db.engine.dispose()
+
+
+# A session joining the test's connection works in a savepoint: its commit releases it, its rollback
+# returns to it, and the test's own transaction stays open (only matters when the bind is a Connection).
+db.session.session_factory.configure(join_transaction_mode="create_savepoint")
+
+
+@contextmanager
+def rolled_back(app) -> Iterator[None]:
+    """Run a test on one connection inside one transaction, rolled back at its end.
+
+    The app's engine is swapped for that connection while the test runs, so every session — requests
+    of the test client, services, CLI commands run in-process — joins it. Code that opens a connection
+    of its own (``engine.connect()``) fails loudly: such a test needs ``@pytest.mark.committed``.
+    """
+    with app.app_context():
+        engines = db.engines
+        engine = engines[None]
+        connection = engine.connect()
+        transaction = connection.begin()
+        engines[None] = connection
+        limiter.reset()  # rate-limit counters live in the app, which the next test shares
+        celery = app.extensions["celery"]  # a shared task's .delay() goes through the Celery app made last
+        celery.set_current()
+        celery.set_default()
+    try:
+        yield
+    finally:
+        engines[None] = engine
+        transaction.rollback()
+        connection.close()
+        forget_cached_keys()  # a key made or rotated by the test is gone with its transaction
+
+
+def needs_commits(request) -> bool:
+    """A test that builds its own apps (live servers, workers) or is marked ``committed``."""
+    return "make_app" in request.fixturenames or request.node.get_closest_marker("committed") is not None
+
+
+@pytest.fixture
+def app(request, backend, shared_apps):
+    if needs_commits(request):
+        app = request.getfixturevalue("make_app")()
+        ensure_buckets(app)
+        yield app
+        return
+    app = shared_apps(backend)
+    with rolled_back(app):
+        yield app
 
 
 @pytest.fixture
@@ -199,6 +322,22 @@ def project_root() -> Path:
     return Path(__file__).resolve().parent.parent
 
 
+# -- people and the identities they act as ------------------------------------------------------
+def add_user(email: str, roles=("buyer",), org: str | None = None, kind: str = "buyer",
+             status: OrgStatus = OrgStatus.active) -> User:
+    """A user (and its organisation, if new) made by the console, in the current app context."""
+    org = org or f"Org of {email}"
+    if service.find_org(org) is None:
+        service.create_org(SYSTEM, {"name": org, "kind": kind}, status=status)
+    return service.create_user(SYSTEM, {"org": org, "email": email, "password": PASSWORD, "roles": list(roles)})
+
+
+def identity_of(user: User, scopes: str) -> Identity:
+    """Who a token of ``user`` carrying ``scopes`` acts as, for calling services directly."""
+    return Identity(user_id=user.id, org_id=user.org_id, roles=frozenset(user.roles),
+                    org_status=user.organisation.status, scopes=frozenset(scopes.split()))
+
+
 # -- a live server on loopback, driven by a real OAuth client library ----------------------------
 @dataclass
 class Live:
@@ -207,13 +346,8 @@ class Live:
 
     def user(self, email: str, roles=("buyer",), org: str | None = None, kind: str = "buyer",
              status: OrgStatus = OrgStatus.active):
-        org = org or f"Org of {email}"
         with self.app.app_context():
-            if service.find_org(org) is None:
-                service.create_org(SYSTEM, {"name": org, "kind": kind}, status=status)
-            user = service.create_user(SYSTEM, {"org": org, "email": email, "password": PASSWORD,
-                                                "roles": list(roles)})
-            return user.id
+            return add_user(email, roles, org, kind, status).id
 
     def client(self, email: str, scope: str, *, public: bool = False, redirect_uris=(CALLBACK,),
                grant_types=None) -> tuple[str, str | None]:
@@ -227,8 +361,14 @@ class Live:
             return client.client_id, secret
 
     def client_credentials_token(self, client_id: str, secret: str, scope: str | None = None) -> dict:
+        """A token from the token endpoint, over HTTP with a real OAuth client (for the OAuth tests)."""
         session = OAuth2Session(client_id, secret, scope=scope)
         return session.fetch_token(f"{self.url}/oauth/token", grant_type="client_credentials")
+
+    def minted_token(self, client_id: str, scope: str | None = None) -> str:
+        """The access token the client-credentials grant would issue to this client, made in this process
+        by the platform's own token code (for tests that are not about OAuth)."""
+        return mint_token(self.app, client_id, scope)
 
     def api(self, method: str, path: str, token: str | None = None, **kwargs) -> requests.Response:
         headers = kwargs.pop("headers", {})
@@ -237,18 +377,35 @@ class Live:
         return requests.request(method, f"{self.url}{path}", headers=headers, timeout=10, **kwargs)
 
 
+#: How often a live server looks for its shutdown flag: the default 0.5 s made every live test's
+#: teardown wait about half a second.
+SHUTDOWN_POLL_SECONDS = 0.02
+
+
+def mint_token(app, client_id: str, scope: str | None = None) -> str:
+    """Sign and record an access token as the client-credentials grant does — the app's own generator
+    and ``save_token``, scope as the client may hold it — without the round trip to /oauth/token."""
+    with app.app_context():
+        client = oauth_server.query_client(client_id)
+        allowed = client.get_allowed_scope(scope)
+        assert allowed is not None, f"the client may not hold {scope!r}"
+        token = app.extensions["sdx_oauth_server"].generate_token(
+            grant_type="client_credentials", client=client, user=None, scope=allowed, include_refresh_token=False)
+        with unit_of_work():
+            oauth_server.save_token(token, SimpleNamespace(client=client, user=None))
+        return token["access_token"]
+
+
 @contextmanager
 def serving(make_app, **overrides) -> Iterator[Live]:
     """An app built with ``overrides``, served on a free loopback port by a threaded server."""
     (port,) = free_ports(1)
     url = f"http://127.0.0.1:{port}"
     app = make_app(PUBLIC_BASE_URL=url, **overrides)
-    with app.app_context():
-        from storage.objectstore import get_store
-
-        get_store().ensure_buckets()
+    ensure_buckets(app)
     server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": SHUTDOWN_POLL_SECONDS},
+                              daemon=True)
     thread.start()
     try:
         yield Live(app, url)

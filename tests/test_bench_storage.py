@@ -7,6 +7,7 @@ from bench.storage import postgres_storage, sqlite_storage
 from exchange.core.db import db
 
 
+@pytest.mark.committed  # measures on a connection of its own
 def test_the_items_breakdown_names_every_index_and_adds_up(app, backend):
     with app.app_context(), db.engine.connect() as conn:
         if backend == "postgresql":
@@ -25,6 +26,7 @@ def test_the_items_breakdown_names_every_index_and_adds_up(app, backend):
     assert storage.lines("SDX")[0].startswith("SDX storage, 10 items: database ")
 
 
+@pytest.mark.committed  # measures on a connection of its own
 def test_partitions_are_summed_and_their_indexes_counted_once_per_kind(app, backend):
     """As pgstac keeps its items: one partition per collection, each with its own ``<partition>_pk``."""
     if backend != "postgresql":

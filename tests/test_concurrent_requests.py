@@ -20,8 +20,8 @@ def _at_once(send, times: int = 8) -> list[requests.Response]:
 
 def test_the_same_item_created_at_once_is_written_once(live):
     live.user("twin@prov.example", roles=("provider",), kind="provider", org="Twin Sat")
-    client_id, secret = live.client("twin@prov.example", "catalog:read catalog:write")
-    token = live.client_credentials_token(client_id, secret)["access_token"]
+    client_id, _ = live.client("twin@prov.example", "catalog:read catalog:write")
+    token = live.minted_token(client_id)
     collection = {"id": "twins", "description": "T"}
     answers = _at_once(lambda: live.api("POST", "/stac/collections", token, json=collection))
     codes = sorted(a.status_code for a in answers)
@@ -41,16 +41,16 @@ def test_the_same_sign_up_at_once_creates_one_organisation(live):
     assert any(a.status_code == 202 for a in answers)
     admin = live.user("root@platform.example", roles=("admin",), kind="platform", org="Platform")
     assert admin
-    client_id, secret = live.client("root@platform.example", "admin:accounts")
-    token = live.client_credentials_token(client_id, secret)["access_token"]
+    client_id, _ = live.client("root@platform.example", "admin:accounts")
+    token = live.minted_token(client_id)
     pending = live.api("GET", "/api/v1/admin/orgs", token, params={"status": "pending"}).json()["items"]
     assert [o["name"] for o in pending] == ["Race Imaging"] and pending[0]["signup_email"] == "race@buyer.example"
 
 
 def test_the_same_items_loaded_at_once_are_written_once(live):
     live.user("bulk@prov.example", roles=("provider",), kind="provider", org="Bulk Sat")
-    client_id, secret = live.client("bulk@prov.example", "catalog:read catalog:write")
-    token = live.client_credentials_token(client_id, secret)["access_token"]
+    client_id, _ = live.client("bulk@prov.example", "catalog:read catalog:write")
+    token = live.minted_token(client_id)
     assert live.api("POST", "/stac/collections", token, json={"id": "bulk", "description": "B"}).status_code == 201
     features = [dict(ITEM, id=f"twin-{i}") for i in range(20)]
     answers = _at_once(lambda: live.api("POST", "/stac/collections/bulk/items", token,

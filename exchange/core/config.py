@@ -56,6 +56,12 @@ def parse_networks(value: str) -> tuple:
     return tuple(ipaddress.ip_network(part.strip(), strict=False) for part in value.split(",") if part.strip())
 
 
+def _password_hash_method(value: str) -> str:
+    if value.split(":", 1)[0] not in {"scrypt", "pbkdf2"}:
+        raise ValueError("must be scrypt[:n:r:p] or pbkdf2:<hash>[:iterations]")
+    return value
+
+
 @dataclass(frozen=True)
 class Setting:
     env: str
@@ -124,6 +130,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SDX_DEMO_STAC_DIR", "DEMO_STAC_DIR", "",
             "Sample STAC sets the demo catalogue is loaded from; empty = ../shared/data/stac beside the project."),
     Setting("SDX_DEMO_DATA", "DEMO_DATA", "true", "Whether `sdx run` seeds demo organisations and users.", parse_bool),
+    Setting("SDX_PASSWORD_HASH", "PASSWORD_HASH", "scrypt",
+            "How new passwords are hashed, in Werkzeug's notation (scrypt[:n:r:p] or pbkdf2:sha256[:iterations]); "
+            "keep the default (scrypt, n=2^15): the test suite alone lowers it, to save time.", _password_hash_method),
     Setting("SDX_GC_FREEZE", "GC_FREEZE", "true",
             "Freeze start-up objects out of the cycle collector's reach once the app is loaded (gunicorn, `sdx run`); "
             "false only to measure.", parse_bool),

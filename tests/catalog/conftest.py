@@ -29,6 +29,8 @@ def sample_items() -> list[dict]:
 
 
 def load_samples(app, provider: str = "Open Data") -> None:
+    """The samples, written by this process (``workers=1``) so that a rolled-back test holds them in its
+    transaction; the forked writers of PostgreSQL have tests of their own (test_parallel_import.py)."""
     with app.app_context():
         if service.find_org(provider) is None:
             service.create_org(SYSTEM, {"name": provider, "kind": "provider"})
@@ -36,14 +38,14 @@ def load_samples(app, provider: str = "Open Data") -> None:
         for folder, items_file, collection in (("naip", "items.ndjson", NAIP), ("sentinel-2-l2a", "items.json", S2)):
             import_path(SYSTEM, SAMPLES / folder / "collection.json", collection_id=None, provider_org_id=org_id)
             report = import_path(SYSTEM, SAMPLES / folder / items_file, collection_id=collection,
-                                 provider_org_id=org_id)
+                                 provider_org_id=org_id, workers=1)
             assert not report.failures, report.failures
 
 
 def token_for(live, email: str, org: str, roles=("provider",), scopes="catalog:read catalog:write") -> str:
     live.user(email, roles=roles, kind="provider" if "provider" in roles else "buyer", org=org)
-    client_id, secret = live.client(email, scopes)
-    return live.client_credentials_token(client_id, secret)["access_token"]
+    client_id, _ = live.client(email, scopes)
+    return live.minted_token(client_id)
 
 
 @pytest.fixture

@@ -147,8 +147,8 @@ def test_an_item_contradicting_its_url_is_400_and_changes_nothing(live):
 def test_every_204_has_no_content_type(live):
     """The STAC deletes (a Flask view) and the API's (flask-smorest): no content, so no Content-Type."""
     live.user("gone@prov.example", roles=("provider",), kind="provider", org="Gone Sat")
-    client_id, secret = live.client("gone@prov.example", "catalog:read catalog:write")
-    token = live.client_credentials_token(client_id, secret)["access_token"]
+    client_id, _ = live.client("gone@prov.example", "catalog:read catalog:write")
+    token = live.minted_token(client_id)
     live.api("POST", "/stac/collections", token, json={"id": "gone", "description": "G"})
     live.api("POST", "/stac/collections/gone/items", token, json=ITEM)
     for path in ("/stac/collections/gone/items/draft-1", "/stac/collections/gone", f"/api/v1/clients/{client_id}"):

@@ -12,6 +12,9 @@ from exchange.catalog.models import Collection, Item
 from exchange.core.db import db
 from tests.catalog.test_bulk import item
 
+#: NDJSON on PostgreSQL is imported by forked writers, which read and write committed rows.
+pytestmark = pytest.mark.committed
+
 
 def collection(cid: str) -> dict:
     return {"type": "Collection", "id": cid, "description": f"collection {cid}", "license": "CC0-1.0"}

@@ -15,6 +15,9 @@ from exchange.core.db import db
 from tests.catalog.test_bulk import item
 from tests.catalog.test_import import collection
 
+#: NDJSON on PostgreSQL is imported by forked writers, which read and write committed rows.
+pytestmark = pytest.mark.committed
+
 
 @pytest.fixture
 def postgres_only(backend):

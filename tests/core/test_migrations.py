@@ -56,6 +56,7 @@ def test_upgrade_on_empty_database_reaches_head(empty_database, tmp_path, backen
 
 
 # PostGIS's geometry is unknown to plain SQLAlchemy reflection; the column is still compared by presence.
+@pytest.mark.committed  # Alembic compares on a connection of its own
 @pytest.mark.filterwarnings("ignore:Did not recognize type 'geometry'")
 def test_models_match_migrations(app):
     """A model change without its Alembic revision fails here."""

@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 import requests
 from werkzeug.serving import make_server
 
 from storage.embedded import free_ports
+from tests.conftest import SHUTDOWN_POLL_SECONDS
 
 PAGES = ["/", "/login", "/api/docs", "/api/openapi.json", "/healthz", "/api/v1/clients", "/no-such-page"]
 
@@ -46,13 +48,15 @@ def test_hsts_under_https(make_app):
         assert client.get(path).headers["Strict-Transport-Security"].startswith("max-age="), path
 
 
+@pytest.mark.committed  # served from a thread of its own
 def test_server_header_names_no_versions(app):
     """The server `sdx run` starts (its request handler) does not advertise Werkzeug or Python."""
     from exchange.core.security import QuietRequestHandler
 
     (port,) = free_ports(1)
     server = make_server("127.0.0.1", port, app, threaded=True, request_handler=QuietRequestHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": SHUTDOWN_POLL_SECONDS},
+                              daemon=True)
     thread.start()
     try:
         response = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5)

@@ -115,8 +115,8 @@ class Provider:
 
 def make_provider(live, email: str, org: str, collection: str) -> Provider:
     live.user(email, roles=("provider",), org=org, kind="provider")
-    client_id, secret = live.client(email, SCOPES)
-    token = live.client_credentials_token(client_id, secret)["access_token"]
+    client_id, _ = live.client(email, SCOPES)
+    token = live.minted_token(client_id)
     response = live.api("POST", "/stac/collections", token, json={
         "type": "Collection", "id": collection, "description": f"{org}'s products", "license": "proprietary"})
     assert response.status_code == 201, response.text

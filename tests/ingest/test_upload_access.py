@@ -8,8 +8,8 @@ BODY = {"filename": "x.tif", "size": 1000, "sha256": "a" * 64, "media_type": GEO
 
 def _token(live, email: str, roles: tuple, scopes: str, org: str, kind: str) -> str:
     live.user(email, roles=roles, org=org, kind=kind)
-    client_id, secret = live.client(email, scopes)
-    return live.client_credentials_token(client_id, secret)["access_token"]
+    client_id, _ = live.client(email, scopes)
+    return live.minted_token(client_id)
 
 
 def test_another_organisation_gets_no_upload_url_and_cannot_touch_uploads(provider, upload_live, tmp_path):
@@ -55,8 +55,8 @@ def test_buyers_admins_and_anonymous_callers_cannot_upload(provider, upload_live
 
 def test_a_provider_token_without_the_upload_scope_is_refused(provider, upload_live):
     pid = provider.new_product("scoped-1")
-    client_id, secret = upload_live.client("uploader@acme.example", "catalog:read catalog:write")
-    token = upload_live.client_credentials_token(client_id, secret)["access_token"]
+    client_id, _ = upload_live.client("uploader@acme.example", "catalog:read catalog:write")
+    token = upload_live.minted_token(client_id)
     response = upload_live.api("POST", f"/api/v1/products/{pid}/assets/data/uploads", token, json=BODY)
     assert response.status_code == 403 and "uploads:write" in response.headers["WWW-Authenticate"]
 
