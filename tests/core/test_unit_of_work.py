@@ -14,6 +14,9 @@ from auth.models import Organisation, OrgKind
 from exchange.core.db import TransactionRolledBack, db, unit_of_work
 from exchange.policy import SYSTEM
 
+#: What a unit of work commits is checked from other connections, as a worker would see it.
+pytestmark = pytest.mark.committed
+
 #: What the worker saw when the task ran: org id -> org name read from the database (None: not there).
 SEEN: dict[str, str | None] = {}
 DONE = threading.Event()

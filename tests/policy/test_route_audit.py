@@ -182,6 +182,7 @@ def _callers_and_values(app: Flask) -> tuple[dict, dict]:
     return callers, values
 
 
+@pytest.mark.committed  # bearer tokens are checked on a connection of their own
 def test_every_route_that_reaches_data_asks_the_policy(app):
     callers, values = _callers_and_values(app)
     findings, reached = audit(app, callers, values)
