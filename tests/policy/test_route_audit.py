@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from contextlib import contextmanager
 
+import pytest
 from flask import Flask
 from sqlalchemy import event, select
 
