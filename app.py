@@ -110,7 +110,7 @@ def create_app(config: dict | None = None) -> Flask:
     from auth import oauth_server
     from auth.api import blp as accounts_blp
     from auth.views import bp as oauth_bp, limiter
-    from exchange.catalog.api import bp as stac_bp, document as document_stac
+    from exchange.catalog.api import blp as stac_blp
     from exchange.core.health import bp as health_bp
     from exchange.ingest.api import blp as uploads_blp
     from exchange.web.account import bp as account_bp
@@ -118,10 +118,9 @@ def create_app(config: dict | None = None) -> Flask:
 
     api.register_blueprint(accounts_blp)
     api.register_blueprint(uploads_blp)
+    api.register_blueprint(stac_blp)
     app.register_blueprint(health_bp)
     app.register_blueprint(oauth_bp)
-    app.register_blueprint(stac_bp)
-    document_stac(app, api.spec)
     oauth_server.init_app(app)
     limiter.init_app(app)
     app.register_blueprint(web_bp)
