@@ -11,6 +11,8 @@ deciding it), the planner's part in ``planner``, the STAC documents in ``schemas
 """
 from __future__ import annotations
 
+from functools import partial
+
 from sqlalchemy import exists, or_, select, true
 from sqlalchemy.exc import OperationalError
 
@@ -111,9 +113,10 @@ def search(identity: Identity, request: SearchRequest, *, collection_id: str | N
     """A page of the items the caller may see that match ``request`` (in one collection, when given)."""
     planner.plan_each_search()
     try:
-        order = order_of(request, lambda: _scope(identity, collection_id))
-        found = query.conditions(request, order, visible=visible_items(identity),
-                                 scope=lambda: _scope(identity, collection_id), collection_id=collection_id)
+        scope = partial(_scope, identity, collection_id)  # asked only when a document property is named
+        order = order_of(request, scope)
+        found = query.conditions(request, order, visible=visible_items(identity), scope=scope,
+                                 collection_id=collection_id)
         return query.page(request, order, found)
     except OperationalError as exc:
         if getattr(exc.orig, "sqlstate", None) != QUERY_CANCELED:
