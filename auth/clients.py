@@ -17,6 +17,7 @@ from exchange.policy import Identity, decide, require
 from auth.schemas import ClientInSchema
 from auth.policies import holdable_scopes, identity_of
 from auth.scopes import SCOPES, join_scope, parse_scope
+from exchange.core import paging
 from exchange.core.db import db, unit_of_work
 from exchange.core.problems import NotFound, ValidationProblem, load_or_problem
 
@@ -75,15 +76,19 @@ def create_client(identity: Identity, data: dict, *, owner: User | None = None) 
 
 
 def _page(query, after: str | None, limit: int) -> tuple[list[OAuthClient], str | None]:
-    """A page of clients after the cursor, which must be a client id of this listing (a ``next``)."""
+    """A page of clients after the cursor, which must hold a client id of this listing (a ``next``)."""
     if after is not None:
-        if db.session.scalar(query.where(OAuthClient.client_id == after)) is None:
+        try:
+            last = paging.decode_key(after)
+        except paging.BadCursor:
+            last = None
+        if last is None or db.session.scalar(query.where(OAuthClient.client_id == last)) is None:
             raise ValidationProblem("The page cursor is invalid; see errors.", errors=[
                 {"field": "after", "message": "Not a cursor of this listing: pass the `next` of the previous "
                                               "page, or leave it out for the first page."}])
-        query = query.where(OAuthClient.client_id > after)
-    rows = list(db.session.scalars(query.order_by(OAuthClient.client_id).limit(limit + 1)))
-    return rows[:limit], (rows[limit - 1].client_id if len(rows) > limit else None)
+        query = query.where(OAuthClient.client_id > last)
+    rows, more = paging.cut(list(db.session.scalars(query.order_by(OAuthClient.client_id).limit(limit + 1))), limit)
+    return rows, (paging.encode(rows[-1].client_id) if more else None)
 
 
 def list_own_clients(identity: Identity, *, after: str | None, limit: int) -> tuple[list[OAuthClient], str | None]:

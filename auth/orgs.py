@@ -1,6 +1,6 @@
 """Administrators find organisations, e.g. the pending ones waiting for approval.
 
-Pages run oldest first by (created_at, id); the cursor is the id of the last organisation of the
+Pages run oldest first by (created_at, id); the cursor holds the id of the last organisation of the
 previous page, so an organisation signing up meanwhile never shifts or repeats a page.
 """
 from __future__ import annotations
@@ -11,6 +11,7 @@ from sqlalchemy import and_, or_, select
 
 from auth.models import Organisation, OrgStatus, User
 from exchange.policy import Identity, require
+from exchange.core import paging
 from exchange.core.db import db
 from exchange.core.problems import NotFound, ValidationProblem
 
@@ -43,17 +44,17 @@ def list_orgs(identity: Identity, *, status: OrgStatus | None, after: str | None
         query = query.where(Organisation.status == status)
     if after:
         try:
-            last = db.session.get(Organisation, uuid.UUID(after))
-        except ValueError:
+            last = db.session.get(Organisation, uuid.UUID(paging.decode_key(after)))
+        except ValueError:  # paging.BadCursor is one
             raise _bad_cursor() from None
         if last is None:
             raise _bad_cursor()
         query = query.where(or_(Organisation.created_at > last.created_at,
                                 and_(Organisation.created_at == last.created_at, Organisation.id > last.id)))
-    rows = list(db.session.scalars(query.order_by(Organisation.created_at, Organisation.id).limit(limit + 1)))
-    page = rows[:limit]
+    page, more = paging.cut(list(db.session.scalars(query.order_by(Organisation.created_at, Organisation.id)
+                                                    .limit(limit + 1))), limit)
     emails = _signup_emails([org.id for org in page]) if page else {}
-    return [_view(org, emails) for org in page], (str(page[-1].id) if len(rows) > limit else None)
+    return [_view(org, emails) for org in page], (paging.encode(str(page[-1].id)) if more else None)
 
 
 def get_org(identity: Identity, org_id: uuid.UUID) -> dict:

@@ -1,53 +1,66 @@
-"""The STAC API under /stac (thin: parse, call the catalogue services, render STAC JSON)."""
+"""The STAC API under /stac (thin: parse, call the catalogue services, answer STAC JSON).
+
+A flask-smorest blueprint, so the routes are in the OpenAPI document like every other domain's; its
+decorators here only document (``doc``/``alt_response``): the answers are the renderers' dicts as
+``jsonify`` writes them, never loaded or dumped through marshmallow.
+"""
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
-from flask import Blueprint, Response, current_app, jsonify, redirect, request
+from flask import Response, current_app, jsonify, redirect, request
+from flask.views import MethodView
+from flask_smorest import Blueprint
 
 from auth.tokens import current_identity, require_scopes
-from exchange.catalog import assets, batches, property_indexes, service, transactions
-from exchange.catalog.models import Collection
+from exchange.catalog import assets, batches, property_indexes, schemas, service, transactions
+from exchange.catalog.schemas import GEOJSON
 from exchange.catalog.search import build_request
 from exchange.catalog.stac import pointer
+from exchange.core import paging
 from exchange.core.body import json_object
 from exchange.core.limits import LimitExceeded
-from exchange.core.location import location
+from exchange.core.location import LOCATION_HEADER, location
 from exchange.core.problems import ValidationProblem
-from exchange.core.responses import OPENAPI_MEDIA_TYPE
 
-bp = Blueprint("stac", __name__, url_prefix="/stac")
-
-GEOJSON = "application/geo+json"
-_CQL2 = "http://www.opengis.net/spec/cql2/1.0/conf"
-CONFORMANCE = [
-    "https://api.stacspec.org/v1.0.0/core",
-    "https://api.stacspec.org/v1.0.0/collections",
-    "https://api.stacspec.org/v1.0.0/ogcapi-features",
-    "https://api.stacspec.org/v1.0.0/item-search",
-    "https://api.stacspec.org/v1.0.0/item-search#fields",
-    "https://api.stacspec.org/v1.0.0/item-search#sort",
-    "https://api.stacspec.org/v1.1.0/item-search#sort",
-    "https://api.stacspec.org/v1.0.0/item-search#query",
-    "https://api.stacspec.org/v1.0.0/item-search#filter",
-    "https://api.stacspec.org/v1.0.0/ogcapi-features#fields",
-    "https://api.stacspec.org/v1.0.0/ogcapi-features#sort",
-    "https://api.stacspec.org/v1.0.0/ogcapi-features#query",
-    "https://api.stacspec.org/v1.0.0/ogcapi-features/extensions/transaction",
-    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
-    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
-    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
-    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
-    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
-    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/simpletx",
-    f"{_CQL2}/cql2-text", f"{_CQL2}/cql2-json", f"{_CQL2}/basic-cql2",
-    f"{_CQL2}/advanced-comparison-operators", f"{_CQL2}/basic-spatial-functions",
-]
-QUERYABLES_REL = "http://www.opengis.net/def/rel/ogc/1.0/queryables"
+blp = Blueprint("stac", __name__, url_prefix="/stac", description="STAC API: collections, items and item search")
 #: Items of one bulk request or posted FeatureCollection (the console import streams any number).
 MAX_BULK_ITEMS = 10_000
-READ = require_scopes("catalog:read", allow_anonymous=True)
-WRITE = require_scopes("catalog:write")
+PROBLEM = "application/problem+json"
+
+
+def _security(scopes: tuple[str, ...], anonymous: bool) -> list[dict]:
+    return [{"oauth2": list(scopes)}] + ([{}] if anonymous else [])
+
+
+def _guard(*scopes: str, anonymous: bool = False):
+    """``require_scopes``, and the same scopes stated in the OpenAPI document (anonymous: no token too)."""
+    def decorate(view):
+        return require_scopes(*scopes, allow_anonymous=anonymous)(blp.doc(security=_security(scopes, anonymous))(view))
+    return decorate
+
+
+READ = _guard("catalog:read", anonymous=True)
+READ_SECURITY = _security(("catalog:read",), True)
+WRITE = _guard("catalog:write")
+
+
+def _answers(status: int, schema, *, media_type: str = "application/json", description: str | None = None,
+             problems: tuple[int, ...] = (400,), headers: dict | None = None):
+    """Document the answer and the problems a route gives (documentation only: nothing is serialised)."""
+    def decorate(view):
+        for code in problems:
+            view = blp.alt_response(code, schema=schemas.ProblemSchema, content_type=PROBLEM,
+                                    description="Invalid parameters or body" if code == 400 else None)(view)
+        return blp.alt_response(status, schema=schema, content_type=media_type, description=description,
+                                headers=headers, success=True)(view)
+    return decorate
+
+
+def _body(schema):
+    return blp.doc(requestBody={"content": {"application/json": {"schema": schema}}})
+
+
+def _query(schema):
+    return blp.doc(parameters=[{"in": "query", "schema": schema}])
 
 
 def base_url() -> str:
@@ -63,81 +76,63 @@ def _stac(payload: dict, status: int = 200, media_type: str = "application/json"
 
 
 # -- landing, conformance, queryables ---------------------------------------------------------------
-@bp.get("/")
+@blp.get("/")
 @READ
+@_answers(200, schemas.LandingSchema, problems=())
 def landing():
-    stac = f"{base_url()}/stac"
-    return _stac({
-        "type": "Catalog", "stac_version": "1.0.0", "id": "sdx", "title": "SDX — Satellite Data Exchange",
-        "description": "Satellite products published on SDX.", "conformsTo": CONFORMANCE,
-        "links": [
-            {"rel": "self", "type": "application/json", "href": f"{stac}/"},
-            {"rel": "root", "type": "application/json", "href": f"{stac}/"},
-            {"rel": "conformance", "type": "application/json", "href": f"{stac}/conformance"},
-            {"rel": "data", "type": "application/json", "href": f"{stac}/collections"},
-            {"rel": "search", "type": GEOJSON, "method": "GET", "href": f"{stac}/search"},
-            {"rel": "search", "type": GEOJSON, "method": "POST", "href": f"{stac}/search"},
-            {"rel": "http://www.opengis.net/def/rel/ogc/1.0/queryables", "type": "application/schema+json",
-             "href": f"{stac}/queryables"},
-            {"rel": "service-desc", "type": OPENAPI_MEDIA_TYPE,
-             "href": f"{base_url()}/api/openapi.json"},
-            {"rel": "service-doc", "type": "text/html", "href": f"{base_url()}/api/docs"},
-        ],
-    })
+    """The STAC landing page: what this API conforms to and where everything is."""
+    return _stac(schemas.landing(base_url()))
 
 
-@bp.get("/conformance")
+@blp.get("/conformance")
 @READ
+@_answers(200, schemas.ConformanceSchema, problems=())
 def conformance():
-    return _stac({"conformsTo": CONFORMANCE})
+    """The conformance classes this API implements."""
+    return _stac({"conformsTo": schemas.CONFORMANCE})
 
 
-def _queryables_schema(url: str, carried: dict[str, set[str]]) -> dict:
-    """The promoted columns plus every property the items carry (``carried``: name -> JSON types).
-    ``additionalProperties: false``: the list is complete, a filter on any other name is refused."""
-    kinds = {"number": {"type": "number"}, "string": {"type": "string"},
-             "timestamp": {"type": "string", "format": "date-time"},
-             "geometry": {"$ref": "https://geojson.org/schema/Geometry.json"}}
-    listed = {name: dict(kinds[q.kind], title=name) for name, q in service.QUERYABLES.items()}
-    for name, types in sorted(carried.items()):
-        listed[name] = {"title": name, "type": types.pop() if len(types) == 1 else sorted(types)}
-    return {"$schema": "https://json-schema.org/draft/2019-09/schema", "$id": url, "type": "object",
-            "title": "Queryables", "additionalProperties": False, "properties": listed}
-
-
-@bp.get("/queryables")
+@blp.get("/queryables")
 @READ
+@_answers(200, schemas.QueryablesSchema, media_type="application/schema+json", problems=())
 def queryables():
-    return _stac(_queryables_schema(f"{base_url()}/stac/queryables", service.carried_properties(current_identity())),
+    """The properties a filter may name, across every collection the caller may see (JSON Schema)."""
+    return _stac(schemas.queryables(f"{base_url()}/stac/queryables", service.carried_properties(current_identity())),
                  media_type="application/schema+json")
 
 
-@bp.get("/collections/<cid>/queryables")
+@blp.get("/collections/<cid>/queryables")
 @READ
+@_answers(200, schemas.QueryablesSchema, media_type="application/schema+json", problems=(404,))
 def collection_queryables(cid: str):
+    """The properties a filter may name within one collection (JSON Schema)."""
     carried = service.carried_properties(current_identity(), cid)
-    return _stac(_queryables_schema(f"{base_url()}/stac/collections/{cid}/queryables", carried),
+    return _stac(schemas.queryables(f"{base_url()}/stac/collections/{cid}/queryables", carried),
                  media_type="application/schema+json")
 
 
 # -- property indexes (the collection's provider or an admin) -----------------------------------------
-@bp.get("/collections/<cid>/property-indexes")
+@blp.get("/collections/<cid>/property-indexes")
 @WRITE
+@_answers(200, schemas.PropertyIndexListSchema, problems=(404,))
 def list_property_indexes(cid: str):
     """The indexes asked for on properties of the collection's items, with their status."""
     return _stac({"indexes": [property_indexes.view(i) for i in property_indexes.list_indexes(current_identity(), cid)]})
 
 
-@bp.post("/collections/<cid>/property-indexes")
+@blp.post("/collections/<cid>/property-indexes")
 @WRITE
+@_body(schemas.PropertyIndexRequestSchema)
+@_answers(202, schemas.PropertyIndexSchema, problems=(400, 404))
 def create_property_index(cid: str):
     """Ask for an index on a property (body {"name", "kind": "number"|"string"}); built in the background."""
     index = property_indexes.request_index(current_identity(), cid, json_object())
     return _stac(property_indexes.view(index), 202)
 
 
-@bp.delete("/collections/<cid>/property-indexes/<name>")
+@blp.delete("/collections/<cid>/property-indexes/<name>")
 @WRITE
+@_answers(204, None, problems=(404,))
 def delete_property_index(cid: str, name: str):
     """Drop the indexes on a property of the collection (each kind)."""
     property_indexes.drop_indexes(current_identity(), cid, name)
@@ -145,80 +140,54 @@ def delete_property_index(cid: str, name: str):
 
 
 # -- collections ------------------------------------------------------------------------------------
-def render_collection(collection: Collection) -> dict:
-    doc = dict(collection.data)
-    url = f"{base_url()}/stac/collections/{collection.id}"
-    doc["links"] = [
-        {"rel": "self", "type": "application/json", "href": url},
-        {"rel": "root", "type": "application/json", "href": f"{base_url()}/stac/"},
-        {"rel": "parent", "type": "application/json", "href": f"{base_url()}/stac/"},
-        {"rel": "items", "type": GEOJSON, "href": f"{url}/items"},
-        {"rel": QUERYABLES_REL, "type": "application/schema+json", "href": f"{url}/queryables"},
-        *(link for link in doc.get("links", []) if link.get("rel") != QUERYABLES_REL),  # ours replaces theirs
-    ]
-    doc["sdx:owner"] = str(collection.owner_org_id)
-    return doc
-
-
-@bp.get("/collections")
+@blp.get("/collections")
 @READ
+@_answers(200, schemas.CollectionsSchema, problems=())
 def collections():
-    rendered = [render_collection(c) for c in service.list_collections(current_identity())]
-    return _stac({"collections": rendered, "links": [
-        {"rel": "self", "type": "application/json", "href": f"{base_url()}/stac/collections"},
-        {"rel": "root", "type": "application/json", "href": f"{base_url()}/stac/"}]})
+    """The collections the caller may see."""
+    return _stac(schemas.collections(service.list_collections(current_identity()), base_url()))
 
 
-@bp.get("/collections/<cid>")
+@blp.get("/collections/<cid>")
 @READ
+@_answers(200, schemas.CollectionSchema, problems=(404,))
 def collection(cid: str):
-    return _stac(render_collection(service.get_collection(current_identity(), cid)))
+    """One collection."""
+    return _stac(schemas.collection(service.get_collection(current_identity(), cid), base_url()))
 
 
-@bp.post("/collections")
+@blp.post("/collections")
 @WRITE
+@_body(schemas.CollectionSchema)
+@_answers(201, schemas.CollectionSchema, headers=LOCATION_HEADER)
 def create_collection():
+    """Create a collection, owned by the caller's organisation."""
     created = transactions.create_collection(current_identity(), json_object())
-    return _stac(render_collection(created), 201, headers=location("stac.collection", cid=created.id))
+    return _stac(schemas.collection(created, base_url()), 201, headers=location("stac.collection", cid=created.id))
 
 
-@bp.put("/collections/<cid>")
+@blp.put("/collections/<cid>")
 @WRITE
+@_body(schemas.CollectionSchema)
+@_answers(200, schemas.CollectionSchema, problems=(400, 404))
 def replace_collection(cid: str):
-    return _stac(render_collection(transactions.update_collection(current_identity(), cid, json_object())))
+    """Replace a collection's document (its owner or an admin)."""
+    updated = transactions.update_collection(current_identity(), cid, json_object())
+    return _stac(schemas.collection(updated, base_url()))
 
 
-@bp.delete("/collections/<cid>")
+@blp.delete("/collections/<cid>")
 @WRITE
+@_answers(204, None, problems=(404,))
 def delete_collection(cid: str):
+    """Delete a collection (its owner or an admin)."""
     transactions.delete_collection(current_identity(), cid)
     return "", 204
 
 
 # -- items and search -------------------------------------------------------------------------------
-#: How a count of matches is named in a page: OGC API Features' numberMatched only when counted, so no
-#: client takes an estimate or a lower bound for a count (STAC's context extension is deprecated).
-MATCHED_FIELDS = {"exact": "numberMatched", "estimate": "sdx:numberMatchedEstimate",
-                  "at_least": "sdx:numberMatchedAtLeast"}
-
-
-def _feature_collection(page: service.Page, search, link_for, self_link: dict) -> dict:
-    features = [service.render(item, base_url(), search) for item in page.items]
-    links = [dict(self_link, rel="self", type=GEOJSON),
-             {"rel": "root", "type": "application/json", "href": f"{base_url()}/stac/"}]
-    for rel, token in (("next", page.next_token), ("prev", page.prev_token)):
-        if token:
-            links.append(dict(link_for(token), rel=rel, type=GEOJSON))
-    body = {"type": "FeatureCollection", "features": features, "links": links, "numberReturned": len(features)}
-    if page.matched is not None:
-        body.update({name: getattr(page.matched, kind) for kind, name in MATCHED_FIELDS.items()
-                     if getattr(page.matched, kind) is not None})
-    return body
-
-
 def _get_link(path: str):
-    params = {k: v for k, v in request.args.items() if k != "token"}
-    return lambda token: {"href": f"{base_url()}{path}?{urlencode({**params, 'token': token})}", "method": "GET"}
+    return lambda token: {"href": paging.link(f"{base_url()}{path}", request.args, token), "method": "GET"}
 
 
 def _get_self() -> dict:
@@ -227,36 +196,57 @@ def _get_self() -> dict:
     return {"href": f"{base_url()}{request.path}" + (f"?{query}" if query else ""), "method": "GET"}
 
 
-@bp.get("/collections/<cid>/items")
+@blp.get("/collections/<cid>/items")
 @READ
+@_query(schemas.SearchArgsSchema)
+@_answers(200, schemas.ItemCollectionSchema, media_type=GEOJSON, description=schemas.PAGE_DESCRIPTION,
+          problems=(400, 404))
 def items(cid: str):
+    """The items of a collection, a page at a time (the search parameters apply)."""
     service.get_collection(current_identity(), cid)
     search = build_request(request.args.to_dict(), from_get=True)
     page = service.search(current_identity(), search, collection_id=cid)
-    return _stac(_feature_collection(page, search, _get_link(f"/stac/collections/{cid}/items"), _get_self()),
-                 media_type=GEOJSON)
+    return _stac(schemas.feature_collection(page, base_url(), search, _get_link(f"/stac/collections/{cid}/items"),
+                                            _get_self()), media_type=GEOJSON)
 
 
-@bp.get("/collections/<cid>/items/<iid>")
+@blp.get("/collections/<cid>/items/<iid>")
 @READ
+@_answers(200, schemas.ItemSchema, media_type=GEOJSON, problems=(404,))
 def item(cid: str, iid: str):
-    return _stac(service.render(service.get_item(current_identity(), cid, iid), base_url()), media_type=GEOJSON)
+    """One item."""
+    return _stac(schemas.item(service.get_item(current_identity(), cid, iid), base_url()), media_type=GEOJSON)
 
 
-@bp.route("/search", methods=["GET", "POST"])
-@READ
-def search():
-    if request.method == "GET":
-        params = request.args.to_dict()
-        link_for, self_link = _get_link("/stac/search"), _get_self()
-    else:
+def _search_page(params: dict, from_get: bool, link_for, self_link: dict):
+    query = build_request(params, from_get=from_get)
+    page = service.search(current_identity(), query)
+    return _stac(schemas.feature_collection(page, base_url(), query, link_for, self_link), media_type=GEOJSON)
+
+
+@blp.route("/search", endpoint="search")
+class Search(MethodView):
+    """Search the items the caller may see: area, time, CQL2 filter, sort and fields."""
+
+    decorators = [require_scopes("catalog:read", allow_anonymous=True)]
+
+    @blp.doc(security=READ_SECURITY)
+    @_query(schemas.SearchArgsSchema)
+    @_answers(200, schemas.ItemCollectionSchema, media_type=GEOJSON, description=schemas.PAGE_DESCRIPTION)
+    def get(self):
+        """Search the items the caller may see, by query parameters."""
+        return _search_page(request.args.to_dict(), True, _get_link("/stac/search"), _get_self())
+
+    @blp.doc(security=READ_SECURITY)
+    @_body(schemas.SearchBodySchema)
+    @_answers(200, schemas.ItemCollectionSchema, media_type=GEOJSON, description=schemas.PAGE_DESCRIPTION)
+    def post(self):
+        """Search the items the caller may see, by a JSON body (CQL2 JSON, sort and fields as objects)."""
         params = json_object()
         link_for = lambda token: {"href": f"{base_url()}/stac/search", "method": "POST",  # noqa: E731
                                   "body": {**params, "token": token}, "merge": False}
-        self_link = {"href": f"{base_url()}/stac/search", "method": "POST", "body": params}
-    query = build_request(params, from_get=request.method == "GET")
-    page = service.search(current_identity(), query)
-    return _stac(_feature_collection(page, query, link_for, self_link), media_type=GEOJSON)
+        return _search_page(params, False, link_for, {"href": f"{base_url()}/stac/search", "method": "POST",
+                                                      "body": params})
 
 
 def _repair() -> bool:
@@ -268,8 +258,12 @@ def _repair() -> bool:
     return value == "true"
 
 
-@bp.post("/collections/<cid>/items")
+@blp.post("/collections/<cid>/items")
 @WRITE
+@_query(schemas.RepairArgsSchema)
+@_body(schemas.ItemSchema)
+@_answers(201, schemas.ItemSchema, media_type=GEOJSON, problems=(400, 404), headers=LOCATION_HEADER,
+          description="Created: the item; for a posted FeatureCollection, {\"created\": how many}")
 def create_items(cid: str):
     """Create an item, or every item of a FeatureCollection (all or nothing)."""
     body = json_object()
@@ -279,7 +273,7 @@ def create_items(cid: str):
         created = batches.create_items(current_identity(), cid, features, repair=_repair())
         return _stac({"created": created}, 201)
     created = transactions.create_item(current_identity(), cid, body, repair=_repair())
-    return _stac(service.render(created, base_url()), 201, GEOJSON,
+    return _stac(schemas.item(created, base_url()), 201, GEOJSON,
                  headers=location("stac.item", cid=cid, iid=created.item_id))
 
 
@@ -308,8 +302,12 @@ def _bulk_items(body: dict) -> tuple[list, str]:
     return [dict(doc, id=key) if isinstance(doc, dict) else doc for key, doc in items.items()], method
 
 
-@bp.post("/collections/<cid>/bulk_items")
+@blp.post("/collections/<cid>/bulk_items")
 @WRITE
+@_query(schemas.RepairArgsSchema)
+@_body(schemas.BulkItemsSchema)
+@_answers(200, schemas.BulkResultSchema, problems=(400, 404))
+@blp.alt_response(207, schema=schemas.BulkResultSchema, description="Some items were refused (listed in failed)")
 def bulk_items(cid: str):
     """Insert (method insert) or insert and replace (upsert) many items; each is written or reported."""
     items, method = _bulk_items(json_object())
@@ -318,60 +316,51 @@ def bulk_items(cid: str):
     return _stac({"written": result.written, "failed": failures}, 200 if not failures else 207)
 
 
-@bp.put("/collections/<cid>/items/<iid>")
+@blp.put("/collections/<cid>/items/<iid>")
 @WRITE
+@_query(schemas.RepairArgsSchema)
+@_body(schemas.ItemSchema)
+@_answers(200, schemas.ItemSchema, media_type=GEOJSON, problems=(400, 404))
 def replace_item(cid: str, iid: str):
+    """Replace an item (its provider or an admin)."""
     updated = transactions.replace_item(current_identity(), cid, iid, json_object(), repair=_repair())
-    return _stac(service.render(updated, base_url()), media_type=GEOJSON)
+    return _stac(schemas.item(updated, base_url()), media_type=GEOJSON)
 
 
-@bp.patch("/collections/<cid>/items/<iid>")
+@blp.patch("/collections/<cid>/items/<iid>")
 @WRITE
+@_query(schemas.RepairArgsSchema)
+@_body(schemas.ItemSchema)
+@_answers(200, schemas.ItemSchema, media_type=GEOJSON, problems=(400, 404))
 def patch_item(cid: str, iid: str):
+    """Change some of an item's fields (a JSON merge patch)."""
     updated = transactions.patch_item(current_identity(), cid, iid, json_object(), repair=_repair())
-    return _stac(service.render(updated, base_url()), media_type=GEOJSON)
+    return _stac(schemas.item(updated, base_url()), media_type=GEOJSON)
 
 
-@bp.delete("/collections/<cid>/items/<iid>")
+@blp.delete("/collections/<cid>/items/<iid>")
 @WRITE
+@_answers(204, None, problems=(404,))
 def delete_item(cid: str, iid: str):
+    """Delete an item (its provider or an admin)."""
     transactions.delete_item(current_identity(), cid, iid)
     return "", 204
 
 
-@bp.get("/collections/<cid>/items/<iid>/assets/<key>/download")
+@blp.get("/collections/<cid>/items/<iid>/assets/<key>/download")
 @READ
+@_answers(302, None, description="Redirect to a short-lived presigned URL", problems=(404,))
 def download_asset(cid: str, iid: str, key: str):
     """A file SDX stores for the product, by a short-lived presigned URL (never an item's own href).
     Until the download gateway lands, only the owning provider may fetch a data file."""
     return redirect(assets.asset_source(current_identity(), cid, iid, key))
 
 
-@bp.get("/collections/<cid>/items/<iid>/thumbnail")
+@blp.get("/collections/<cid>/items/<iid>/thumbnail")
 @READ
+@_answers(200, None, media_type="image/png", problems=(404,))
 def item_thumbnail(cid: str, iid: str):
     """The product's preview (PNG), made by ingest from its first GeoTIFF."""
     response = Response(assets.thumbnail(current_identity(), cid, iid), mimetype="image/png")
     response.headers["Cache-Control"] = "private, max-age=300"
     return response
-
-
-def document(app, spec) -> None:
-    """Describe the STAC endpoints in the platform's OpenAPI document (its `service-desc`)."""
-    answers = {"200": {"description": "STAC JSON"}, "201": {"description": "Created (transactions)"},
-               "400": {"description": "Invalid parameters (problem+json)"}}
-    pages = dict(answers, **{"200": {"description": (
-        "A page of items (a GeoJSON FeatureCollection). The first page says how many items match: "
-        "`numberMatched` when they were counted; otherwise `sdx:numberMatchedEstimate` (the database's "
-        "estimate, possibly below the truth) and/or `sdx:numberMatchedAtLeast` (a lower bound).")}})
-    for rule in app.url_map.iter_rules():
-        if not rule.endpoint.startswith("stac."):
-            continue
-        view = app.view_functions[rule.endpoint]
-        scopes = list(getattr(view, "required_scopes", ()))
-        summary = (view.__doc__ or rule.endpoint.removeprefix("stac.").replace("_", " ")).strip().splitlines()[0]
-        responses = pages if rule.endpoint in ("stac.search", "stac.items") else answers
-        operations = {method.lower(): {"summary": summary, "tags": ["STAC"], "responses": responses,
-                                       "security": [{"oauth2": scopes}] + ([{}] if "catalog:read" in scopes else [])}
-                      for method in rule.methods - {"HEAD", "OPTIONS"}}
-        spec.path(rule=rule, operations=operations)

@@ -20,6 +20,7 @@ from exchange.policy import Identity, decide, require
 from exchange.catalog.models import Item, ItemStatus
 from exchange.catalog.service import product_for
 from exchange.core.celery import enqueue
+from exchange.core import paging
 from exchange.core.db import db, unit_of_work, utcnow
 from exchange.core.problems import Conflict, NotFound, ValidationProblem
 from exchange.ingest.models import AssetState, ProductAsset, Upload, UploadState
@@ -172,14 +173,12 @@ def list_uploads(identity: Identity, product_id: int, *, after: str | None, limi
     query = select(Upload).join(ProductAsset).where(ProductAsset.item_key == item.key)
     if after:
         try:
-            query = query.where(Upload.id > uuid.UUID(after))
-        except ValueError:
+            query = query.where(Upload.id > uuid.UUID(paging.decode_key(after)))
+        except ValueError:  # paging.BadCursor is one
             raise ValidationProblem("The cursor is not valid.", errors=[{"field": "after", "message": "bad cursor"}]) \
                 from None
-    uploads = list(db.session.scalars(query.order_by(Upload.id).limit(limit + 1)))
-    more = len(uploads) > limit
-    uploads = uploads[:limit]
-    return [upload_view(u) for u in uploads], (str(uploads[-1].id) if more else None)
+    uploads, more = paging.cut(list(db.session.scalars(query.order_by(Upload.id).limit(limit + 1))), limit)
+    return [upload_view(u) for u in uploads], (paging.encode(str(uploads[-1].id)) if more else None)
 
 
 def part_urls(identity: Identity, upload_id: uuid.UUID, numbers: list[int]) -> dict:

@@ -119,19 +119,20 @@ def test_a_filter_on_an_indexed_property_within_the_collection_uses_the_index(li
     """The search's own conditions (as the page and the count use them), EXPLAINed."""
     answer = live.api("POST", PATH, orbits, json={"name": "sat:relative_orbit", "kind": "number"}).json()
     with live.app.app_context():
-        from exchange.catalog import service
+        from exchange.catalog import planner, query, service
         from exchange.catalog.ordering import order_of
         from exchange.catalog.models import Item
         from exchange.catalog.search import build_request
         from exchange.core.db import db
 
         request = build_request({"collections": ["orbits"], "filter": "\"sat:relative_orbit\" < 3"}, from_get=False)
-        conditions = service._conditions(SYSTEM, request, None, order_of(request, lambda: None))[0]
+        conditions = query.conditions(request, order_of(request, lambda: None), visible=service.visible_items(SYSTEM),
+                                      scope=lambda: service._scope(SYSTEM, None), collection_id=None)[0]
         statement = select(Item.key).where(*conditions)
         db.session.execute(text("ANALYZE items"))
         if backend == "postgresql":
             db.session.execute(text("SET LOCAL enable_seqscan = off"))  # 30 rows: a scan would be cheaper anyway
-            plan = json.dumps(db.session.execute(service.Explain(statement)).scalar())
+            plan = json.dumps(db.session.execute(planner.Explain(statement)).scalar())
         else:
             compiled = statement.compile(dialect=db.engine.dialect)
             plan = str(db.session.connection().exec_driver_sql(

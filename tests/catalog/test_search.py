@@ -141,9 +141,9 @@ def test_fields_and_sort(samples):
 def test_broad_spatial_search_with_more_than_the_exact_count_cap(samples, backend, monkeypatch):
     """Above the cap no numberMatched: what is known is given under its own name, an estimate
     (PostgreSQL's planner) or a lower bound (SQLite: more than the cap)."""
-    from exchange.catalog import service
+    from exchange.catalog import query
 
-    monkeypatch.setattr(service, "COUNT_CAP", 50)
+    monkeypatch.setattr(query, "COUNT_CAP", 50)
     client = samples.test_client()
     for body in ({"bbox": [-180, -90, 180, 90]}, {"intersects": {"type": "Polygon", "coordinates": [
             [[-179, -89], [179, -89], [179, 89], [-179, 89], [-179, -89]]]}}):
@@ -164,7 +164,8 @@ def test_number_matched_is_counted_only_when_the_planner_finds_the_count_cheap(s
     always counts. A search that reads the datetime range and tests footprints unindexed is
     estimated from the indexable form."""
     from exchange.policy import SYSTEM
-    from exchange.catalog import service
+    from exchange.catalog import planner, service
+    from exchange.catalog.query import Matched
     from exchange.catalog.search import SearchRequest
     from exchange.core.db import db
 
@@ -174,22 +175,22 @@ def test_number_matched_is_counted_only_when_the_planner_finds_the_count_cheap(s
         (SearchRequest(geometry=bbox_geometry(box), interval=(parse_rfc3339("2000-01-01T00:00:00Z"), None), limit=2),
          oracle.ids(geometry=bbox_geometry(box), start=parse_rfc3339("2000-01-01T00:00:00Z"))),
     ]
-    monkeypatch.setattr(service, "TIME_FIRST_RATIO", 0)  # count the second one by datetime, footprints unindexed
+    monkeypatch.setattr(planner, "TIME_FIRST_RATIO", 0)  # count the second one by datetime, footprints unindexed
     with samples.app_context():
         postgresql = db.engine.dialect.name == "postgresql"
         page = service.search(SYSTEM, searches[0][0])
-        assert page.matched == service.Matched(exact=len(searches[0][1]))  # cheap: counted
-        monkeypatch.setattr(service, "COUNT_COST_LIMIT", float("inf"))  # any count is cheap enough
+        assert page.matched == Matched(exact=len(searches[0][1]))  # cheap: counted
+        monkeypatch.setattr(planner, "COUNT_COST_LIMIT", float("inf"))  # any count is cheap enough
         for request, expected in searches:
             assert len(expected) > request.limit
-            assert service.search(SYSTEM, request).matched == service.Matched(exact=len(expected))
-        monkeypatch.setattr(service, "COUNT_COST_LIMIT", 0)  # every count too expensive
+            assert service.search(SYSTEM, request).matched == Matched(exact=len(expected))
+        monkeypatch.setattr(planner, "COUNT_COST_LIMIT", 0)  # every count too expensive
         for request, expected in searches:
             matched = service.search(SYSTEM, request).matched
             if postgresql:
                 assert matched.exact is None and matched.at_least is None and matched.estimate >= 1
             else:
-                assert matched == service.Matched(exact=len(expected))
+                assert matched == Matched(exact=len(expected))
     body = samples.test_client().get("/stac/search?collections=naip&limit=2").json
     assert len(body["features"]) == 2
     if postgresql:  # still too expensive: an estimate, under its own name
@@ -227,7 +228,7 @@ def test_items_with_only_a_time_range_match_by_overlap(samples):
 def test_footprint_and_datetime_match_the_oracle_whichever_index_leads(samples, oracle, monkeypatch):
     """A search with a bbox and a datetime range reads through the spatial index or, on PostgreSQL
     when the range is the narrower of the two, through the datetime index alone: same ids."""
-    from exchange.catalog import service
+    from exchange.catalog import planner
 
     client = samples.test_client()
     rng = random.Random(13)
@@ -239,10 +240,10 @@ def test_footprint_and_datetime_match_the_oracle_whichever_index_leads(samples, 
         day = start - timedelta(days=rng.randint(0, 60))
         later = day + timedelta(days=rng.randint(1, 120))
         cases.append((box, day, later))
-    for ratio, page_ratio in ((service.TIME_FIRST_RATIO, service.PAGE_TIME_FIRST_RATIO), (0, 0), (10**9, 10**9),
+    for ratio, page_ratio in ((planner.TIME_FIRST_RATIO, planner.PAGE_TIME_FIRST_RATIO), (0, 0), (10**9, 10**9),
                               (10**9, 0), (0, 10**9)):  # as measured; always time first; never; page or count
-        monkeypatch.setattr(service, "TIME_FIRST_RATIO", ratio)
-        monkeypatch.setattr(service, "PAGE_TIME_FIRST_RATIO", page_ratio)
+        monkeypatch.setattr(planner, "TIME_FIRST_RATIO", ratio)
+        monkeypatch.setattr(planner, "PAGE_TIME_FIRST_RATIO", page_ratio)
         nonempty = 0
         for box, day, later in cases:
             expected = oracle.ids(geometry=bbox_geometry(box), start=day, end=later)

@@ -204,3 +204,22 @@ def test_stac_endpoints_are_in_the_openapi_document(client):
         assert "sdx:numberMatchedEstimate" in spec["paths"][path][method]["responses"]["200"]["description"]
     service_desc = next(link for link in client.get("/stac/").json["links"] if link["rel"] == "service-desc")
     assert service_desc["href"].endswith("/api/openapi.json")
+
+
+def test_stac_operations_document_their_bodies_answers_and_scopes(client):
+    """A client generator finds what to send and what comes back, under the media types actually served."""
+    spec = client.get("/api/openapi.json").json
+    search = spec["paths"]["/stac/search"]
+    assert search["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/SearchBody")
+    assert "requestBody" not in search["get"]
+    assert {"bbox", "datetime", "filter", "filter-lang", "token"} <= {p["name"] for p in search["get"]["parameters"]}
+    page = search["get"]["responses"]["200"]["content"]["application/geo+json"]["schema"]
+    assert page["$ref"].endswith("/ItemCollection")
+    assert "application/problem+json" in search["post"]["responses"]["400"]["content"]
+    item = spec["paths"]["/stac/collections/{cid}/items/{iid}"]
+    assert item["get"]["responses"]["200"]["content"]["application/geo+json"]["schema"]["$ref"].endswith("/Item")
+    assert item["get"]["security"] == [{"oauth2": ["catalog:read"]}, {}]
+    assert item["put"]["security"] == [{"oauth2": ["catalog:write"]}]
+    assert "application/schema+json" in spec["paths"]["/stac/queryables"]["get"]["responses"]["200"]["content"]
+    created = spec["paths"]["/stac/collections"]["post"]["responses"]["201"]
+    assert "Location" in created["headers"] and created["content"]["application/json"]["schema"]["$ref"]
