@@ -1,6 +1,6 @@
 """The accounts domain's rules: organisations and users, OAuth clients, and what OAuth may grant.
 
-Registered when this module is imported (``exchange.policy.registry`` does so on first use).
+Registered when this module is imported, which the domain's ``init_app`` does.
 """
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ for _action in ("client:create", "client:list-own", "client:read", "client:delet
 # What a user's role lets them (and their clients, and the codes they consent to) hold. Asked
 # whatever the organisation's state: whether it may hold tokens at all is the OAuth server's check.
 register("oauth:hold-scope", Rule(
-    signed_in=False, active_org=False,
+    signed_in=False, active_org=False, needs_resource=True,
     grants=(Grant("role-scopes", "the user's role allows this scope",
                   test=lambda i, scope: any(scope in ROLE_SCOPES[role] for role in i.roles)),),
     refused=("role-scopes", "the user's role does not allow this scope")))
@@ -59,7 +59,7 @@ register("oauth:hold-scope", Rule(
 # RFC 7662: a client may introspect the tokens issued to it; an administrator's client, any token.
 # The identity is the client's owner acting through it (``identity_of(owner, client_id=…)``).
 register("oauth:introspect", Rule(
-    signed_in=False, active_org=False,
+    signed_in=False, active_org=False, needs_resource=True,
     grants=(Grant("ownership", "a client may introspect its own tokens",
                   test=lambda i, token: token.client_id == i.extra.get("client_id")),
             Grant("role-admin", "an administrator's client may introspect any token",

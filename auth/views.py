@@ -172,6 +172,7 @@ def _query_string_refused():
 def issue_token():
     if (refused := _query_string_refused()) is not None:
         return refused
+    keys.signing_key()  # a first key is made and committed on its own, never inside the token's transaction
     with unit_of_work():
         return _server().create_token_response()
 

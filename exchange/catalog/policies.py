@@ -2,7 +2,7 @@
 
 Reading has both forms: ``decide(identity, "item:read", item)`` for one item and
 ``query_filter(identity, "item:read", Item)`` for search and lists (likewise "collection:read").
-Registered when this module is imported (``exchange.policy.registry`` does so on first use).
+Registered when this module is imported, which the domain's ``init_app`` does.
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from sqlalchemy import exists, select
 from auth.models import Role
 from exchange.catalog.models import Item, ItemStatus
 from exchange.core.db import db
-from exchange.policy import Grant, Identity, Rule, register
+from exchange.policy import Grant, Identity, Rule, owner_org, register
 
 
 def _admin(identity: Identity) -> bool:
@@ -21,9 +21,6 @@ def _admin(identity: Identity) -> bool:
 def _provider(identity: Identity) -> bool:
     return identity.acts_as(Role.provider)
 
-
-def _owner_org(resource):
-    return getattr(resource, "owner_org_id", None) or getattr(resource, "provider_org_id", None)
 
 
 def _holds_published(collection) -> bool:
@@ -38,7 +35,7 @@ def _published_item_in(collections):
 
 # Published items are public metadata; providers also see their own organisation's, admins all.
 register("item:read", Rule(
-    signed_in=False, active_org=False,
+    signed_in=False, active_org=False, needs_resource=True,
     grants=(Grant("published", "published items are public metadata",
                   test=lambda i, item: item.status is ItemStatus.published,
                   where=lambda i, items: items.status == ItemStatus.published),
@@ -50,7 +47,7 @@ register("item:read", Rule(
 
 # A collection is discovered through its published items; a provider also sees its own, admins all.
 register("collection:read", Rule(
-    signed_in=False, active_org=False,
+    signed_in=False, active_org=False, needs_resource=True,
     grants=(Grant("role-admin", "administrators see every collection", who=_admin),
             Grant("ownership", "providers see their own collections", who=_provider,
                   test=lambda i, collection: collection.owner_org_id == i.org_id,
@@ -61,12 +58,12 @@ register("collection:read", Rule(
     refused=("unpublished", "this collection holds no published item")))
 
 
-def _write(scope: str = "catalog:write") -> Rule:
+def _write(scope: str = "catalog:write", needs_resource: bool = False) -> Rule:
     """Catalogue writes: a provider (role and scope) on what their organisation owns; admins on any."""
-    return Rule(roles=frozenset({Role.provider, Role.admin}),
+    return Rule(roles=frozenset({Role.provider, Role.admin}), needs_resource=needs_resource,
                 roles_refused=("role-provider", "only providers publish to the catalogue"), scope=scope,
                 grants=(Grant("provider", "providers manage their organisation's catalogue",
-                              test=lambda i, resource: _owner_org(resource) == i.org_id),
+                              test=lambda i, resource: owner_org(resource) == i.org_id),
                         Grant("provider", "administrators manage every catalogue",
                               who=lambda i: Role.admin in i.roles)),
                 refused=("ownership", "this belongs to another organisation"))
@@ -77,7 +74,7 @@ for _action in ("catalog:create-collection", "catalog:write-collection", "catalo
 
 # Until the download gateway meters licensed downloads, a product's data files go to its own
 # organisation (and admins) only: the catalogue write rule.
-register("asset:download", _write())
+register("asset:download", _write(needs_resource=True))
 
 # Importing items with a status other than the importer's default: the console operator only.
 register("catalog:set-status", Rule(grants=(), refused=("console", "only the console operator sets item statuses")))

@@ -27,6 +27,8 @@ def decide(identity: Identity, action: str, resource: Any = None) -> Decision:
     refusal = rule.refusal(identity)
     if refusal is not None:
         return refusal
+    if rule.needs_resource and resource is None:
+        return deny("no-resource", f"{action} is decided on an object, and none was given")
     for grant in rule.grants:
         if grant.covers(identity, resource):
             return allow(grant.rule, grant.reason)

@@ -36,6 +36,11 @@ def deny(rule: str, reason: str) -> Decision:
     return Decision(False, reason, rule)
 
 
+def owner_org(resource: Any):
+    """The organisation a resource belongs to: a collection's owner or a product's provider."""
+    return getattr(resource, "owner_org_id", None) or getattr(resource, "provider_org_id", None)
+
+
 def everyone(identity: Identity) -> bool:
     return True
 
@@ -67,6 +72,9 @@ class Rule:
     roles: frozenset[Role] = frozenset()  # any one of them; empty: any role
     roles_refused: Because = ("role", "your role does not allow this")
     scope: str | None = None
+    #: Decided on an object only: asked with none, the answer is no (a grant's ``who`` alone would
+    #: otherwise suffice, which suits "create" actions, not reads).
+    needs_resource: bool = False
 
     def refusal(self, identity: Identity) -> Decision | None:
         """Why the identity alone is refused, before any resource is looked at (None: it is not)."""

@@ -111,3 +111,19 @@ def test_roles_bound_the_scopes_a_user_may_hold():
     buyer, provider_, admin = (holdable_scopes(who(role)) for role in (Role.buyer, Role.provider, Role.admin))
     assert "catalog:write" not in buyer and "admin:accounts" not in provider_
     assert buyer < provider_ < admin == frozenset(SCOPES)
+
+
+@pytest.mark.parametrize("action", ["item:read", "collection:read", "asset:download", "oauth:hold-scope",
+                                    "oauth:introspect"])
+@pytest.mark.parametrize("identity", [ANONYMOUS, who(Role.buyer), provider(Role.provider), who(Role.admin)],
+                         ids=["anonymous", "buyer", "provider", "admin"])
+def test_an_action_decided_on_an_object_refuses_when_none_is_given(identity, action):
+    """A read asked about nothing must not fall back to "who may read something" (a grant's who alone)."""
+    decision = decide(identity, action)
+    assert not decision.allowed
+    assert decision.rule in {"no-resource", "authentication", "role-provider"}
+
+
+def test_create_actions_are_still_decided_without_an_object():
+    assert decide(provider(Role.provider), "catalog:create-collection").allowed
+    assert decide(who(Role.buyer), "client:create").allowed
