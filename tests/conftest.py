@@ -332,7 +332,7 @@ def add_user(email: str, roles=("buyer",), org: str | None = None, kind: str = "
     return service.create_user(SYSTEM, {"org": org, "email": email, "password": PASSWORD, "roles": list(roles)})
 
 
-def identity_of(user: User, scopes: str) -> Identity:
+def identity_for(user: User, scopes: str) -> Identity:
     """Who a token of ``user`` carrying ``scopes`` acts as, for calling services directly."""
     return Identity(user_id=user.id, org_id=user.org_id, roles=frozenset(user.roles),
                     org_status=user.organisation.status, scopes=frozenset(scopes.split()))

@@ -9,12 +9,12 @@ from auth.models import OrgStatus, Role
 from exchange.core.config import ConfigError, load_config
 from exchange.core.problems import Forbidden
 from exchange.policy import SYSTEM
-from tests.conftest import PASSWORD, add_user, identity_of
+from tests.conftest import PASSWORD, add_user, identity_for
 
 
 def test_an_admin_creates_an_organisation_and_its_provider(app):
     with app.app_context():
-        admin = identity_of(add_user("root@svc.example", ("admin",), "Platform", "platform"), "admin:accounts")
+        admin = identity_for(add_user("root@svc.example", ("admin",), "Platform", "platform"), "admin:accounts")
         org = service.create_org(admin, {"name": "Orbit Works", "kind": "provider"})
         service.create_user(admin, {"org": "Orbit Works", "email": "Ops@Orbit.example", "password": PASSWORD,
                                     "roles": ["provider"]})
@@ -25,7 +25,7 @@ def test_an_admin_creates_an_organisation_and_its_provider(app):
 
 def test_a_buyer_may_not_create_an_organisation_and_nothing_is_written(app):
     with app.app_context():
-        buyer = identity_of(add_user("buyer@svc.example"), "admin:accounts")
+        buyer = identity_for(add_user("buyer@svc.example"), "admin:accounts")
         with pytest.raises(Forbidden):
             service.create_org(buyer, {"name": "Sneaky Sat", "kind": "provider"})
         assert service.find_org("Sneaky Sat") is None

@@ -8,15 +8,15 @@ from exchange.catalog.models import ItemStatus
 from exchange.catalog.transactions import create_collection, create_item
 from exchange.core.problems import Forbidden, NotFound
 from tests.catalog.test_bulk import item
-from tests.conftest import add_user, identity_of
+from tests.conftest import add_user, identity_for
 
 WRITE = "catalog:read catalog:write"
 
 
 def test_a_providers_draft_is_its_own_until_published(app):
     with app.app_context():
-        provider = identity_of(add_user("p@cat.example", ("provider",), "Draft Sat", "provider"), WRITE)
-        buyer = identity_of(add_user("b@cat.example"), "catalog:read")
+        provider = identity_for(add_user("p@cat.example", ("provider",), "Draft Sat", "provider"), WRITE)
+        buyer = identity_for(add_user("b@cat.example"), "catalog:read")
         create_collection(provider, {"type": "Collection", "id": "drafts", "description": "d", "license": "CC0-1.0"})
         draft = create_item(provider, "drafts", item("scene-1", 10.0, 5.0))
         assert draft.status is ItemStatus.draft
@@ -29,17 +29,17 @@ def test_a_providers_draft_is_its_own_until_published(app):
 
 def test_a_buyer_may_not_create_a_collection_and_nothing_is_written(app):
     with app.app_context():
-        buyer = identity_of(add_user("b2@cat.example"), WRITE)
+        buyer = identity_for(add_user("b2@cat.example"), WRITE)
         with pytest.raises(Forbidden):
             create_collection(buyer, {"type": "Collection", "id": "nope", "description": "d", "license": "CC0-1.0"})
-        admin = identity_of(add_user("root@cat.example", ("admin",), "Platform", "platform"), "catalog:read")
+        admin = identity_for(add_user("root@cat.example", ("admin",), "Platform", "platform"), "catalog:read")
         assert service.find_collection(admin, "nope") is None
 
 
 def test_a_provider_token_without_catalog_write_is_refused(app):
     with app.app_context():
         owner = add_user("p2@cat.example", ("provider",), "Scoped Sat", "provider")
-        create_collection(identity_of(owner, WRITE),
+        create_collection(identity_for(owner, WRITE),
                           {"type": "Collection", "id": "scoped", "description": "d", "license": "CC0-1.0"})
         with pytest.raises(Forbidden):
-            create_item(identity_of(owner, "catalog:read"), "scoped", item("scene-2", 10.0, 5.0))
+            create_item(identity_for(owner, "catalog:read"), "scoped", item("scene-2", 10.0, 5.0))

@@ -9,7 +9,7 @@ from exchange.catalog.transactions import create_collection, create_item
 from exchange.core.problems import Forbidden, NotFound
 from exchange.ingest import service
 from storage.objectstore import get_store
-from tests.conftest import add_user, identity_of
+from tests.conftest import add_user, identity_for
 from tests.ingest.conftest import item_doc
 
 SCOPES = "catalog:read catalog:write uploads:write"
@@ -18,7 +18,7 @@ BODY = {"filename": "scene.tif", "size": 11, "sha256": "0" * 64, "media_type": "
 
 
 def _product(email: str, org: str, collection: str) -> tuple:
-    provider = identity_of(add_user(email, ("provider",), org, "provider"), SCOPES)
+    provider = identity_for(add_user(email, ("provider",), org, "provider"), SCOPES)
     create_collection(provider, {"type": "Collection", "id": collection, "description": "d", "license": "proprietary"})
     return provider, create_item(provider, collection, item_doc("scene-1")).key
 
@@ -37,10 +37,10 @@ def test_a_provider_opens_an_upload_on_its_own_product(app):
 def test_another_organisation_and_a_token_without_the_scope_are_refused(app):
     with app.app_context():
         owner, product_id = _product("own@svc.example", "Owner Sat", "own-scenes")
-        other = identity_of(add_user("other@svc.example", ("provider",), "Other Sat", "provider"), SCOPES)
+        other = identity_for(add_user("other@svc.example", ("provider",), "Other Sat", "provider"), SCOPES)
         with pytest.raises(NotFound):  # another organisation's draft reads as absent
             service.start_upload(other, product_id, "data", BODY)
-        owner_without_scope = identity_of(add_user("own2@svc.example", ("provider",), "Owner Sat", "provider"),
+        owner_without_scope = identity_for(add_user("own2@svc.example", ("provider",), "Owner Sat", "provider"),
                                           "catalog:read catalog:write")
         with pytest.raises(Forbidden):
             service.start_upload(owner_without_scope, product_id, "data", BODY)
