@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timezone
 
+import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 from shapely.geometry import box
 from sqlalchemy import delete, select
@@ -56,7 +57,11 @@ def _insert(items, orgs) -> None:
     db.session.commit()
 
 
-def test_item_read_per_object_and_query_agree(app):
+@pytest.mark.parametrize("action, model, key, visible", [
+    ("item:read", Item, Item.key, visible_items),
+    ("collection:read", Collection, Collection.id, visible_collections),
+], ids=["items", "collections"])
+def test_read_rule_per_object_and_query_forms_agree(app, action, model, key, visible):
     orgs = _setup(app)
     identities = _identities(orgs)
 
@@ -65,30 +70,11 @@ def test_item_read_per_object_and_query_agree(app):
     def check(items):
         with app.app_context():
             _insert(items, orgs)
-            rows = list(db.session.scalars(select(Item)))
+            rows = list(db.session.scalars(select(model)))
             for name, identity in identities.items():
-                listed = set(db.session.scalars(select(Item.key).where(visible_items(identity))))
-                for item in rows:
-                    assert decide(identity, "item:read", item).allowed == (item.key in listed), (name, item.status)
-
-    check()
-
-
-def test_collection_read_per_object_and_query_agree(app):
-    orgs = _setup(app)
-    identities = _identities(orgs)
-
-    @settings(max_examples=20, deadline=None, database=None, suppress_health_check=list(HealthCheck))
-    @given(items=ITEMS)
-    def check(items):
-        with app.app_context():
-            _insert(items, orgs)
-            collections = list(db.session.scalars(select(Collection)))
-            for name, identity in identities.items():
-                listed = set(db.session.scalars(select(Collection.id).where(visible_collections(identity))))
-                for collection in collections:
-                    assert decide(identity, "collection:read", collection).allowed == (collection.id in listed), \
-                        (name, collection.id)
+                listed = set(db.session.scalars(select(key).where(visible(identity))))
+                for row in rows:
+                    assert decide(identity, action, row).allowed == (getattr(row, key.key) in listed), (name, row)
 
     check()
 
