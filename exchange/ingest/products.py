@@ -79,8 +79,9 @@ def asset_download(item: Item, *, identity: Identity, key: str) -> str | None:
                                                           ProductAsset.asset_key == key))
     if stored is None:
         return None
-    if stored.is_data and not decide(identity, "asset:download", item):
-        raise Forbidden("Data assets are downloaded under a license; the download gateway is not open yet.")
+    if stored.is_data and not (decision := decide(identity, "asset:download", item)):
+        raise Forbidden("Data assets are downloaded under a license; the download gateway is not open yet.",
+                        rule=decision.rule)
     if stored.state is not AssetState.ready:
         raise Conflict(f"Asset {key!r} is {stored.state.value}, not ready for download.", state=stored.state.value)
     store = get_store()

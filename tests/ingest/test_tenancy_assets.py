@@ -54,7 +54,9 @@ def test_the_owner_downloads_the_file_sdx_stored_and_nothing_else(provider, tmp_
     assert download.status_code == 302
     assert requests.get(download.headers["Location"], timeout=10).content == (tmp_path / "secret.tif").read_bytes()
     # A buyer or anonymous caller sees the product but may not fetch its data yet.
-    assert provider.api("GET", f"{path}/assets/data/download", token=None, allow_redirects=False).status_code == 403
+    refused = provider.api("GET", f"{path}/assets/data/download", token=None, allow_redirects=False)
+    assert refused.status_code == 403
+    assert refused.json()["rule"] == "authentication"  # the refusal says which rule decided
 
 
 def test_a_product_whose_file_was_quarantined_cannot_be_published(provider, tmp_path):
