@@ -62,6 +62,13 @@ def _password_hash_method(value: str) -> str:
     return value
 
 
+def _basis_points(value: str) -> int:
+    bps = int(value)
+    if not 0 <= bps <= 10000:
+        raise ValueError("must be between 0 and 10000 basis points")
+    return bps
+
+
 @dataclass(frozen=True)
 class Setting:
     env: str
@@ -133,6 +140,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SDX_PASSWORD_HASH", "PASSWORD_HASH", "scrypt",
             "How new passwords are hashed, in Werkzeug's notation (scrypt[:n:r:p] or pbkdf2:sha256[:iterations]); "
             "keep the default (scrypt, n=2^15): the test suite alone lowers it, to save time.", _password_hash_method),
+    Setting("SDX_PLATFORM_FEE_BPS", "PLATFORM_FEE_BPS", "1000",
+            "The platform's fee on every sale, in basis points of the line's price (1000 = 10 %).", _basis_points),
+    Setting("SDX_REFUND_WINDOW_HOURS", "REFUND_WINDOW_HOURS", "24",
+            "Hours after payment during which an order with nothing downloaded can be cancelled for a full refund.",
+            int),
+    Setting("SDX_WEBHOOKS_ALLOW_PRIVATE", "WEBHOOKS_ALLOW_PRIVATE", "false",
+            "Let webhook URLs resolve to loopback, private or link-local addresses (tests, closed networks).",
+            parse_bool),
     Setting("SDX_GC_FREEZE", "GC_FREEZE", "true",
             "Freeze start-up objects out of the cycle collector's reach once the app is loaded (gunicorn, `sdx run`); "
             "false only to measure.", parse_bool),
