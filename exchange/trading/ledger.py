@@ -35,6 +35,19 @@ class Unbalanced(ValueError):
     """A transfer whose legs do not sum to zero in some currency (a programming error)."""
 
 
+#: The largest balance a BIGINT column holds (either sign).
+BALANCE_LIMIT = 2**63 - 1
+
+
+class OutOfRange(ValueError):
+    """A balance would leave the range the database stores (the account and the amount say which)."""
+
+    def __init__(self, account: LedgerAccount, amount: int) -> None:
+        super().__init__(f"{account.name} cannot move by {amount}: its balance would leave the storable range")
+        self.account = account
+        self.amount = amount
+
+
 def account_name(kind: AccountKind, currency: str, org_id: uuid.UUID | None = None) -> str:
     if kind in (AccountKind.wallet, AccountKind.receivable):
         if org_id is None:
@@ -88,6 +101,8 @@ def transfer(kind: TransferKind, legs: list[Leg], *, reference: str | None = Non
         held = locked[account_id]
         if held.kind in NEVER_NEGATIVE and held.balance + moves[account_id] < 0:
             raise InsufficientFunds(held, -(held.balance + moves[account_id]))
+        if abs(held.balance + moves[account_id]) > BALANCE_LIMIT:  # else a DataError (500) on PostgreSQL
+            raise OutOfRange(held, moves[account_id])
     for account_id in ids:
         if moves[account_id]:
             db.session.execute(update(LedgerAccount).where(LedgerAccount.id == account_id)

@@ -1,0 +1,42 @@
+"""Trading's rules for the decision point.
+
+Registered when this module is imported, which the domain's ``init_app`` does. Each part of trading
+keeps its rules in one block below.
+"""
+from __future__ import annotations
+
+from auth.models import Role
+from exchange.policy import Grant, Identity, Rule, register
+
+
+def _admin(identity: Identity) -> bool:
+    return identity.acts_as(Role.admin)
+
+
+# -- wallets, the ledger and statements ----------------------------------------------------------------
+# Money moved by hand (top-ups from outside, payouts to providers) and the whole ledger: administrators
+# with admin:accounts. The resource of a wallet or statement rule is the organisation it concerns.
+def _ledger_admins() -> Rule:
+    return Rule(roles=frozenset({Role.admin}), roles_refused=("role-admin", "only administrators manage the ledger"),
+                scope="admin:accounts", grants=(Grant("role-admin", "administrators manage the ledger", who=_admin),),
+                refused=("role-admin", "only administrators manage the ledger"))
+
+
+for _action in ("ledger:topup", "ledger:payout", "ledger:read"):
+    register(_action, _ledger_admins())
+
+# An organisation's wallet (balances and transfers): its own members only; admins use ledger:read.
+register("wallet:read", Rule(
+    scope="orders:read", needs_resource=True,
+    grants=(Grant("member", "members see their own organisation's wallet",
+                  test=lambda i, org: org.id == i.org_id),),
+    refused=("ownership", "this wallet belongs to another organisation")))
+
+# A provider's monthly statement: its own organisation's providers; administrators, any organisation's.
+register("statement:read", Rule(
+    roles=frozenset({Role.provider, Role.admin}), scope="orders:read", needs_resource=True,
+    roles_refused=("role-provider", "statements are for providers"),
+    grants=(Grant("role-admin", "administrators see every provider's statement", who=_admin),
+            Grant("provider", "providers see their own organisation's statement",
+                  who=lambda i: i.acts_as(Role.provider), test=lambda i, org: org.id == i.org_id)),
+    refused=("ownership", "this statement belongs to another organisation")))
