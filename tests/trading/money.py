@@ -29,8 +29,11 @@ def org_id(name: str) -> uuid.UUID:
 
 
 def token(live, email: str, org: str, *, roles=("buyer",), kind: str = "buyer", scopes: str = "orders:read") -> str:
-    """A user of ``org`` (made if new) and an access token of theirs carrying ``scopes``."""
-    live.user(email, roles=roles, org=org, kind=kind)
+    """A user of ``org`` (both made if new) and an access token of theirs carrying ``scopes``."""
+    with live.app.app_context():
+        known = service.find_user(email) is not None
+    if not known:
+        live.user(email, roles=roles, org=org, kind=kind)
     client_id, _ = live.client(email, scopes)
     return live.minted_token(client_id)
 
