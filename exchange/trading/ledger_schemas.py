@@ -12,7 +12,14 @@ from exchange.trading.models import AccountKind
 #: The most one top-up or payout may move (10^15 minor units: ten trillion yuan). Far below the
 #: BIGINT the balances are kept in, so no sum of a few movements overflows it.
 MAX_AMOUNT = 10**15
-MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])\Z")
+
+
+def _month(value: str) -> None:
+    """YYYY-MM, in years whose month and the next one a datetime can hold."""
+    match = MONTH.match(value)
+    if match is None or not 1000 <= int(match.group(1)) <= 9998:
+        raise ValidationError("must be a month as YYYY-MM (years 1000 to 9998)")
 
 
 def _not_blank(value: str) -> None:
@@ -111,7 +118,7 @@ class LedgerArgsSchema(PageArgsSchema):
 
 
 class StatementArgsSchema(Schema):
-    month = fields.String(required=True, validate=validate.Regexp(MONTH, error="must be a month as YYYY-MM"),
+    month = fields.String(required=True, validate=_month,
                           metadata={"example": "2026-11"})
     org_id = fields.UUID(load_default=None, metadata={"description": "Administrators: whose statement"})
     format = fields.String(load_default=None, validate=validate.OneOf(["json", "csv"]),
