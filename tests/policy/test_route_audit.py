@@ -65,6 +65,8 @@ BODIES = {
     "stac.search": {},
     "uploads.start_upload": UPLOAD,
     "uploads.part_urls": {"part_numbers": [1]},
+    "ledger.top_up": {"amount": 100, "reference": "audit"},
+    "ledger.pay_out": {"amount": 100, "reference": "audit"},
 }
 #: DELETE last (the deepest path first), so that the other calls find what they look for. The
 #: accounts routes reach only ``auth`` tables: their services' asking is audited in test_service_audit.
@@ -180,6 +182,10 @@ def _callers_and_values(app: Flask) -> tuple[dict, dict]:
     values = {"cid": "audit", "iid": "audit-1", "pid": product, "key": "data", "name": "platform_x",
               "uid": upload.json["id"], "client_id": spare_client, "org_id": spare_org,
               "filename": "swagger-ui.css"}
+    with app.app_context():  # a ledger transfer, for the route that shows one
+        from exchange.trading import wallets
+        values["transfer_id"] = wallets.top_up(SYSTEM, spare_org, {"amount": 1, "currency": "CNY",
+                                                                   "reference": "audit"})["id"]
     return callers, values
 
 
@@ -191,6 +197,7 @@ def test_every_route_that_reaches_data_asks_the_policy(app):
     # The walk reached the catalogue and the uploads, not only their refusals.
     assert {"stac.collections", "stac.item", "stac.search", "uploads.get_upload", "uploads.part_urls",
             "uploads.complete_upload", "stac.download_asset", "stac.delete_item"} <= reached
+    assert {"ledger.top_up", "ledger.get_transfer", "ledger.own_wallet", "ledger.ledger"} <= reached
 
 
 def test_the_exemptions_are_routes_of_the_app(app):
