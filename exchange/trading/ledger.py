@@ -93,7 +93,13 @@ def transfer(kind: TransferKind, legs: list[Leg], *, reference: str | None = Non
     for leg in legs:
         moves[leg.account.id] += leg.amount
     ids = sorted(moves)
-    # Row locks in id order (PostgreSQL; SQLite has one writer at a time), then fresh balances.
+    if db.session.get_bind().dialect.name == "sqlite":
+        # No row locks in SQLite, and its driver reads outside a transaction until the first write: a
+        # no-op write first takes the database's write lock, so the balances read next stay true until
+        # commit (else two debits could both pass the check and the CHECK constraint refuse the second).
+        db.session.execute(update(LedgerAccount).where(LedgerAccount.id.in_(ids))
+                           .values(balance=LedgerAccount.balance).execution_options(synchronize_session=False))
+    # Row locks in id order (PostgreSQL), then fresh balances.
     locked = {a.id: a for a in db.session.scalars(
         select(LedgerAccount).where(LedgerAccount.id.in_(ids)).order_by(LedgerAccount.id)
         .with_for_update().execution_options(populate_existing=True))}

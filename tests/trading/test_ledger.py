@@ -128,9 +128,7 @@ def test_the_console_tops_up_a_wallet_by_organisation_id_or_name(app, buyer, run
 
 
 @pytest.mark.committed  # threads with connections of their own, each committing
-def test_twenty_concurrent_debits_against_a_wallet_for_ten_leave_exactly_ten_paid(app, backend):
-    if backend != "postgresql":
-        pytest.skip("SQLite has one writer at a time: row locks and their ordering are PostgreSQL's")
+def test_twenty_concurrent_debits_against_a_wallet_for_ten_leave_exactly_ten_paid(app):
     price = 1200
     with app.app_context():
         buyer = add_user("buyer@race.example", org="Race").org_id
