@@ -89,6 +89,8 @@ def transfer(kind: TransferKind, legs: list[Leg], *, reference: str | None = Non
         sums[leg.account.currency] += leg.amount
     if len(legs) < 2 or any(sums.values()):
         raise Unbalanced(f"a transfer needs two or more legs summing to zero per currency, got {dict(sums)}")
+    if not any(leg.amount for leg in legs):  # it would be a transfer of no postings: nothing moved
+        raise Unbalanced("a transfer moves money: every leg is zero")
     moves: dict[int, int] = defaultdict(int)
     for leg in legs:
         moves[leg.account.id] += leg.amount

@@ -35,6 +35,7 @@ def test_a_transfer_that_does_not_balance_is_refused_and_writes_nothing(app, buy
     before = _counts()
     for legs in ([Leg(outside, -100), Leg(wallet, 99)],  # off by one
                  [Leg(wallet, 0)],  # one leg
+                 [Leg(outside, 0), Leg(wallet, 0)],  # nothing moves: a transfer of no postings
                  [Leg(outside, -100), Leg(ledger.account(AccountKind.wallet, "USD", buyer), 100)],  # two currencies
                  [Leg(outside, -1.5), Leg(wallet, 1.5)],  # not minor units
                  [Leg(outside, True), Leg(usd, -True)]):
