@@ -76,6 +76,8 @@ def address_refusal(ip: IPAddress) -> str | None:
 def _split(url: str, allow_private: bool):
     if len(url) > MAX_URL_LENGTH:
         raise RefusedURL(f"must be at most {MAX_URL_LENGTH} characters")
+    if any(c.isspace() or ord(c) < 32 for c in url):  # urlsplit would drop some silently
+        raise RefusedURL("must not contain spaces or control characters")
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -88,8 +90,6 @@ def _split(url: str, allow_private: bool):
         raise RefusedURL("must not contain credentials (user:password@); authenticate with the signature")
     if not parts.hostname:
         raise RefusedURL("must name a host")
-    if any(c.isspace() or ord(c) < 32 for c in url):
-        raise RefusedURL("must not contain spaces or control characters")
     return parts, port
 
 
