@@ -3,10 +3,14 @@ verifies the Standard Webhooks signature; a 500 is retried with back-off and the
 attempt; a rolled-back unit of work sends nothing; the embedded mode (no broker) delivers in-process."""
 from __future__ import annotations
 
+import uuid
+from datetime import timedelta
+
 import pytest
 
-from exchange.core.db import unit_of_work
-from exchange.trading import events, webhook_delivery
+from exchange.core.db import db, unit_of_work, utcnow
+from exchange.trading import events, tasks, webhook_delivery
+from exchange.trading.models import WebhookDelivery
 from tests.trading.webhook_support import (announce_event, deliveries, member_token, org_of, receiver,  # noqa: F401
                                            served, wait_until)
 
@@ -135,3 +139,27 @@ def test_the_embedded_mode_delivers_in_process(app, receiver):
         latest = log_of(live, token, hook)[0]
         assert latest["status"] == "pending" and latest["attempts"] == 1 and latest["next_attempt_at"]
         assert latest["last_error"] == "the endpoint answered 302 (redirects are not followed)"
+
+
+@pytest.mark.committed
+def test_a_lost_retry_is_sent_again_and_a_duplicate_task_sends_nothing(app, receiver):
+    """The beat task re-sends a delivery whose retry is long overdue; a task for a delivery that is not
+    due (already delivered, or another worker's attempt under way) attempts nothing."""
+    app.config["WEBHOOKS_ALLOW_PRIVATE"] = True
+    with served(app) as live:
+        token, hook = register(live, receiver)
+        receiver.answers = [500, 200]
+        announce_event(app, events.order_paid, org_of(app, "ops@buyer.example"), {"order_id": "o-1"})
+        (pending,) = log_of(live, token, hook)
+        assert pending["status"] == "pending"
+        with app.app_context():
+            assert tasks.resend_overdue() == 0  # due in a minute: not lost
+            with unit_of_work():
+                db.session.get(WebhookDelivery, uuid.UUID(pending["id"])).next_attempt_at = \
+                    utcnow() - webhook_delivery.OVERDUE - timedelta(seconds=1)
+            assert tasks.resend_overdue() == 1
+        (delivered,) = log_of(live, token, hook)
+        assert delivered["status"] == "delivered" and delivered["attempts"] == 2
+        with app.app_context():
+            assert tasks.deliver(pending["id"]) == "skipped"
+        assert len(receiver.requests) == 2
