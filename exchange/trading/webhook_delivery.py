@@ -125,7 +125,7 @@ def post(destination: webhook_urls.Destination, body: bytes, headers: dict) -> t
             excerpt = response.read(ERROR_EXCERPT, decode_content=False) if response.status >= 300 else b""
         finally:
             response.release_conn()
-    except (urllib3.exceptions.HTTPError, OSError) as exc:
+    except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:  # ValueError: a host SNI refuses
         return None, f"the request failed: {type(exc).__name__}: {exc}"[:500]
     finally:
         pool.close()

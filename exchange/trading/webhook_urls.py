@@ -90,6 +90,8 @@ def _split(url: str, allow_private: bool):
         raise RefusedURL("must not contain credentials (user:password@); authenticate with the signature")
     if not parts.hostname:
         raise RefusedURL("must name a host")
+    if port == 0:
+        raise RefusedURL("must not name port 0")
     return parts, port
 
 

@@ -96,6 +96,8 @@ def _page_after(query, model, after: str | None, descending: bool):
         try:
             created, key = paging.decode(after, max_depth=1)
             created, key = datetime.fromisoformat(created), uuid.UUID(key)
+            if created.tzinfo is None:
+                raise paging.BadCursor
         except (ValueError, TypeError):  # paging.BadCursor is one
             raise ValidationProblem("The cursor is not valid.",
                                     errors=[{"field": "after", "message": "bad cursor"}]) from None

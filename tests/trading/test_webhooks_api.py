@@ -8,6 +8,7 @@ import uuid
 import pytest
 from standardwebhooks import Webhook
 
+from exchange.core import paging
 from exchange.trading import events
 from tests.conftest import serving
 from tests.trading.webhook_support import announce_event, member_token, org_of, receiver  # noqa: F401
@@ -69,7 +70,9 @@ def test_bad_input_names_every_bad_field_and_writes_nothing(hooks_live, receiver
 
     not_json = hooks_live.api("POST", "/api/v1/webhooks", token, data="url=x")
     assert not_json.status_code == 415
-    assert hooks_live.api("GET", "/api/v1/webhooks?after=garbage", token).status_code == 422
+    for cursor in ("garbage", paging.encode(["2026-01-01T00:00:00", str(uuid.uuid4())]), paging.encode({"a": 1})):
+        answer = hooks_live.api("GET", "/api/v1/webhooks", token, params={"after": cursor})
+        assert answer.status_code == 422 and answer.json()["errors"][0]["field"] == "after"
     assert len(hooks_live.api("GET", "/api/v1/webhooks", token).json()["items"]) == 1
 
 
