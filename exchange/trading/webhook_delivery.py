@@ -47,6 +47,8 @@ LEASE = timedelta(seconds=60)
 #: A countdown may fire this early (clocks); a pending delivery overdue by OVERDUE lost its retry.
 EARLY = timedelta(seconds=1)
 OVERDUE = timedelta(minutes=5)
+#: The certificate authorities an https:// endpoint's certificate must chain to (tests add their own).
+CA_BUNDLE = requests.certs.where()
 #: Bytes of an error answer kept in the log.
 ERROR_EXCERPT = 200
 
@@ -107,28 +109,39 @@ def _claim(delivery_id: uuid.UUID) -> bool:
     return won == 1
 
 
-def post(destination: webhook_urls.Destination, body: bytes, headers: dict) -> tuple[int | None, str | None]:
-    """POST to the checked address (Host, SNI and certificate for the host as written), no redirects:
-    the answer's status, and an error message for anything but a 2xx."""
+def _pool(destination: webhook_urls.Destination, address: str) -> urllib3.HTTPConnectionPool:
+    """A connection to ``address`` that speaks to the host as written (Host, SNI, certificate)."""
     options = dict(timeout=urllib3.Timeout(total=TIMEOUT_SECONDS), retries=False, maxsize=1)
     if destination.scheme == "https":
-        pool = urllib3.HTTPSConnectionPool(destination.address, destination.port, server_hostname=destination.host,
+        return urllib3.HTTPSConnectionPool(address, destination.port, server_hostname=destination.host,
                                            assert_hostname=destination.host, cert_reqs="CERT_REQUIRED",
-                                           ca_certs=requests.certs.where(), **options)
-    else:
-        pool = urllib3.HTTPConnectionPool(destination.address, destination.port, **options)
-    try:
-        response = pool.urlopen("POST", destination.target, body=body, redirect=False, preload_content=False,
-                                headers={**headers, "Host": destination.netloc, "Content-Type": "application/json",
-                                         "User-Agent": "SDX-Webhooks/1"})
+                                           ca_certs=CA_BUNDLE, **options)
+    return urllib3.HTTPConnectionPool(address, destination.port, **options)
+
+
+def post(destination: webhook_urls.Destination, body: bytes, headers: dict) -> tuple[int | None, str | None]:
+    """POST to the checked addresses (the next one if a connection cannot be made), no redirects:
+    the answer's status, and an error message for anything but a 2xx."""
+    headers = {**headers, "Host": destination.netloc, "Content-Type": "application/json",
+               "User-Agent": "SDX-Webhooks/1"}
+    for address in destination.addresses:
+        pool = _pool(destination, address)
         try:
-            excerpt = response.read(ERROR_EXCERPT, decode_content=False) if response.status >= 300 else b""
+            response = pool.urlopen("POST", destination.target, body=body, headers=headers, redirect=False,
+                                    preload_content=False)
+            try:
+                excerpt = response.read(ERROR_EXCERPT, decode_content=False) if response.status >= 300 else b""
+            finally:
+                response.release_conn()
+            break
+        except (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError) as exc:
+            error = f"could not connect: {exc}"[:500]
+        except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:  # ValueError: a host SNI refuses
+            return None, f"the request failed: {type(exc).__name__}: {exc}"[:500]
         finally:
-            response.release_conn()
-    except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:  # ValueError: a host SNI refuses
-        return None, f"the request failed: {type(exc).__name__}: {exc}"[:500]
-    finally:
-        pool.close()
+            pool.close()
+    else:
+        return None, error
     if 200 <= response.status < 300:
         return response.status, None
     note = " (redirects are not followed)" if 300 <= response.status < 400 else ""

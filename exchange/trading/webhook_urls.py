@@ -4,8 +4,8 @@ A webhook makes the platform send requests to a URL a customer chose, from insid
 the URL must be ``https://`` without credentials, and every address its host resolves to must be a
 public one: no loopback, private, link-local, multicast, reserved or unspecified address, nor one
 of those hidden in an IPv6 form (IPv4-mapped, 6to4, Teredo, NAT64). The check runs when an endpoint
-is registered and again before each delivery (DNS answers change), and the delivery connects to the
-very address that was checked, so a second DNS answer cannot slip in between. With
+is registered and again before each delivery (DNS answers change), and the delivery connects to an
+address that was checked, so a second DNS answer cannot slip in between. With
 ``WEBHOOKS_ALLOW_PRIVATE`` (tests, closed networks) private addresses and ``http://`` are allowed.
 """
 from __future__ import annotations
@@ -32,13 +32,14 @@ class UnresolvedHost(RefusedURL):
 
 @dataclass(frozen=True)
 class Destination:
-    """A checked URL: where to connect (``address``) and what to say to it (``host``, ``target``)."""
+    """A checked URL: where to connect (``addresses``, in the resolver's order) and what to say to it
+    (``host``, ``target``)."""
 
     scheme: str
     host: str  # as written, for the Host header, SNI and the certificate check
     port: int
     target: str  # path and query
-    address: str  # the checked IP address the request goes to
+    addresses: tuple[str, ...]  # the checked IP addresses the request may go to
     netloc: str
 
 
@@ -126,5 +127,5 @@ def check(url: str, *, allow_private: bool) -> Destination:
     target = parts.path or "/"
     if parts.query:
         target += f"?{parts.query}"
-    return Destination(scheme=scheme, host=host, port=port, target=target, address=str(addresses[0]),
+    return Destination(scheme=scheme, host=host, port=port, target=target, addresses=tuple(map(str, addresses)),
                        netloc=parts.netloc)

@@ -11,8 +11,8 @@ import pytest
 from exchange.core.db import db, unit_of_work, utcnow
 from exchange.trading import events, tasks, webhook_delivery
 from exchange.trading.models import WebhookDelivery
-from tests.trading.webhook_support import (announce_event, deliveries, member_token, org_of, receiver,  # noqa: F401
-                                           served, wait_until)
+from tests.trading.webhook_support import (announce_event, member_token, org_of, receiver,  # noqa: F401
+                                           served, tls_receiver, wait_until)
 
 
 @pytest.fixture
@@ -163,3 +163,25 @@ def test_a_lost_retry_is_sent_again_and_a_duplicate_task_sends_nothing(app, rece
         with app.app_context():
             assert tasks.deliver(pending["id"]) == "skipped"
         assert len(receiver.requests) == 2
+
+
+@pytest.mark.committed
+def test_https_endpoints_get_the_host_name_and_must_present_a_trusted_certificate(app, tls_receiver, monkeypatch):
+    """The request goes to the checked address yet speaks to the host as written: SNI, Host and the
+    certificate's name are ``localhost``; a certificate no authority vouches for fails the attempt."""
+    receiver, cert_file = tls_receiver
+    app.config["WEBHOOKS_ALLOW_PRIVATE"] = True
+    with served(app) as live:
+        token, hook = register(live, receiver)
+        org_id = org_of(app, "ops@buyer.example")
+        announce_event(app, events.order_paid, org_id, {"order_id": "untrusted"})
+        (untrusted,) = log_of(live, token, hook)
+        assert untrusted["status"] == "pending" and "CERTIFICATE_VERIFY_FAILED" in untrusted["last_error"]
+        assert receiver.requests == []
+
+        monkeypatch.setattr(webhook_delivery, "CA_BUNDLE", str(cert_file))
+        announce_event(app, events.order_paid, org_id, {"order_id": "trusted"})
+        (request,) = receiver.requests
+        assert request.verified["data"] == {"order_id": "trusted"}
+        assert request.headers["host"] == receiver.url.split("/")[2]
+        assert log_of(live, token, hook)[0]["status"] == "delivered"

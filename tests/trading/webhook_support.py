@@ -3,15 +3,23 @@ request's Standard Webhooks signature with the ``standardwebhooks`` package, as 
 members with tokens, events sent as the orders service sends them, and the delivery log."""
 from __future__ import annotations
 
+import ipaddress
+import ssl
 import threading
 import time
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Iterator
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from standardwebhooks import Webhook, WebhookVerificationError
 from werkzeug.serving import make_server
 
@@ -66,7 +74,28 @@ class Receiver:
         raise AssertionError(f"expected {count} webhook requests, got {len(self.requests)}")
 
 
-def start_receiver() -> tuple[Receiver, ThreadingHTTPServer]:
+def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
+    """A certificate for localhost (and 127.0.0.1) and its key, as PEM files."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.now(timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(minutes=5))
+            .not_valid_after(now + timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
+                                                        x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_file, key_file = folder / "receiver.crt", folder / "receiver.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_file, key_file
+
+
+def start_receiver(tls: tuple[Path, Path] | None = None) -> tuple[Receiver, ThreadingHTTPServer]:
+    """A receiver on a free loopback port; with ``tls`` (certificate, key) it speaks HTTPS as localhost."""
     receiver: Receiver | None = None
 
     class Handler(BaseHTTPRequestHandler):
@@ -77,7 +106,13 @@ def start_receiver() -> tuple[Receiver, ThreadingHTTPServer]:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    receiver = Receiver(url=f"http://127.0.0.1:{server.server_address[1]}/hooks/sdx")
+    port = server.server_address[1]
+    if tls:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(*tls)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+    url = f"https://localhost:{port}/hooks/sdx" if tls else f"http://127.0.0.1:{port}/hooks/sdx"
+    receiver = Receiver(url=url)
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     return receiver, server
 
@@ -86,6 +121,16 @@ def start_receiver() -> tuple[Receiver, ThreadingHTTPServer]:
 def receiver():
     receiver, server = start_receiver()
     yield receiver
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def tls_receiver(tmp_path):
+    """An HTTPS receiver at https://localhost:…, and the certificate that makes it trusted."""
+    cert_file, key_file = self_signed_certificate(tmp_path)
+    receiver, server = start_receiver((cert_file, key_file))
+    yield receiver, cert_file
     server.shutdown()
     server.server_close()
 
