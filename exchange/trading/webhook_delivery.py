@@ -60,6 +60,9 @@ def max_attempts() -> int:
 # -- recording events -----------------------------------------------------------------------------------
 def record_event(uow, event_type: str, org_id, data: dict) -> list[uuid.UUID]:
     """One delivery per active endpoint of ``org_id`` subscribed to ``event_type``, sent after the commit."""
+    if org_id is None:
+        return []
+    org_id = org_id if isinstance(org_id, uuid.UUID) else uuid.UUID(str(org_id))
     endpoints = db.session.scalars(select(WebhookEndpoint).where(WebhookEndpoint.org_id == org_id,
                                                                  WebhookEndpoint.active.is_(True)))
     now = utcnow()

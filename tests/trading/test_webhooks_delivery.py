@@ -124,12 +124,13 @@ def test_only_subscribed_active_endpoints_of_the_organisation_receive(worker_liv
 
 @pytest.mark.committed
 def test_the_embedded_mode_delivers_in_process(app, receiver):
-    """No broker: the attempt runs right after the commit; a failure waits (no retry in the request)."""
+    """No broker: the attempt runs right after the commit; a failure waits (no retry in the request).
+    (The organisation given as a string and a datetime in the data still make a delivery.)"""
     app.config["WEBHOOKS_ALLOW_PRIVATE"] = True
     with served(app) as live:
         token, hook = register(live, receiver)
         org_id = org_of(app, "ops@buyer.example")
-        announce_event(app, events.order_paid, org_id, {"order_id": "o-1"})
+        announce_event(app, events.order_paid, str(org_id), {"order_id": "o-1", "paid_at": utcnow()})
         assert len(receiver.requests) == 1 and not isinstance(receiver.requests[0].verified, Exception)
         assert log_of(live, token, hook)[0]["status"] == "delivered"
 
