@@ -38,14 +38,13 @@ def new_secret() -> str:
     return "whsec_" + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode()
 
 
-def checked_url(url: str) -> str:
-    """``url`` if a webhook may be sent there now; else a 422 naming ``url`` with the reason."""
+def checked_url(url: str) -> None:
+    """Refuse (422 naming ``url``, with the reason) a URL a webhook may not be sent to now."""
     try:
         webhook_urls.check(url, allow_private=current_app.config["WEBHOOKS_ALLOW_PRIVATE"])
     except webhook_urls.RefusedURL as exc:
         raise ValidationProblem("The webhook URL is refused.", errors=[{"field": "url", "message": str(exc)}]) \
             from None
-    return url
 
 
 def endpoint_view(endpoint: WebhookEndpoint, secret: str | None = None) -> dict:
