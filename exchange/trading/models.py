@@ -223,5 +223,9 @@ class WebhookDelivery(db.Model):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_status_code: Mapped[int | None] = mapped_column(Integer)
     last_error: Mapped[str | None] = mapped_column(Text)
+    #: Every attempt so far, oldest first: ``{"at", "status_code", "error", "duration_ms"}``.
+    attempt_log: Mapped[list] = mapped_column(JSON, default=list)
+    #: When the next attempt is due (pending), or until when the attempt under way holds the delivery.
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     delivered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

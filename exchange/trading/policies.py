@@ -40,3 +40,18 @@ register("statement:read", Rule(
             Grant("provider", "providers see their own organisation's statement",
                   who=lambda i: i.acts_as(Role.provider), test=lambda i, org: org.id == i.org_id)),
     refused=("ownership", "this statement belongs to another organisation")))
+# -- webhooks -------------------------------------------------------------------------------------------
+def _webhook_rule(scope: str) -> Rule:
+    """An organisation's webhook endpoints (and their delivery logs): its members, whatever their
+    role, with ``scope``; administrators, any organisation's. The resource is the endpoint (or, to
+    create one, an unsaved endpoint naming its organisation)."""
+    return Rule(scope=scope, grants=(
+        Grant("member", "members manage their organisation's webhooks",
+              test=lambda i, endpoint: endpoint.org_id == i.org_id,
+              where=lambda i, endpoints: endpoints.org_id == i.org_id),
+        Grant("role-admin", "administrators manage every organisation's webhooks", who=_admin)),
+        refused=("ownership", "this webhook belongs to another organisation"))
+
+
+register("webhook:read", _webhook_rule("orders:read"))
+register("webhook:write", _webhook_rule("orders:write"))

@@ -115,6 +115,8 @@ def upgrade():
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('last_status_code', sa.Integer(), nullable=True),
     sa.Column('last_error', sa.Text(), nullable=True),
+    sa.Column('attempt_log', sa.JSON(), nullable=False),
+    sa.Column('next_attempt_at', exchange.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('created_at', exchange.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('delivered_at', exchange.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['endpoint_id'], ['webhook_endpoints.id'], name=op.f('fk_webhook_deliveries_endpoint_id_webhook_endpoints'), ondelete='CASCADE'),
@@ -123,6 +125,7 @@ def upgrade():
     with op.batch_alter_table('webhook_deliveries', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_webhook_deliveries_created_at'), ['created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_webhook_deliveries_endpoint_id'), ['endpoint_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_webhook_deliveries_next_attempt_at'), ['next_attempt_at'], unique=False)
 
     op.create_table('offers',
     sa.Column('id', sa.Uuid(), nullable=False),
@@ -334,6 +337,7 @@ def downgrade():
 
     op.drop_table('offers')
     with op.batch_alter_table('webhook_deliveries', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_webhook_deliveries_next_attempt_at'))
         batch_op.drop_index(batch_op.f('ix_webhook_deliveries_endpoint_id'))
         batch_op.drop_index(batch_op.f('ix_webhook_deliveries_created_at'))
 

@@ -11,6 +11,7 @@ was revealed (the lookup comes before the decision, as in Flask's tutorial ``get
 from __future__ import annotations
 
 import re
+import uuid
 from contextlib import contextmanager
 
 import pytest
@@ -22,6 +23,7 @@ from exchange.catalog import batches
 from exchange.catalog.models import Item, ItemStatus
 from exchange.core.db import db
 from exchange.policy import SYSTEM, asked, query_filter
+from exchange.trading import webhooks
 from tests.conftest import PASSWORD
 
 #: Routes that need no decision, and why. Each must exist.
@@ -150,6 +152,9 @@ def _callers_and_values(app: Flask) -> tuple[dict, dict]:
         spare_client = clients.create_client(SYSTEM, {"name": "spare", "grant_types": ["client_credentials"],
                                                       "scope": "catalog:read"}, owner=spare)[0].client_id
         spare_org = spare.org_id
+        # A webhook of the buyer's organisation, at a public address (registering sends nothing).
+        webhook = webhooks.create_endpoint(SYSTEM, {"url": "https://93.184.216.34/audit",
+                                                    "org_id": service.find_org("Audit buyer").id})["id"]
     http = app.test_client()
     headers = {}
     for name, (client_id, secret) in tokens.items():
@@ -186,6 +191,7 @@ def _callers_and_values(app: Flask) -> tuple[dict, dict]:
         from exchange.trading import wallets
         values["transfer_id"] = wallets.top_up(SYSTEM, spare_org, {"amount": 1, "currency": "CNY",
                                                                    "reference": "audit"})["id"]
+    values.update(wid=webhook, did=uuid.uuid4())
     return callers, values
 
 
@@ -198,6 +204,7 @@ def test_every_route_that_reaches_data_asks_the_policy(app):
     assert {"stac.collections", "stac.item", "stac.search", "uploads.get_upload", "uploads.part_urls",
             "uploads.complete_upload", "stac.download_asset", "stac.delete_item"} <= reached
     assert {"ledger.top_up", "ledger.get_transfer", "ledger.own_wallet", "ledger.ledger"} <= reached
+    assert {"webhooks.list_webhooks", "webhooks.get_webhook", "webhooks.list_deliveries"} <= reached
 
 
 def test_the_exemptions_are_routes_of_the_app(app):

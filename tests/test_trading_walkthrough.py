@@ -1,0 +1,81 @@
+"""The README's trading walkthrough, on the newcomer's own platform (`make run`'s `sdx run` with the
+demo accounts and catalogue): the provider offers a product, the admin funds the buyer, the buyer is
+quoted, orders and holds a licence, and the provider's statement shows the sale."""
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime, timezone
+
+import requests
+
+from storage.embedded import free_ports
+from tests.catalog.conftest import SAMPLES
+from tests.conftest import service_missing
+from tests.test_run import start_platform, stop_platform
+
+
+def token_of(url: str, account: dict) -> dict:
+    answer = requests.post(url + "oauth/token", data={"grant_type": "client_credentials"},
+                           auth=(account["client_id"], account["client_secret"]), timeout=10)
+    assert answer.status_code == 200, answer.text
+    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
+
+
+def test_the_readme_walkthrough_from_offer_to_statement(tmp_path):
+    if not SAMPLES.exists():
+        service_missing(f"sample STAC data not found at {SAMPLES} (set SDX_TEST_SAMPLE_STAC)")
+    var_dir = (tmp_path / "var").resolve()
+    (port,) = free_ports(1)
+    process, url, _lines = start_platform(var_dir, port)
+    try:
+        accounts = json.loads((var_dir / "demo-accounts.json").read_text())
+        provider = token_of(url, accounts["provider@sdx.example"])
+        admin = token_of(url, accounts["admin@sdx.example"])
+        buyer = token_of(url, accounts["buyer@sdx.example"])
+
+        # The provider puts an offer on one of its products.
+        item = requests.get(url + "stac/search?collections=naip&limit=1", timeout=10).json()["features"][0]
+        product_id = item["properties"]["sdx:product_id"]
+        offer = requests.post(url + "api/v1/offers", headers=provider, timeout=10, json={
+            "product_id": product_id, "license": "commercial-single-org@1",
+            "pricing": {"model": "per_scene", "price": 12000, "currency": "CNY"}})
+        assert offer.status_code == 201, offer.text
+        offer_id = offer.json()["id"]
+        listed = requests.get(url + f"stac/collections/naip/items/{item['id']}", timeout=10).json()
+        assert [o["id"] for o in listed["properties"]["sdx:offers"]] == [offer_id]
+
+        # The admin tops up the buyer's wallet (the buyer's organisation id is its token's org claim).
+        orgs = requests.get(url + "api/v1/admin/orgs?limit=100", headers=admin, timeout=10).json()["items"]
+        buyer_org = next(o["id"] for o in orgs if o["name"] == "Demo Buyer")
+        topup = requests.post(url + f"api/v1/admin/wallets/{buyer_org}/topups", headers=admin, timeout=10,
+                              json={"amount": 500000, "currency": "CNY", "reference": "bank transfer 42"})
+        assert topup.status_code == 201, topup.text
+
+        # The buyer is quoted, orders, and holds the licence; the wallet shows the debit.
+        quote = requests.post(url + "api/v1/quotes", headers=buyer, timeout=10,
+                              json={"items": [{"product_id": product_id, "offer_id": offer_id}]})
+        assert quote.status_code == 201, quote.text
+        line = quote.json()["lines"][0]
+        assert (line["quantity"], line["unit_price"], line["total"], line["reason"]) == (1, 12000, 12000, None)
+        assert quote.json()["totals"] == {"CNY": 12000}
+        order = requests.post(url + "api/v1/orders", timeout=10,
+                              headers={**buyer, "Idempotency-Key": str(uuid.uuid4())},
+                              json={"quote_id": quote.json()["id"], "accept_licenses": ["commercial-single-org@1"]})
+        assert order.status_code == 201, order.text
+        assert order.json()["status"] == "fulfilled" and len(order.json()["license_ids"]) == 1
+        licences = requests.get(url + "api/v1/licenses", headers=buyer, timeout=10).json()["items"]
+        assert [(lic["product_id"], lic["status"], lic["license"]["code"]) for lic in licences] == [
+            (product_id, "active", "commercial-single-org")]
+        wallet = requests.get(url + "api/v1/wallet", headers=buyer, timeout=10).json()
+        assert wallet["balances"] == {"CNY": 500000 - 12000}
+
+        # The provider sees the sale in this month's statement; the platform's books balance.
+        month = datetime.now(timezone.utc).strftime("%Y-%m")
+        statement = requests.get(url + "api/v1/statements", headers=provider, timeout=10, params={"month": month})
+        assert statement.status_code == 200, statement.text
+        assert str(product_id) in statement.text and "12000" in statement.text.replace(",", "")
+        ledger = requests.get(url + "api/v1/admin/ledger", headers=admin, timeout=10).json()
+        assert ledger["trial_balance"] == {"CNY": 0}
+    finally:
+        stop_platform(process)
