@@ -80,7 +80,7 @@ def asset_download(item: Item, *, identity: Identity, key: str) -> str | None:
     if stored is None:
         return None
     if stored.is_data and not (decision := decide(identity, "asset:download", item)):
-        raise Forbidden("Data assets are downloaded under a license; the download gateway is not open yet.",
+        raise Forbidden(f"Data assets are downloaded under a licence: {decision.reason}.",
                         rule=decision.rule)
     if stored.state is not AssetState.ready:
         raise Conflict(f"Asset {key!r} is {stored.state.value}, not ready for download.", state=stored.state.value)
