@@ -9,9 +9,10 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from auth.schemas import PageArgsSchema
 from exchange.licensing.models import CURRENCIES, EntitlementStatus, PricingModel, Use
 
-CODE_PATTERN = r"^[a-z0-9][a-z0-9-]{1,63}$"
+#: The brief's slug, with "." too: the seeded "open-cc-by-4.0" has one.
+CODE_PATTERN = r"^[a-z0-9][a-z0-9.-]{1,63}$"
 #: How offers, quotes and orders name a template version.
-REF_PATTERN = r"^([a-z0-9][a-z0-9-]{1,63})@([1-9][0-9]{0,8})$"
+REF_PATTERN = r"^([a-z0-9][a-z0-9.-]{1,63})@([1-9][0-9]{0,8})$"
 MAX_TERMS_CHARS = 100_000
 #: Largest price in minor units (a trillion yuan): beyond any real offer, inside a BIGINT.
 MAX_PRICE = 10**14
@@ -41,8 +42,8 @@ def _limit(maximum: int, what: str) -> fields.Integer:
 # -- licence templates ------------------------------------------------------------------------------
 class TemplateInSchema(Schema):
     code = fields.String(required=True, validate=validate.Regexp(
-        CODE_PATTERN, error="must be 2 to 64 lower-case letters, digits or '-', starting with a letter or digit "
-                            "(pattern ^[a-z0-9][a-z0-9-]{{1,63}}$)"))
+        CODE_PATTERN, error="must be 2 to 64 lower-case letters, digits, '-' or '.', starting with a letter or "
+                            "digit (pattern ^[a-z0-9][a-z0-9.-]{{1,63}}$)"))
     title = fields.String(required=True, validate=[validate.Length(min=1, max=200),
                                                    validate.Regexp(r"\S", error="must not be blank")])
     terms = fields.String(required=True, validate=[validate.Length(min=1, max=MAX_TERMS_CHARS),
