@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlalchemy import or_, select
 
 from auth.models import Role
+import exchange.catalog.policies  # noqa: F401  (registers asset:download, which is extended below)
 from exchange.catalog.models import Collection, Item
 from exchange.core.db import db
 from exchange.licensing.entitlements import usable_entitlement

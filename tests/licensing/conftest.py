@@ -4,6 +4,7 @@ fulfilment would write (entitlements), made directly."""
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from dataclasses import dataclass, field
 
 import pytest
@@ -41,15 +42,16 @@ class Market:
 
     def entitlement(self, holder: str, product: str, **columns) -> str:
         """An entitlement row as fulfilment writes it; its id."""
+        ident = uuid.uuid4()
         with self.live.app.app_context(), unit_of_work():
             item = db.session.scalar(select(Item).where(Item.item_id == product))
-            row = Entitlement(org_id=self.orgs[holder], provider_org_id=item.provider_org_id, item_key=item.key,
+            row = Entitlement(id=ident, org_id=self.orgs[holder], provider_org_id=item.provider_org_id, item_key=item.key,
                               collection_id=item.collection_id, item_id=item.item_id,
                               license={"code": "commercial-single-org", "version": 1, "title": "Commercial",
                                        "uses": ["commercial"]},
                               **{"downloads_per_asset": 3, "bytes_allowed": 3000, **columns})
             db.session.add(row)
-        return str(row.id)
+        return str(ident)
 
 
 def _person(live, market: Market, name: str, roles, kind: str, scopes: str,
