@@ -61,8 +61,8 @@ PRICINGS = ({"pricing_model": "per_scene", "price": 12000}, {"pricing_model": "p
             {"pricing_model": "per_gb", "price": 900, "gb": 10})
 
 
-def plan(centres: list[tuple[float, float]], count: int, seed: int) -> list[dict]:
-    """Each class at each limit: ``count`` requests (warm-up included)."""
+def plan(centres: list[tuple[float, float]], collections: list[str], count: int, seed: int) -> list[dict]:
+    """Each class at each limit: ``count`` requests (warm-up included); ``collections``: those holding items."""
     rng = random.Random(seed)
     series = []
     for limit in LIMITS:
@@ -77,13 +77,24 @@ def plan(centres: list[tuple[float, float]], count: int, seed: int) -> list[dict
             continental.append(("GET", "/stac/search", {
                 "bbox": f"{west},{south},{east},{north}", "limit": limit,
                 "datetime": f"{year}-{month:02d}-01T00:00:00Z/{year}-{month:02d}-{last:02d}T23:59:59Z"}, None))
-            collection.append(("GET", f"/stac/collections/{rng.choice(COLLECTIONS).id}/items", {"limit": limit}, None))
+            collection.append(("GET", f"/stac/collections/{rng.choice(collections)}/items", {"limit": limit}, None))
         page1 = [("GET", "/stac/search", {"limit": limit}, None)] * count
         series += [{"class": "small bbox", "limit": limit, "requests": small},
                    {"class": "bbox+datetime", "limit": limit, "requests": continental},
                    {"class": "collection", "limit": limit, "requests": collection},
                    {"class": "page 1", "limit": limit, "requests": page1}]
     return series
+
+
+def filled_collections(app) -> list[str]:
+    """The collections holding items (a small --items fills only the first few)."""
+    from sqlalchemy import select
+
+    from exchange.catalog.models import Item
+    from exchange.core.db import db
+
+    with app.app_context():
+        return sorted(db.session.scalars(select(Item.collection_id).distinct()))
 
 
 def make_offers(app, every: int) -> list[dict]:
@@ -190,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
             rows = make_offers(app, args.product_offer_every)
             print(f"loaded {loaded.items:,} items; {len(rows):,} offers ({len(COLLECTIONS)} on collections, "
                   f"{len(rows) - len(COLLECTIONS):,} on products)", flush=True)
-            series = plan(loaded.centres, args.warmup + args.requests, args.seed + 7)
+            series = plan(loaded.centres, filled_collections(app), args.warmup + args.requests, args.seed + 7)
             certain = {name: name != "bbox+datetime" for name in CLASSES}
             times: dict = {(name, limit, present): [] for name in CLASSES for limit in LIMITS
                            for present in (True, False)}
