@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, pre_load, validate, validates_schema
 
 from auth.schemas import PageArgsSchema
 from exchange.licensing.models import CURRENCIES, EntitlementStatus, PricingModel, Use
@@ -28,15 +28,40 @@ class _Number(fields.Float):
         return float(value)
 
 
+class _Int(fields.Integer):
+    """A JSON integer: not a string, a fraction or a boolean (Python counts True as 1)."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(strict=True, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool):
+            raise ValidationError("Not a valid integer.")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class _CrossChecked(Schema):
+    """A schema whose checks across fields run even when a field failed (so that every bad field is
+    named at once), and stay quiet about a field that failed on its own."""
+
+    @pre_load
+    def _keep_sent(self, data, **kwargs):
+        self._sent = data if isinstance(data, dict) else {}
+        return data
+
+    def failed(self, data: dict, name: str) -> bool:
+        """The field was sent with a value but did not load (its own error says why)."""
+        return data.get(name) is None and self._sent.get(name) is not None
+
+
 def _json_bool(**kwargs) -> fields.Boolean:
     """true or false only (marshmallow would also take "yes", 1 and the like)."""
     return fields.Boolean(truthy={True}, falsy={False}, **kwargs)
 
 
 def _limit(maximum: int, what: str) -> fields.Integer:
-    return fields.Integer(strict=True, allow_none=True, load_default=None,
-                          validate=validate.Range(min=0, max=maximum),
-                          metadata={"description": f"{what}; null: unlimited"})
+    return _Int(allow_none=True, load_default=None, validate=validate.Range(min=0, max=maximum),
+                metadata={"description": f"{what}; null: unlimited"})
 
 
 # -- licence templates ------------------------------------------------------------------------------
@@ -101,10 +126,10 @@ class TemplateVersionsSchema(Schema):
 
 
 # -- offers --------------------------------------------------------------------------------------------
-class PricingSchema(Schema):
+class PricingSchema(_CrossChecked):
     model = fields.Enum(PricingModel, by_value=True, required=True)
-    price = fields.Integer(strict=True, load_default=None, validate=validate.Range(min=0, max=MAX_PRICE),
-                           metadata={"description": "Minor units per scene, km² or GB; 0 (or absent) when free"})
+    price = _Int(load_default=None, validate=validate.Range(min=0, max=MAX_PRICE),
+                 metadata={"description": "Minor units per scene, km² or GB; 0 (or absent) when free"})
     currency = fields.String(load_default="CNY", validate=validate.OneOf(CURRENCIES))
     min_km2 = _Number(allow_none=True, load_default=None, validate=validate.Range(min=0, max=1e9),
                       metadata={"description": "per_km2: the least area billed"})
@@ -117,16 +142,16 @@ class PricingSchema(Schema):
         if model is PricingModel.free:
             if price not in (None, 0):
                 errors["price"] = ["must be 0 (or left out) for a free offer"]
-        elif model is not None and "price" not in errors:
+        elif model is not None and not self.failed(data, "price"):
             if price is None:
                 errors["price"] = ["is required: the price in minor units per unit"]
             elif price == 0:
                 errors["price"] = [f"must be more than 0 for a {model.value} offer (use the free model)"]
-        if model is PricingModel.per_km2 and data.get("min_km2") is None:
+        if model is PricingModel.per_km2 and data.get("min_km2") is None and not self.failed(data, "min_km2"):
             errors["min_km2"] = ["is required for per_km2: the least area billed, in km² (0 for none)"]
         if model is not None and model is not PricingModel.per_km2 and data.get("min_km2") is not None:
             errors["min_km2"] = ["is only for the per_km2 model"]
-        if model is PricingModel.per_gb and data.get("gb") is None:
+        if model is PricingModel.per_gb and data.get("gb") is None and not self.failed(data, "gb"):
             errors["gb"] = ["is required for per_gb: the allowance sold, in GB (more than 0)"]
         if model is not None and model is not PricingModel.per_gb and data.get("gb") is not None:
             errors["gb"] = ["is only for the per_gb model"]
@@ -134,22 +159,23 @@ class PricingSchema(Schema):
             raise ValidationError(errors)
 
 
-class OfferInSchema(Schema):
-    product_id = fields.Integer(strict=True, allow_none=True, load_default=None, validate=validate.Range(min=1))
+class OfferInSchema(_CrossChecked):
+    product_id = _Int(allow_none=True, load_default=None, validate=validate.Range(min=1))
     collection_id = fields.String(allow_none=True, load_default=None, validate=validate.Length(min=1, max=255))
     license = fields.String(required=True, validate=validate.Regexp(
         REF_PATTERN, error="must name a licence template version as code@version, e.g. commercial-single-org@1"))
     pricing = fields.Nested(PricingSchema, required=True)
     discounts = fields.Dict(keys=fields.String(validate=validate.OneOf(DISCOUNT_KINDS)),
-                            values=fields.Integer(strict=True, validate=validate.Range(min=0, max=100)),
+                            values=_Int(validate=validate.Range(min=0, max=100)),
                             load_default=dict, metadata={"description": "percent off by organisation kind"})
     valid_from = fields.AwareDateTime(allow_none=True, load_default=None)
     valid_until = fields.AwareDateTime(allow_none=True, load_default=None)
 
     @validates_schema(skip_on_field_errors=False)
-    def _target_and_window(self, data, partial=None, **kwargs):
+    def _target_and_window(self, data, **kwargs):
         errors = {}
-        if not partial and (data.get("product_id") is None) == (data.get("collection_id") is None):
+        if not (self.failed(data, "product_id") or self.failed(data, "collection_id")) \
+                and (data.get("product_id") is None) == (data.get("collection_id") is None):
             errors["product_id"] = ['give exactly one of "product_id" and "collection_id"']
         start, end = data.get("valid_from"), data.get("valid_until")
         if start is not None and end is not None and end <= start:

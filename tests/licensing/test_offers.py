@@ -200,3 +200,13 @@ def test_stac_items_carry_what_is_on_sale(market: Market):
     served = market.api("GET", "/stac/collections/alice/items/alice-2").json()
     assert market.api("PUT", "/stac/collections/alice/items/alice-2", "alice", json=served).status_code == 200
     assert _offers_of(market.api("GET", "/stac/collections/alice/items/alice-2").json())[0]["id"] == own["id"]
+
+
+def test_booleans_are_not_numbers_and_a_bad_field_is_named_once(market: Market):
+    answer = market.api("POST", "/api/v1/offers", "alice", json={
+        "product_id": True, "license": "commercial-single-org@1",
+        "pricing": {"model": "per_gb", "price": True, "gb": "10"}, "discounts": {"research": True}})
+    assert answer.status_code == 422
+    errors = answer.json()["errors"]
+    assert sorted(e["field"] for e in errors) == ["discounts.research.value", "pricing.gb", "pricing.price",
+                                                  "product_id"]
