@@ -175,9 +175,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="postgresql")
     parser.add_argument("--postgres-admin-url", default=DEFAULT_ADMIN_URL)
     parser.add_argument("--items", type=int, default=100_000)
-    parser.add_argument("--requests", type=int, default=60, help="timed requests per class, limit, state and round")
+    parser.add_argument("--requests", type=int, default=30, help="timed requests per class, limit, state and round")
     parser.add_argument("--warmup", type=int, default=10, help="untimed requests before each series")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds, each timing both states (default 3)")
+    parser.add_argument("--rounds", type=int, default=6, help="rounds, each timing both states (default 6)")
     parser.add_argument("--product-offer-every", type=int, default=20,
                         help="a product offer of its own on every N-th item (default 20: 5 %%)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes (default 2)")

@@ -2,14 +2,14 @@
 client sees what can be bought and for how much.
 
 The catalogue does not import licensing: it sends ``hooks.items_rendered`` once per page, and this
-module answers it with one query for the whole page (``availability.active_offers``). An item with
-nothing on sale carries no ``sdx:offers``.
+module answers it with one query for the whole page (``availability.offer_summaries``: the offers
+``active_offers`` would choose, as light rows). An item with nothing on sale carries no ``sdx:offers``.
 """
 from __future__ import annotations
 
 from exchange.catalog import hooks
-from exchange.licensing.availability import active_offers
-from exchange.licensing.models import Offer, PricingModel
+from exchange.licensing.availability import offer_summaries
+from exchange.licensing.models import PricingModel
 
 
 def connect() -> None:
@@ -17,9 +17,9 @@ def connect() -> None:
     hooks.items_rendered.connect(add_offers)
 
 
-def summary(offer: Offer) -> dict:
-    """An offer as an item carries it: enough to choose one and ask for a quote."""
-    shown = {"id": str(offer.id), "license": offer.template.ref, "model": offer.pricing_model.value,
+def summary(offer) -> dict:
+    """An offer (a row of ``offer_summaries``) as an item carries it: enough to choose one and ask for a quote."""
+    shown = {"id": str(offer.id), "license": f"{offer.code}@{offer.version}", "model": offer.pricing_model.value,
              "price": offer.price, "currency": offer.currency}
     if offer.pricing_model is PricingModel.per_km2:
         shown["min_km2"] = offer.min_km2
@@ -31,7 +31,7 @@ def summary(offer: Offer) -> dict:
 
 
 def add_offers(rows, *, documents: list[dict]) -> None:
-    offers = active_offers(rows)
+    offers = offer_summaries(rows)
     for row, doc in zip(rows, documents):
         on_sale = offers.get(row.key)
         if on_sale:

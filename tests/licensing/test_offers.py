@@ -3,8 +3,14 @@ named; PATCH bumps the revision when what a buyer pays or accepts changes; DELET
 follow the catalogue's; and every STAC item carries what is on sale in ``sdx:offers``."""
 from __future__ import annotations
 
-import pytest
+import uuid
 
+import pytest
+from sqlalchemy import select
+
+from exchange.catalog.models import Item
+from exchange.core.db import db
+from exchange.licensing.availability import active_offers, offer_summaries
 from tests.licensing.conftest import Market
 
 SCENE = {"license": "commercial-single-org@1", "pricing": {"model": "per_scene", "price": 12000}}
@@ -193,6 +199,12 @@ def test_stac_items_carry_what_is_on_sale(market: Market):
     assert "sdx:offers" not in cut.json()["features"][0]["properties"]
     kept = market.api("GET", "/stac/search?ids=alice-1&fields=properties.sdx:offers").json()["features"][0]
     assert _offers_of(kept)[0]["id"] == whole["id"]
+    # the light rows the pages use choose exactly what active_offers (quotes, orders) chooses
+    with market.live.app.app_context():
+        items = db.session.scalars(select(Item).where(Item.collection_id.in_(["alice", "bob"]))).all()
+        chosen = {key: [o.id for o in offers] for key, offers in active_offers(items).items()}
+        assert chosen == {key: [o.id for o in rows] for key, rows in offer_summaries(items).items()}
+        assert chosen[market.products["alice-2"]] == [uuid.UUID(own["id"])]
     # withdrawn: gone from the items at once
     assert market.api("DELETE", f"/api/v1/offers/{whole['id']}", "alice").status_code == 204
     assert _offers_of(market.api("GET", "/stac/collections/alice/items/alice-1").json()) == []
