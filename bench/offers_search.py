@@ -48,11 +48,11 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
 import requests  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
 
-from bench.catalog_search import (COLLECTIONS, CONTINENTS, DEFAULT_ADMIN_URL, DEFAULT_SEED, MONTH_YEARS, ORG,  # noqa: E402
-                                  Gunicorn, build_app, cores, create_postgres_database, drop_postgres_database,
-                                  free_port, in_client_process, load, percentile, run_client, server_version)
+from bench.catalog_search import (COLLECTIONS, CONTINENTS, DEFAULT_ADMIN_URL, DEFAULT_SEED,  # noqa: E402
+                                  MONTH_YEARS, ORG, Gunicorn, build_app, cores, create_postgres_database,
+                                  drop_postgres_database, free_port, in_client_process, load, percentile,
+                                  run_client, server_version)
 
 LIMITS = (10, 100)
 CLASSES = ("small bbox", "bbox+datetime", "collection", "page 1")

@@ -16,4 +16,4 @@ def init_app(app: Flask) -> None:
 
     domains.register_blueprint(app, blp)
     item_offers.connect()
-    import_module("exchange.licensing.policies")  # registers the domain's rules with the decision point (once per process)
+    import_module("exchange.licensing.policies")  # registers the domain's rules (once per process)

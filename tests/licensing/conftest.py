@@ -45,7 +45,8 @@ class Market:
         ident = uuid.uuid4()
         with self.live.app.app_context(), unit_of_work():
             item = db.session.scalar(select(Item).where(Item.item_id == product))
-            row = Entitlement(id=ident, org_id=self.orgs[holder], provider_org_id=item.provider_org_id, item_key=item.key,
+            row = Entitlement(id=ident, org_id=self.orgs[holder], provider_org_id=item.provider_org_id,
+                              item_key=item.key,
                               collection_id=item.collection_id, item_id=item.item_id,
                               license={"code": "commercial-single-org", "version": 1, "title": "Commercial",
                                        "uses": ["commercial"]},
@@ -78,7 +79,8 @@ def market(live) -> Market:
     _person(live, market, "buyer", ["buyer"], "buyer", BUYER_SCOPES)
     _person(live, market, "suspended", ["buyer"], "buyer", BUYER_SCOPES, status=OrgStatus.suspended)
     for owner, west in (("alice", 10.0), ("bob", 20.0)):
-        assert market.api("POST", "/stac/collections", owner, json={"id": owner, "description": owner}).status_code == 201
+        made = market.api("POST", "/stac/collections", owner, json={"id": owner, "description": owner})
+        assert made.status_code == 201
         with live.app.app_context():
             bulk_write(SYSTEM, owner, [item_doc(f"{owner}-1", owner, west), item_doc(f"{owner}-2", owner, west + 2)],
                        method="insert", status=ItemStatus.published)

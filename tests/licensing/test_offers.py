@@ -41,7 +41,8 @@ def test_a_provider_offers_its_product_and_its_collection(market: Market):
                                                                 "pricing": {"model": "free"}})
     assert free.status_code == 201 and free.json()["pricing"]["price"] == 0
     gb = market.api("POST", "/api/v1/offers", "alice", json={
-        "product_id": pid, "license": "enterprise-redistribution@1", "pricing": {"model": "per_gb", "price": 9, "gb": 10}})
+        "product_id": pid, "license": "enterprise-redistribution@1",
+        "pricing": {"model": "per_gb", "price": 9, "gb": 10}})
     assert gb.status_code == 201 and gb.json()["pricing"]["gb"] == 10.0
     assert market.api("GET", f"/api/v1/offers/{offer['id']}").json()["id"] == offer["id"]
     on_product = market.api("GET", f"/api/v1/offers?product={pid}").json()["items"]
