@@ -147,7 +147,7 @@ def update_offer(identity: Identity, offer_id: uuid.UUID, patch: dict) -> Offer:
         for name, value in terms.items():
             setattr(offer, name, value)
         if priced:
-            offer.revision += 1
+            offer.revision = Offer.revision + 1  # in SQL: two changes at once both count
     return offer
 
 
@@ -157,4 +157,4 @@ def withdraw_offer(identity: Identity, offer_id: uuid.UUID) -> None:
     with unit_of_work():
         if offer.withdrawn_at is None:
             offer.withdrawn_at = utcnow()
-            offer.revision += 1
+            offer.revision = Offer.revision + 1

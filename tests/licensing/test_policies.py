@@ -80,3 +80,27 @@ def test_the_list_forms_follow_the_same_grants():
     assert "provider_org_id" in provider and "entitlements.org_id" in provider
     assert str(query_filter(who(Role.admin), "entitlement:read", Entitlement)) == "true"
     assert "withdrawn_at IS NULL" in str(query_filter(ANONYMOUS, "offer:read", Offer))
+
+
+@pytest.fixture
+def probe_action():
+    """An action registered for one test only (the service audit compares the registry with the code)."""
+    from exchange.policy import Rule, register, registry
+
+    register("licensing-test:probe", Rule(grants=(), refused=("nothing", "nothing allows this")))
+    yield "licensing-test:probe"
+    registry._rules.pop("licensing-test:probe")
+
+
+def test_extend_adds_a_grant_once_and_only_to_a_registered_rule(probe_action):
+    from exchange.policy import Grant, extend
+    from exchange.policy.registry import rule_for
+
+    grant = Grant("probe", "a probe grant", test=lambda i, resource: resource == "probe")
+    extend(probe_action, grant, refused=("probe", "not the probe"))
+    extend(probe_action, grant)
+    assert rule_for(probe_action).grants == (grant,)
+    assert decide(who(Role.buyer), probe_action, "probe").rule == "probe"
+    assert decide(who(Role.buyer), probe_action, "other").reason == "not the probe"
+    with pytest.raises(LookupError):
+        extend("licensing-test:unregistered", grant)
