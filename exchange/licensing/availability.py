@@ -8,7 +8,8 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
 
-from sqlalchemy import or_, select
+from sqlalchemy import BigInteger, String, any_, bindparam, or_, select
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from exchange.core.db import db, utcnow
 from exchange.licensing.models import LicenseTemplate, Offer
@@ -20,11 +21,20 @@ def on_sale(now: dt.datetime):
             or_(Offer.valid_until.is_(None), Offer.valid_until > now))
 
 
+def _one_of(column, values: set, item_type):
+    """``column`` is one of ``values``. On PostgreSQL one array parameter (``= ANY``), so that the
+    statement's text is the same for any page size and the driver and server reuse its preparation;
+    elsewhere ``IN``."""
+    if db.engine.dialect.name == "postgresql":
+        return column == any_(bindparam(None, sorted(values), type_=ARRAY(item_type)))
+    return column.in_(values)
+
+
 def _on_sale_for(query, products: list, now: dt.datetime):
     """``query`` narrowed to the offers on sale on the products or their collections, oldest first."""
-    return query.where(or_(Offer.item_key.in_({p.key for p in products}),
-                           Offer.collection_id.in_({p.collection_id for p in products})), *on_sale(now)) \
-        .order_by(Offer.created_at, Offer.id)
+    return query.where(or_(_one_of(Offer.item_key, {p.key for p in products}, BigInteger),
+                           _one_of(Offer.collection_id, {p.collection_id for p in products}, String)),
+                       *on_sale(now)).order_by(Offer.created_at, Offer.id)
 
 
 def _by_product(products: list, rows) -> dict[int, list]:

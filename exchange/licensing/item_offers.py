@@ -32,7 +32,11 @@ def summary(offer) -> dict:
 
 def add_offers(rows, *, documents: list[dict]) -> None:
     offers = offer_summaries(rows)
+    shown: dict = {}  # a collection's offer is on many items of a page: summarised once, copied to each
     for row, doc in zip(rows, documents):
         on_sale = offers.get(row.key)
         if on_sale:
-            doc["properties"]["sdx:offers"] = [summary(offer) for offer in on_sale]
+            for offer in on_sale:
+                if offer.id not in shown:
+                    shown[offer.id] = summary(offer)
+            doc["properties"]["sdx:offers"] = [dict(shown[offer.id]) for offer in on_sale]
