@@ -122,6 +122,10 @@ def _url_of(engine) -> str:
     return engine.url.render_as_string(hide_password=False)
 
 
+#: Tables whose rows the migrations write (the seeded licence templates): put back after emptying.
+SEEDED_TABLES = ("license_templates",)
+
+
 class Databases:
     """Each backend's test database, migrated to head on first use, with the run's signing key.
 
@@ -133,6 +137,7 @@ class Databases:
         self.tmp = tmp_path_factory
         self.urls: dict[str, str] = {}
         self.signing_keys: dict[str, dict] = {}
+        self.seeded: dict[str, dict[str, list[dict]]] = {}
 
     def url(self, backend: str) -> str:
         if backend not in self.urls:
@@ -149,15 +154,22 @@ class Databases:
                 keys.signing_key()  # made and committed
                 key = db.session.execute(sa.select(SigningKey.__table__)).mappings().one()
                 self.signing_keys[_url_of(db.engine)] = dict(key)
+                self.seeded[_url_of(db.engine)] = {
+                    name: [dict(row) for row in db.session.execute(sa.select(db.metadata.tables[name])).mappings()]
+                    for name in SEEDED_TABLES}
                 db.engine.dispose()
         return self.urls[backend]
 
     def empty(self) -> None:
-        """Delete every row of the current app's database, then put the signing key back."""
+        """Delete every row of the current app's database, then put the signing key and the rows the
+        migrations seeded back."""
         with db.engine.begin() as conn:
             for table in reversed(db.metadata.sorted_tables):
                 conn.execute(table.delete())
             conn.execute(SigningKey.__table__.insert(), [self.signing_keys[_url_of(db.engine)]])
+            for name, rows in self.seeded[_url_of(db.engine)].items():
+                if rows:
+                    conn.execute(db.metadata.tables[name].insert(), rows)
         forget_cached_keys()
 
     def drop(self) -> None:

@@ -352,7 +352,8 @@ def delete_item(cid: str, iid: str):
 @_answers(302, None, description="Redirect to a short-lived presigned URL", problems=(404,))
 def download_asset(cid: str, iid: str, key: str):
     """A file SDX stores for the product, by a short-lived presigned URL (never an item's own href).
-    Until the download gateway lands, only the owning provider may fetch a data file."""
+    A data file goes to the owning provider, admins, and members of an organisation holding a usable
+    licence on the product ("asset:download")."""
     return redirect(assets.asset_source(current_identity(), cid, iid, key))
 
 

@@ -24,6 +24,10 @@ stored_asset_keys = _signals.signal("stored-asset-keys")
 asset_download = _signals.signal("asset-download")
 #: The item's preview image (PNG bytes), or None.
 item_preview = _signals.signal("item-preview")
+#: A page of items was rendered (sender: the item rows; keyword ``documents``: their STAC dicts, in
+#: the same order, before the fields extension cuts them): a receiver may add to each document's
+#: ``properties`` (a copy the renderer made), in one query for the whole page.
+items_rendered = _signals.signal("items-rendered")
 
 
 def first_answer(signal, sender: Any, **kwargs: Any) -> Any:

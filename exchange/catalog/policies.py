@@ -58,9 +58,9 @@ register("collection:read", Rule(
     refused=("unpublished", "this collection holds no published item")))
 
 
-def _write(scope: str = "catalog:write", needs_resource: bool = False) -> Rule:
+def _write(scope: str = "catalog:write") -> Rule:
     """Catalogue writes: a provider (role and scope) on what their organisation owns; admins on any."""
-    return Rule(roles=frozenset({Role.provider, Role.admin}), needs_resource=needs_resource,
+    return Rule(roles=frozenset({Role.provider, Role.admin}),
                 roles_refused=("role-provider", "only providers publish to the catalogue"), scope=scope,
                 grants=(Grant("provider", "providers manage their organisation's catalogue",
                               test=lambda i, resource: owner_org(resource) == i.org_id),
@@ -72,9 +72,20 @@ def _write(scope: str = "catalog:write", needs_resource: bool = False) -> Rule:
 for _action in ("catalog:create-collection", "catalog:write-collection", "catalog:write-item"):
     register(_action, _write())
 
-# Until the download gateway meters licensed downloads, a product's data files go to its own
-# organisation (and admins) only: the catalogue write rule.
-register("asset:download", _write(needs_resource=True))
+
+def _catalog_writer(role: Role):
+    return lambda i: role in i.roles and i.has_scope("catalog:write")
+
+
+# A product's data files go to its own organisation's providers and to admins (with catalog:write).
+# The roles and scope are the grants' own, not the rule's, so that licensing can add "your
+# organisation holds a licence for this product" (exchange.policy.extend) for buyers.
+register("asset:download", Rule(
+    needs_resource=True,
+    grants=(Grant("provider", "providers download their organisation's products", who=_catalog_writer(Role.provider),
+                  test=lambda i, item: owner_org(item) == i.org_id),
+            Grant("provider", "administrators download every product", who=_catalog_writer(Role.admin))),
+    refused=("ownership", "this belongs to another organisation")))
 
 # Importing items with a status other than the importer's default: the console operator only.
 register("catalog:set-status", Rule(grants=(), refused=("console", "only the console operator sets item statuses")))

@@ -73,14 +73,14 @@ def asset_download(item: Item, *, identity: Identity, key: str) -> str | None:
     Only the object recorded in the product's own asset row is ever presigned: the item's ``href``
     is the provider's text and is never resolved (an s3:// href could name another organisation's
     object, an http(s) one would make this route an open redirect). An external link is in the item
-    itself. Until the download gateway meters licensed downloads, only the owning provider (or an
-    admin) may fetch a data file."""
+    itself. Who may fetch a data file is the "asset:download" rule's answer (the owning provider, an
+    admin, a holder of a usable licence); the download gateway will meter it."""
     stored = db.session.scalar(select(ProductAsset).where(ProductAsset.item_key == item.key,
                                                           ProductAsset.asset_key == key))
     if stored is None:
         return None
     if stored.is_data and not (decision := decide(identity, "asset:download", item)):
-        raise Forbidden("Data assets are downloaded under a license; the download gateway is not open yet.",
+        raise Forbidden(f"Data assets are downloaded under a licence: {decision.reason}.",
                         rule=decision.rule)
     if stored.state is not AssetState.ready:
         raise Conflict(f"Asset {key!r} is {stored.state.value}, not ready for download.", state=stored.state.value)

@@ -9,8 +9,8 @@ so a denial can be explained. Sharing policies and entitlements plug in here lat
 """
 from exchange.policy.decision_point import asked, decide, query_filter, require
 from exchange.policy.identity import ANONYMOUS, SYSTEM, Identity
-from exchange.policy.registry import register, registered_actions
+from exchange.policy.registry import extend, register, registered_actions
 from exchange.policy.rules import Decision, Grant, Rule, owner_org
 
-__all__ = ["ANONYMOUS", "SYSTEM", "Decision", "Grant", "Identity", "Rule", "asked", "decide", "owner_org", "query_filter",
+__all__ = ["ANONYMOUS", "SYSTEM", "Decision", "Grant", "Identity", "Rule", "asked", "decide", "extend", "owner_org", "query_filter",
            "register", "registered_actions", "require"]

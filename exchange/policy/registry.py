@@ -6,7 +6,9 @@ process (importing again registers nothing twice). An action nobody registered h
 """
 from __future__ import annotations
 
-from exchange.policy.rules import Rule
+from dataclasses import replace
+
+from exchange.policy.rules import Because, Grant, Rule
 
 _rules: dict[str, Rule] = {}
 
@@ -16,6 +18,17 @@ def register(action: str, rule: Rule) -> None:
     if action in _rules:
         raise ValueError(f"the action {action!r} already has a rule")
     _rules[action] = rule
+
+
+def extend(action: str, grant: Grant, refused: Because | None = None) -> None:
+    """Add a way to be allowed to another domain's action (licensing adds "holds a licence" to
+    downloads, without the catalogue importing it); ``refused`` then says why nothing allowed.
+    The rule's conditions on the identity alone (roles, scope) still apply to every grant."""
+    rule = _rules.get(action)
+    if rule is None:
+        raise LookupError(f"the action {action!r} has no rule to extend")
+    if grant not in rule.grants:
+        _rules[action] = replace(rule, grants=rule.grants + (grant,), refused=refused or rule.refused)
 
 
 def rule_for(action: str) -> Rule | None:

@@ -5,6 +5,8 @@ Revises: d5f1a2b3c4e6
 Create Date: 2026-11-27 13:53:56.896442
 
 """
+import datetime
+
 from alembic import op
 import sqlalchemy as sa
 
@@ -294,6 +296,60 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_order_lines_provider_org_id'), ['provider_org_id'], unique=False)
 
     # ### end Alembic commands ###
+    _seed_license_templates()
+
+
+#: Version 1 of the licence templates every installation starts with (plain values: a revision
+#: never imports the models, which move on).
+SEEDED_TEMPLATES = [
+    dict(code="open-cc-by-4.0", title="Creative Commons Attribution 4.0 International (CC BY 4.0)",
+         terms="You may share (copy and redistribute the material in any medium or format) and adapt (remix, "
+               "transform and build upon the material) for any purpose, even commercially, provided you give "
+               "appropriate credit, provide a link to the licence (https://creativecommons.org/licenses/by/4.0/), "
+               "and indicate if changes were made. You may do so in any reasonable manner, but not in any way that "
+               "suggests the licensor endorses you or your use. You may not apply legal terms or technological "
+               "measures that legally restrict others from doing anything the licence permits. No warranties are "
+               "given. The full legal code is at https://creativecommons.org/licenses/by/4.0/legalcode.",
+         uses=["internal", "commercial", "research", "government"], redistribution=True, derivatives=True,
+         attribution="Contains data from {provider}, licensed under CC BY 4.0", seats=None, duration_days=None,
+         downloads_per_asset=None, bytes_multiple=None, aoi_restricted=False),
+    dict(code="research-noncommercial", title="Research and education, non-commercial",
+         terms="The licensee may use the data for non-commercial research and teaching by its own staff and "
+               "students, and publish results (papers, figures, derived statistics) that do not allow the data to "
+               "be reconstructed. Commercial use, resale and redistribution of the data are not permitted. Each "
+               "publication credits the provider. The licence lasts one year from purchase.",
+         uses=["research"], redistribution=False, derivatives=True,
+         attribution="Data courtesy of {provider}, used under an SDX research licence", seats=None,
+         duration_days=365, downloads_per_asset=5, bytes_multiple=5, aoi_restricted=False),
+    dict(code="commercial-single-org", title="Commercial use within one organisation",
+         terms="The licensee organisation may use the data and products derived from it for its own internal and "
+               "commercial purposes, including value-added services whose deliverables do not contain the data "
+               "itself. The data may not be redistributed, resold or shared with other organisations. Use is "
+               "limited to the licensee's named users (seats) for one year from purchase.",
+         uses=["internal", "commercial"], redistribution=False, derivatives=True,
+         attribution="© {provider}, licensed through SDX", seats=10, duration_days=365, downloads_per_asset=3,
+         bytes_multiple=3, aoi_restricted=False),
+    dict(code="enterprise-redistribution", title="Enterprise, with redistribution to end customers",
+         terms="The licensee may use the data for any internal, commercial or government purpose, and may "
+               "redistribute the data and derived products to its own end customers under terms no less "
+               "protective of the provider than these, crediting the provider. Unlimited users within the "
+               "licensee; perpetual; no limit on downloads or volume.",
+         uses=["internal", "commercial", "research", "government"], redistribution=True, derivatives=True,
+         attribution="© {provider}, redistributed under an SDX enterprise licence", seats=None, duration_days=None,
+         downloads_per_asset=None, bytes_multiple=None, aoi_restricted=False),
+]
+
+
+def _seed_license_templates():
+    templates = sa.table(
+        'license_templates', sa.column('code', sa.String), sa.column('version', sa.Integer),
+        sa.column('title', sa.String), sa.column('terms', sa.Text), sa.column('uses', sa.JSON),
+        sa.column('redistribution', sa.Boolean), sa.column('derivatives', sa.Boolean),
+        sa.column('attribution', sa.Text), sa.column('seats', sa.Integer), sa.column('duration_days', sa.Integer),
+        sa.column('downloads_per_asset', sa.Integer), sa.column('bytes_multiple', sa.Float),
+        sa.column('aoi_restricted', sa.Boolean), sa.column('created_at', exchange.core.db.UTCDateTime()))
+    seeded_at = datetime.datetime(2026, 11, 27, tzinfo=datetime.timezone.utc)
+    op.bulk_insert(templates, [dict(row, version=1, created_at=seeded_at) for row in SEEDED_TEMPLATES])
 
 
 def downgrade():

@@ -15,6 +15,7 @@ from exchange.policy import ANONYMOUS, SYSTEM, Identity, Rule, decide, query_fil
 
 import exchange.catalog.policies  # noqa: F401  (each domain's init_app imports its rules; no app is built here)
 import exchange.ingest.policies  # noqa: F401
+import exchange.licensing.policies  # noqa: F401  (adds the licence grant to asset:download)
 
 ME, OTHER = uuid.uuid4(), uuid.uuid4()
 
@@ -71,7 +72,8 @@ def provider(*roles, scopes=None) -> Identity:
     (provider(scopes={"catalog:read"}), "catalog:write-item", None, False, "scope"),
     (provider(), "catalog:write-item", SimpleNamespace(provider_org_id=OTHER), False, "ownership"),
     (provider(), "asset:download", SimpleNamespace(provider_org_id=PROVIDER_ORG), True, "provider"),
-    (provider(), "asset:download", SimpleNamespace(provider_org_id=OTHER), False, "ownership"),
+    (provider(scopes={"catalog:write"}), "asset:download", SimpleNamespace(provider_org_id=OTHER, key=1), False,
+     "license"),
     (who(Role.admin), "asset:download", SimpleNamespace(provider_org_id=OTHER), True, "provider"),
     (who(Role.admin), "catalog:set-status", None, False, "console"),
     (SYSTEM, "catalog:set-status", None, True, "system"),

@@ -1,0 +1,115 @@
+"""Entitlements: what an organisation holds on a product, read by its holder and the product's provider.
+
+Rows are written by trading's fulfilment (a paid order); this module reads them, says whether one
+is usable now (the download rule asks ``usable_entitlement``) and shows them with what is left of
+their allowances. ``status`` is shown as ``expired`` once ``valid_until`` has passed, whatever the
+row still says, so nobody waits for a sweep.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from sqlalchemy import and_, or_, select
+
+from exchange.core import paging
+from exchange.core.db import db, utcnow
+from exchange.core.problems import Forbidden, NotFound, ValidationProblem
+from exchange.licensing.models import Entitlement, EntitlementStatus
+from exchange.policy import Identity, decide, query_filter
+
+
+def _in_force(now: dt.datetime):
+    """The SQL condition of an active entitlement inside its validity window at ``now``."""
+    return and_(Entitlement.status == EntitlementStatus.active, Entitlement.valid_from <= now,
+                or_(Entitlement.valid_until.is_(None), Entitlement.valid_until > now))
+
+
+def usable_entitlement(org_id: uuid.UUID | None, item_key: int, now: dt.datetime | None = None) -> Entitlement | None:
+    """An entitlement of ``org_id`` on the product that allows a download now: active, within its
+    validity, with bytes left (or no byte limit). The one that ends last is chosen."""
+    if org_id is None:
+        return None
+    now = now or utcnow()
+    return db.session.scalar(
+        select(Entitlement).where(
+            Entitlement.org_id == org_id, Entitlement.item_key == item_key, _in_force(now),
+            or_(Entitlement.bytes_allowed.is_(None),
+                Entitlement.bytes_used + Entitlement.bytes_reserved < Entitlement.bytes_allowed))
+        .order_by(Entitlement.valid_until.is_(None).desc(), Entitlement.valid_until.desc()).limit(1))
+
+
+def shown_status(entitlement: Entitlement, now: dt.datetime) -> str:
+    if entitlement.status is EntitlementStatus.active and entitlement.valid_until is not None \
+            and entitlement.valid_until <= now:
+        return EntitlementStatus.expired.value
+    return entitlement.status.value
+
+
+def _status_filter(status: EntitlementStatus, now: dt.datetime):
+    """The rows ``shown_status`` shows as ``status``."""
+    passed = and_(Entitlement.valid_until.is_not(None), Entitlement.valid_until <= now)
+    if status is EntitlementStatus.active:
+        return and_(Entitlement.status == EntitlementStatus.active, ~passed)
+    if status is EntitlementStatus.expired:
+        return or_(Entitlement.status == EntitlementStatus.expired,
+                   and_(Entitlement.status == EntitlementStatus.active, passed))
+    return Entitlement.status == status
+
+
+def view(entitlement: Entitlement, now: dt.datetime | None = None) -> dict:
+    """An entitlement as the API shows it (None: unlimited)."""
+    now = now or utcnow()
+    remaining = None
+    if entitlement.bytes_allowed is not None:
+        remaining = max(entitlement.bytes_allowed - entitlement.bytes_used - entitlement.bytes_reserved, 0)
+    return {
+        "id": entitlement.id, "product_id": entitlement.item_key, "collection_id": entitlement.collection_id,
+        "item_id": entitlement.item_id, "status": shown_status(entitlement, now), "license": entitlement.license,
+        "licensee_org_id": entitlement.org_id, "provider_org_id": entitlement.provider_org_id,
+        "offer_id": entitlement.offer_id, "order_id": entitlement.order_id,
+        "valid_from": entitlement.valid_from, "valid_until": entitlement.valid_until,
+        # Downloads are not counted until the download gateway (issue 14): the per-asset allowance.
+        "downloads_remaining": entitlement.downloads_per_asset,
+        "bytes_allowed": entitlement.bytes_allowed, "bytes_used": entitlement.bytes_used,
+        "bytes_reserved": entitlement.bytes_reserved, "bytes_remaining": remaining,
+        "aoi": entitlement.aoi, "created_at": entitlement.created_at,
+    }
+
+
+def _require_reader(identity: Identity) -> None:
+    """403 when the caller alone is refused (signed out, organisation not active, no scope), before
+    any row is looked at; asked without an object, an allowed caller hears only "no-resource"."""
+    decision = decide(identity, "entitlement:read")
+    if not decision and decision.rule != "no-resource":
+        raise Forbidden(decision.reason, rule=decision.rule)
+
+
+def list_entitlements(identity: Identity, *, product: int | None = None, status: EntitlementStatus | None = None,
+                      after: str | None = None, limit: int = 50) -> tuple[list[dict], str | None]:
+    """The entitlements the caller may read (its organisation's, a provider's sales, an admin's all),
+    in id order: a page and the cursor of the next."""
+    _require_reader(identity)
+    now = utcnow()
+    query = select(Entitlement).where(query_filter(identity, "entitlement:read", Entitlement))
+    if product is not None:
+        query = query.where(Entitlement.item_key == product)
+    if status is not None:
+        query = query.where(_status_filter(status, now))
+    if after:
+        try:
+            query = query.where(Entitlement.id > uuid.UUID(paging.decode_key(after)))
+        except ValueError:  # paging.BadCursor is one
+            raise ValidationProblem("The cursor is not valid.", errors=[
+                {"field": "after", "message": "is not a cursor this listing issued"}]) from None
+    rows, more = paging.cut(list(db.session.scalars(query.order_by(Entitlement.id).limit(limit + 1))), limit)
+    return [view(row, now) for row in rows], (paging.encode(str(rows[-1].id)) if more else None)
+
+
+def get_entitlement(identity: Identity, entitlement_id: uuid.UUID) -> dict:
+    """One entitlement the caller may read; another organisation's reads as absent (404)."""
+    _require_reader(identity)
+    entitlement = db.session.get(Entitlement, entitlement_id)
+    if entitlement is None or not decide(identity, "entitlement:read", entitlement):
+        raise NotFound(f"No licence {entitlement_id}.")
+    return view(entitlement)
