@@ -48,7 +48,7 @@ def check(org_id: uuid.UUID, currency: str, amount: int, now: datetime) -> None:
 def cap_view(cap: SpendingCap, now: datetime) -> dict:
     spent = spent_this_month(cap.org_id, cap.currency, now)
     return {"currency": cap.currency, "monthly_limit": cap.monthly_limit, "month": now.strftime("%Y-%m"),
-            "spent": spent, "remaining": max(cap.monthly_limit - spent, 0), "updated_at": cap.updated_at}
+            "spent": spent, "remaining": max(cap.monthly_limit - spent, 0), "updated_at": cap.updated_at.isoformat()}
 
 
 def list_caps(identity: Identity) -> list[dict]:

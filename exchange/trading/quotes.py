@@ -111,14 +111,14 @@ def get_quote(identity: Identity, quote_id: uuid.UUID) -> Quote:
 
 
 def line_view(line: QuoteLine) -> dict:
-    return {"product_id": line.item_key, "offer_id": line.offer_id, "license": line.license_ref,
+    return {"product_id": line.item_key, "offer_id": str(line.offer_id) if line.offer_id else None, "license": line.license_ref,
             "quantity": line.quantity, "unit": line.unit, "unit_price": line.unit_price,
             "discount_percent": line.discount_percent if line.reason is None else None, "total": line.total,
             "currency": line.currency, "aoi": line.aoi, "reason": line.reason}
 
 
 def quote_view(quote: Quote) -> dict:
-    return {"id": quote.id, "created_at": quote.created_at, "expires_at": quote.expires_at,
+    return {"id": str(quote.id), "created_at": quote.created_at.isoformat(), "expires_at": quote.expires_at.isoformat(),
             "lines": [line_view(line) for line in quote.lines], "totals": quote.totals,
             "licenses": sorted(licenses_of(quote))}
 
