@@ -24,10 +24,10 @@ def month_start(now: datetime) -> datetime:
 
 
 def spent_this_month(org_id: uuid.UUID, currency: str, now: datetime) -> int:
-    return db.session.scalar(
+    return int(db.session.scalar(  # PostgreSQL's SUM of bigint is a numeric
         select(func.coalesce(func.sum(OrderLine.amount), 0)).join(Order, Order.id == OrderLine.order_id)
         .where(Order.org_id == org_id, OrderLine.currency == currency, Order.status.in_(SPENT_STATUSES),
-               Order.paid_at >= month_start(now))) or 0
+               Order.paid_at >= month_start(now))) or 0)
 
 
 def check(org_id: uuid.UUID, currency: str, amount: int, now: datetime) -> None:

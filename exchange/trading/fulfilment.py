@@ -28,8 +28,8 @@ def license_snapshot(template: LicenseTemplate) -> dict:
 
 
 def product_bytes(item_key: int) -> int:
-    return db.session.scalar(select(func.coalesce(func.sum(ProductAsset.size), 0))
-                             .where(ProductAsset.item_key == item_key)) or 0
+    return int(db.session.scalar(select(func.coalesce(func.sum(ProductAsset.size), 0))
+                                 .where(ProductAsset.item_key == item_key)) or 0)  # PostgreSQL's SUM is a numeric
 
 
 def bytes_allowed(offer: Offer, item: Item) -> int | None:

@@ -60,10 +60,11 @@ def fingerprint(method: str, path: str, body: object) -> str:
 
 def _insert_if_absent(org_id: uuid.UUID, key: str, request_hash: str, now: datetime) -> bool:
     insert = postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    result = db.session.execute(insert(IdempotencyKey).values(org_id=org_id, key=key, request_hash=request_hash,
-                                                              created_at=now)
-                                .on_conflict_do_nothing(index_elements=["org_id", "key"]))
-    return result.rowcount == 1
+    inserted = db.session.scalar(insert(IdempotencyKey).values(org_id=org_id, key=key, request_hash=request_hash,
+                                                               created_at=now)
+                                 .on_conflict_do_nothing(index_elements=["org_id", "key"])
+                                 .returning(IdempotencyKey.key))
+    return inserted is not None
 
 
 def claim(org_id: uuid.UUID, key: str, request_hash: str) -> Replay | None:
