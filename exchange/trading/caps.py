@@ -23,19 +23,22 @@ def month_start(now: datetime) -> datetime:
     return now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
-def spent_this_month(org_id: uuid.UUID, currency: str, now: datetime) -> int:
-    return int(db.session.scalar(  # PostgreSQL's SUM of bigint is a numeric
-        select(func.coalesce(func.sum(OrderLine.amount), 0)).join(Order, Order.id == OrderLine.order_id)
-        .where(Order.org_id == org_id, OrderLine.currency == currency, Order.status.in_(SPENT_STATUSES),
-               Order.paid_at >= month_start(now))) or 0)
+def spent_this_month(org_id: uuid.UUID, currency: str, now: datetime, *, but: uuid.UUID | None = None) -> int:
+    """Paid this month by the organisation's orders that still hold their money (``but`` one being placed)."""
+    query = (select(func.coalesce(func.sum(OrderLine.amount), 0)).join(Order, Order.id == OrderLine.order_id)
+             .where(Order.org_id == org_id, OrderLine.currency == currency, Order.status.in_(SPENT_STATUSES),
+                    Order.paid_at >= month_start(now)))
+    if but is not None:
+        query = query.where(Order.id != but)
+    return int(db.session.scalar(query) or 0)  # PostgreSQL's SUM of bigint is a numeric
 
 
-def check(org_id: uuid.UUID, currency: str, amount: int, now: datetime) -> None:
+def check(org_id: uuid.UUID, currency: str, amount: int, now: datetime, *, order_id: uuid.UUID | None = None) -> None:
     """402 if spending ``amount`` more this month would pass the organisation's cap in ``currency``."""
     cap = db.session.get(SpendingCap, (org_id, currency))
     if cap is None or amount == 0:
         return
-    spent = spent_this_month(org_id, currency, now)
+    spent = spent_this_month(org_id, currency, now, but=order_id)
     left = max(cap.monthly_limit - spent, 0)
     if amount > left:
         raise Problem(f"This order costs {amount} {currency} minor units, but only {left} are left of your "

@@ -116,7 +116,7 @@ def _pay(identity: Identity, order: Order, currency: str, lines: list[OrderLine]
     legs = _legs(identity.org_id, currency, lines, +1)
     _lock(legs)
     total = sum(line.amount for line in lines)
-    caps.check(identity.org_id, currency, total, now)
+    caps.check(identity.org_id, currency, total, now, order_id=order.id)  # its own lines are flushed already
     if total == 0:
         return
     try:
