@@ -112,16 +112,16 @@ def _lock(legs: list[ledger.Leg]) -> None:
                        .with_for_update())
 
 
-def _pay(identity: Identity, order: Order, currency: str, lines: list[OrderLine], now: datetime) -> None:
-    legs = _legs(identity.org_id, currency, lines, +1)
+def _pay(order: Order, currency: str, lines: list[OrderLine], now: datetime) -> None:
+    legs = _legs(order.org_id, currency, lines, +1)
     _lock(legs)
     total = sum(line.amount for line in lines)
-    caps.check(identity.org_id, currency, total, now, order_id=order.id)  # its own lines are flushed already
+    caps.check(order.org_id, currency, total, now, order_id=order.id)  # its own lines are flushed already
     if total == 0:
         return
     try:
         ledger.transfer(TransferKind.order, legs, reference=f"order {order.id}", order_id=order.id,
-                        created_by=identity.user_id)
+                        created_by=order.user_id)
     except ledger.InsufficientFunds as exc:
         raise Problem(f"Your organisation's {currency} wallet holds {total - exc.shortfall} minor units; this order "
                       f"needs {total} {currency}. Wallets are per currency and never converted: top up the "
@@ -151,7 +151,7 @@ def _order_quote(identity: Identity, quote_id: uuid.UUID, accepted: list[str], k
             if changes:
                 raise Conflict("The price or terms of some lines changed since the quote; ask for a new quote.",
                                title="Quote out of date", changes=changes)
-            order = _fulfil(identity, uow, quote, current, accepted, now)
+            order = _fulfil(uow, quote, current, accepted, identity.user_id, now)
             answer = order_view(order)
             idempotency.record(identity.org_id, key, 201, answer)
     except IntegrityError:  # the same quote ordered by another request at the same moment
@@ -159,9 +159,10 @@ def _order_quote(identity: Identity, quote_id: uuid.UUID, accepted: list[str], k
     return answer
 
 
-def _fulfil(identity: Identity, uow, quote: Quote, current: list, accepted: list[str], now: datetime) -> Order:
+def _fulfil(uow, quote: Quote, current: list, accepted: list[str], user_id: uuid.UUID | None, now: datetime) -> Order:
+    """The order of the checked ``current`` lines of ``quote``: entitlements, lines, payment, events."""
     basis_points = current_app.config["PLATFORM_FEE_BPS"]
-    order = Order(id=new_id(), org_id=identity.org_id, user_id=identity.user_id, quote_id=quote.id,
+    order = Order(id=new_id(), org_id=quote.org_id, user_id=user_id, quote_id=quote.id,
                   status=OrderStatus.paid, totals={}, accepted_licenses=sorted(set(accepted) & licenses_of(quote)),
                   created_at=now, paid_at=now)
     db.session.add(order)
@@ -178,7 +179,7 @@ def _fulfil(identity: Identity, uow, quote: Quote, current: list, accepted: list
         by_currency[line.currency].append(order_line)
     db.session.flush()
     for currency, lines in sorted(by_currency.items()):
-        _pay(identity, order, currency, lines, now)
+        _pay(order, currency, lines, now)
     order.totals = {currency: sum(line.amount for line in lines) for currency, lines in by_currency.items()}
     _announce(uow, events.order_paid, order)
     order.status, order.fulfilled_at = OrderStatus.fulfilled, now

@@ -11,6 +11,7 @@ was revealed (the lookup comes before the decision, as in Flask's tutorial ``get
 from __future__ import annotations
 
 import re
+import uuid
 from contextlib import contextmanager
 
 import pytest
@@ -179,7 +180,8 @@ def _callers_and_values(app: Flask) -> tuple[dict, dict]:
                "provider": (http, provider), "admin": (http, headers["admin"]), "provider's browser": (browser, {})}
     values = {"cid": "audit", "iid": "audit-1", "pid": product, "key": "data", "name": "platform_x",
               "uid": upload.json["id"], "client_id": spare_client, "org_id": spare_org,
-              "filename": "swagger-ui.css"}
+              "filename": "swagger-ui.css",
+              "quote_id": uuid.uuid4(), "order_id": uuid.uuid4(), "currency": "CNY"}  # trading: orders
     return callers, values
 
 
