@@ -33,6 +33,10 @@ def spent_this_month(org_id: uuid.UUID, currency: str, now: datetime, *, but: uu
     return int(db.session.scalar(query) or 0)  # PostgreSQL's SUM of bigint is a numeric
 
 
+def has_cap(org_id: uuid.UUID, currency: str) -> bool:
+    return db.session.get(SpendingCap, (org_id, currency)) is not None
+
+
 def check(org_id: uuid.UUID, currency: str, amount: int, now: datetime, *, order_id: uuid.UUID | None = None) -> None:
     """402 if spending ``amount`` more this month would pass the organisation's cap in ``currency``."""
     cap = db.session.get(SpendingCap, (org_id, currency))

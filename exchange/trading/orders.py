@@ -31,7 +31,7 @@ from exchange.licensing.models import Entitlement, EntitlementStatus, Offer
 from exchange.policy import Identity, decide, query_filter
 from exchange.trading import caps, events, fulfilment, idempotency, ledger, pricing
 from exchange.trading.models import AccountKind, LedgerAccount, Order, OrderLine, OrderStatus, Quote, TransferKind
-from exchange.trading.quotes import licenses_of, offer_problem, valid_lines
+from exchange.trading.quotes import licenses_of, offer_for, valid_lines
 
 ORDERS_PATH = "/api/v1/orders"
 
@@ -49,7 +49,6 @@ def _allowed(identity: Identity, action: str, thing, what: str, thing_id) -> Non
 def place_order(identity: Identity, body: dict, idempotency_key: str | None) -> tuple[int, dict]:
     """Order a quote (``quote_id``, ``accept_licenses``) once per ``Idempotency-Key``: (status, answer)."""
     key = idempotency.parse_key(idempotency_key)
-    _allowed(identity, "order:place", db.session.get(Quote, body["quote_id"]), "quote", body["quote_id"])
     replay = idempotency.claim(identity.org_id, key, idempotency.fingerprint("POST", ORDERS_PATH, body))
     if replay is not None:
         return replay.status, replay.body
@@ -63,21 +62,21 @@ def place_order(identity: Identity, body: dict, idempotency_key: str | None) -> 
 def _changed_lines(identity: Identity, quote: Quote, now: datetime) -> tuple[list, list[dict]]:
     """(line, item, offer) for each line still priced as quoted, and what changed for the others."""
     current, changes = [], []
-    org_kind = db.session.get(Organisation, identity.org_id).kind.value
     for line in valid_lines(quote):
-        item = db.session.get(Item, line.item_key)
-        offer = db.session.get(Offer, line.offer_id)
+        item, offer = db.session.get(Item, line.item_key), None
         if item is None or not decide(identity, "item:read", item):
             why = "the product is no longer available"
         else:
-            why = offer_problem(offer, item, now) or (
-                "the offer changed since the quote" if offer.revision != line.offer_revision else None)
+            offer, why = offer_for(line.offer_id, item, now)
+            if why is None and offer.revision != line.offer_revision:
+                why = "the offer changed since the quote"
         if why is None:
             current.append((line, item, offer))
             continue
         now_figures = None
         if why == "the offer changed since the quote":
             aoi = pricing.parse_aoi(line.aoi) if line.aoi else None
+            org_kind = db.session.get(Organisation, identity.org_id).kind.value
             priced = pricing.price(offer, item.geometry, aoi, org_kind)
             now_figures = {"quantity": priced.quantity, "unit": priced.unit, "unit_price": priced.unit_price,
                            "discount_percent": priced.discount_percent, "total": priced.total,
@@ -90,35 +89,35 @@ def _changed_lines(identity: Identity, quote: Quote, now: datetime) -> tuple[lis
     return current, changes
 
 
+def _accounts(specs: list[tuple[AccountKind, str, uuid.UUID | None]]) -> list[LedgerAccount]:
+    """The accounts named by (kind, currency, org), read in one query; any never used is opened."""
+    names = [ledger.account_name(*spec) for spec in specs]
+    found = {a.name: a for a in db.session.scalars(select(LedgerAccount).where(LedgerAccount.name.in_(names)))}
+    return [found.get(name) or ledger.account(*spec) for name, spec in zip(names, specs)]
+
+
 def _legs(org_id: uuid.UUID, currency: str, lines: list[OrderLine], sign: int) -> list[ledger.Leg]:
     """Buyer's wallet → providers' receivables (amount − fee) and platform revenue (fee); ``sign`` −1 reverses."""
-    total = sum(line.amount for line in lines)
-    earned: dict[uuid.UUID, int] = defaultdict(int)
+    moves: dict[tuple, int] = defaultdict(int)
+    moves[(AccountKind.wallet, currency, org_id)] = -sum(line.amount for line in lines)
     for line in lines:
-        earned[line.provider_org_id] += line.amount - line.fee
-    legs = [ledger.Leg(ledger.account(AccountKind.wallet, currency, org_id), -total * sign)]
-    legs += [ledger.Leg(ledger.account(AccountKind.receivable, currency, provider), amount * sign)
-             for provider, amount in sorted(earned.items()) if amount]
-    fees = sum(line.fee for line in lines)
-    if fees:
-        legs.append(ledger.Leg(ledger.account(AccountKind.revenue, currency), fees * sign))
-    return legs
-
-
-def _lock(legs: list[ledger.Leg]) -> None:
-    """The accounts of a transfer locked in id order (as ``ledger.transfer`` does) before the cap is read."""
-    ids = sorted({leg.account.id for leg in legs})
-    db.session.execute(select(LedgerAccount.id).where(LedgerAccount.id.in_(ids)).order_by(LedgerAccount.id)
-                       .with_for_update())
+        moves[(AccountKind.receivable, currency, line.provider_org_id)] += line.amount - line.fee
+        moves[(AccountKind.revenue, currency, None)] += line.fee
+    specs = [spec for spec, amount in moves.items() if amount]
+    return [ledger.Leg(account, moves[spec] * sign) for spec, account in zip(specs, _accounts(specs))]
 
 
 def _pay(order: Order, currency: str, lines: list[OrderLine], now: datetime) -> None:
-    legs = _legs(order.org_id, currency, lines, +1)
-    _lock(legs)
     total = sum(line.amount for line in lines)
-    caps.check(order.org_id, currency, total, now, order_id=order.id)  # its own lines are flushed already
     if total == 0:
         return
+    legs = _legs(order.org_id, currency, lines, +1)
+    if caps.has_cap(order.org_id, currency):
+        # The accounts locked in id order (as the transfer will) before the month's spending is read,
+        # so that two orders at once cannot both fit in what is left.
+        db.session.execute(select(LedgerAccount.id).where(LedgerAccount.id.in_([leg.account.id for leg in legs]))
+                           .order_by(LedgerAccount.id).with_for_update())
+        caps.check(order.org_id, currency, total, now, order_id=order.id)  # its own lines are written already
     try:
         ledger.transfer(TransferKind.order, legs, reference=f"order {order.id}", order_id=order.id,
                         created_by=order.user_id)
@@ -133,12 +132,10 @@ def _order_quote(identity: Identity, quote_id: uuid.UUID, accepted: list[str], k
     now = utcnow()
     try:
         with unit_of_work() as uow:
-            quote = db.session.scalar(select(Quote).where(Quote.id == quote_id).with_for_update()
-                                      .execution_options(populate_existing=True))
+            # Quotes never change: the lock only makes two orders of one quote take turns.
+            db.session.execute(select(Quote.id).where(Quote.id == quote_id).with_for_update())
+            quote = db.session.get(Quote, quote_id)
             _allowed(identity, "order:place", quote, "quote", quote_id)
-            ordered = db.session.scalar(select(Order.id).where(Order.quote_id == quote.id))
-            if ordered is not None:
-                raise Conflict("This quote has already been ordered.", order_id=str(ordered))
             if quote.expires_at <= now:
                 raise Conflict(f"The quote expired at {quote.expires_at.isoformat()}; ask for a new quote.",
                                title="Quote expired", expired_at=quote.expires_at.isoformat())
@@ -151,24 +148,33 @@ def _order_quote(identity: Identity, quote_id: uuid.UUID, accepted: list[str], k
             if changes:
                 raise Conflict("The price or terms of some lines changed since the quote; ask for a new quote.",
                                title="Quote out of date", changes=changes)
-            order = _fulfil(uow, quote, current, accepted, identity.user_id, now)
-            answer = order_view(order)
-            idempotency.record(identity.org_id, key, 201, answer)
-    except IntegrityError:  # the same quote ordered by another request at the same moment
-        raise Conflict("This quote has already been ordered.") from None
-    return answer
+            return _fulfil(uow, quote, current, accepted, key, identity.user_id, now)
+    except IntegrityError:  # orders.quote_id is unique: the quote was ordered already
+        ordered = db.session.scalar(select(Order.id).where(Order.quote_id == quote_id))
+        if ordered is None:
+            raise
+        raise Conflict("This quote has already been ordered.", order_id=str(ordered)) from None
 
 
-def _fulfil(uow, quote: Quote, current: list, accepted: list[str], user_id: uuid.UUID | None, now: datetime) -> Order:
-    """The order of the checked ``current`` lines of ``quote``: entitlements, lines, payment, events."""
+def _fulfil(uow, quote: Quote, current: list, accepted: list[str], key: str, user_id: uuid.UUID | None,
+            now: datetime) -> dict:
+    """Order the checked ``current`` lines of ``quote``: entitlements, lines, events, then the payment.
+
+    All of it is one transaction, so nobody sees the order between ``paid`` and ``fulfilled``: the
+    row is written once, fulfilled, with both timestamps. The payment comes last, so that the
+    shared accounts (the providers' receivables, the platform's revenue) stay locked only until the
+    commit; a refused payment rolls everything back, announcements included."""
     basis_points = current_app.config["PLATFORM_FEE_BPS"]
-    order = Order(id=new_id(), org_id=quote.org_id, user_id=user_id, quote_id=quote.id,
-                  status=OrderStatus.paid, totals={}, accepted_licenses=sorted(set(accepted) & licenses_of(quote)),
-                  created_at=now, paid_at=now)
+    totals: dict[str, int] = defaultdict(int)
+    for line, _, _ in current:
+        totals[line.currency] += line.total
+    order = Order(id=new_id(), org_id=quote.org_id, user_id=user_id, quote_id=quote.id, lines=[],
+                  status=OrderStatus.fulfilled, totals=dict(totals), created_at=now, paid_at=now, fulfilled_at=now,
+                  accepted_licenses=sorted(set(accepted) & licenses_of(quote)))
     db.session.add(order)
-    db.session.flush()
+    db.session.flush()  # tables are written in this order: orders, entitlements, their lines
     granted = [fulfilment.grant(order, line, offer, item, now) for line, item, offer in current]
-    db.session.flush()  # the entitlements before the lines that cite them
+    db.session.flush()
     by_currency: dict[str, list[OrderLine]] = defaultdict(list)
     for (line, item, offer), entitlement in zip(current, granted):
         order_line = OrderLine(item_key=item.key, provider_org_id=item.provider_org_id, offer_id=offer.id,
@@ -178,11 +184,9 @@ def _fulfil(uow, quote: Quote, current: list, accepted: list[str], user_id: uuid
         order.lines.append(order_line)
         by_currency[line.currency].append(order_line)
     db.session.flush()
-    for currency, lines in sorted(by_currency.items()):
-        _pay(order, currency, lines, now)
-    order.totals = {currency: sum(line.amount for line in lines) for currency, lines in by_currency.items()}
+    answer = order_view(order)
+    idempotency.record(quote.org_id, key, 201, answer)
     _announce(uow, events.order_paid, order)
-    order.status, order.fulfilled_at = OrderStatus.fulfilled, now
     for entitlement in granted:
         for org_id in {entitlement.org_id, entitlement.provider_org_id}:
             events.announce(events.entitlement_granted, uow=uow, org_id=org_id,
@@ -190,8 +194,9 @@ def _fulfil(uow, quote: Quote, current: list, accepted: list[str], user_id: uuid
                                   "product_id": entitlement.item_key,
                                   "license": f"{entitlement.license['code']}@{entitlement.license['version']}"})
     _announce(uow, events.order_fulfilled, order)
-    db.session.flush()
-    return order
+    for currency, lines in sorted(by_currency.items()):
+        _pay(order, currency, lines, now)
+    return answer
 
 
 def _announce(uow, signal, order: Order) -> None:

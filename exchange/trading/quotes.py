@@ -30,19 +30,21 @@ class Unlicensable(Exception):
     """Why one line cannot be licensed (its message is the line's reason)."""
 
 
-def offer_problem(offer: Offer | None, item: Item, now) -> str | None:
-    """Why ``offer`` cannot sell ``item`` at ``now`` (None: it can)."""
+def offer_for(offer_id: uuid.UUID, item: Item, now) -> tuple[Offer | None, str | None]:
+    """The offer, and why it cannot sell ``item`` at ``now`` (None: it can)."""
+    on_sale = active_offers([item], now).get(item.key, [])
+    offer = db.session.get(Offer, offer_id)  # no query when it is on sale: the line above loaded it
+    if offer in on_sale:
+        return offer, None
     if offer is None:
-        return "no such offer"
+        return None, "no such offer"
     if offer.withdrawn_at is not None:
-        return "the offer has been withdrawn"
+        return offer, "the offer has been withdrawn"
     if offer.valid_until is not None and offer.valid_until <= now:
-        return "the offer has expired"
+        return offer, "the offer has expired"
     if offer.valid_from > now:
-        return "the offer is not valid yet"
-    if offer not in active_offers([item], now).get(item.key, []):
-        return "the offer is not for this product"
-    return None
+        return offer, "the offer is not valid yet"
+    return offer, "the offer is not for this product"
 
 
 def price_line(identity: Identity, org_kind: str, product_id: int, offer_id: uuid.UUID, aoi_json: dict | None,
@@ -53,8 +55,7 @@ def price_line(identity: Identity, org_kind: str, product_id: int, offer_id: uui
         raise Unlicensable(f"no product {product_id} that you may see")  # absent and hidden read alike
     if item.provider_org_id == identity.org_id:
         raise Unlicensable("this is your own organisation's product")
-    offer = db.session.get(Offer, offer_id)
-    why = offer_problem(offer, item, now)
+    offer, why = offer_for(offer_id, item, now)
     if why:
         raise Unlicensable(why)
     aoi = None
