@@ -45,9 +45,12 @@ SQUARE = {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 1], [0
 class OrderServer:
     """gunicorn with the production configuration in its own process group; ``kill`` is SIGKILL to all of it."""
 
-    def __init__(self, database_url: str, var_dir: Path, port: int, workers: int = 2) -> None:
+    def __init__(self, database_url: str, var_dir: Path, port: int, workers: int = 2,
+                 secret_key: str | None = None) -> None:
+        """``secret_key``: the one the database's signing key was sealed with, if it has one already."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("SDX_")}
-        env.update(SDX_DATABASE_URL=database_url, SDX_VAR_DIR=str(var_dir), SDX_SECRET_KEY=secrets.token_urlsafe(32),
+        env.update(SDX_DATABASE_URL=database_url, SDX_VAR_DIR=str(var_dir),
+                   SDX_SECRET_KEY=secret_key or secrets.token_urlsafe(32),
                    SDX_PUBLIC_BASE_URL=f"http://127.0.0.1:{port}", SDX_S3_ENDPOINT="", SDX_LOG_LEVEL="WARNING",
                    WEB_CONCURRENCY=str(workers), PYTHONPATH=str(PROJECT_ROOT))
         self.command = [sys.executable, "-m", "gunicorn", "-c", GUNICORN_CONFIG, "--bind", f"127.0.0.1:{port}",
