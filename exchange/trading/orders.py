@@ -27,7 +27,7 @@ from exchange.catalog.models import Item
 from exchange.core import paging
 from exchange.core.db import db, new_id, unit_of_work, utcnow
 from exchange.core.problems import Conflict, Forbidden, NotFound, Problem, ValidationProblem
-from exchange.licensing.models import Entitlement, EntitlementStatus, Offer
+from exchange.licensing.models import Entitlement, EntitlementStatus
 from exchange.policy import Identity, decide, query_filter
 from exchange.trading import caps, events, fulfilment, idempotency, ledger, pricing
 from exchange.trading.models import AccountKind, LedgerAccount, Order, OrderLine, OrderStatus, Quote, TransferKind
