@@ -15,9 +15,11 @@ def init_app(app: Flask) -> None:
     from exchange.trading import webhook_delivery
     from exchange.trading.cli import COMMANDS as LEDGER_COMMANDS
     from exchange.trading.ledger_api import blp as ledger_blp
+    from exchange.trading.orders_api import blp as orders_blp
     from exchange.trading.webhooks_api import blp as webhooks_blp
 
     domains.register_blueprint(app, ledger_blp)
+    domains.register_blueprint(app, orders_blp)  # quotes, orders, spending caps
     domains.register_blueprint(app, webhooks_blp)
     domains.add_commands(app, LEDGER_COMMANDS)
     celery.add_tasks(app, "exchange.trading.tasks", beat={

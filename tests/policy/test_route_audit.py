@@ -187,7 +187,8 @@ def _callers_and_values(app: Flask) -> tuple[dict, dict]:
     values = {"cid": "audit", "iid": "audit-1", "pid": product, "key": "data", "name": "platform_x",
               "uid": upload.json["id"], "client_id": spare_client, "org_id": spare_org,
               "filename": "swagger-ui.css",
-              "code": "open-cc-by-4.0", "n": 1, "offer_id": uuid.uuid4(), "license_id": uuid.uuid4()}
+              "code": "open-cc-by-4.0", "n": 1, "offer_id": uuid.uuid4(), "license_id": uuid.uuid4(),
+              "quote_id": uuid.uuid4(), "order_id": uuid.uuid4(), "currency": "CNY"}
     with app.app_context():  # a ledger transfer, for the route that shows one
         from exchange.trading import wallets
         values["transfer_id"] = wallets.top_up(SYSTEM, spare_org, {"amount": 1, "currency": "CNY",
