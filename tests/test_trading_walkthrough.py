@@ -74,7 +74,10 @@ def test_the_readme_walkthrough_from_offer_to_statement(tmp_path):
         month = datetime.now(timezone.utc).strftime("%Y-%m")
         statement = requests.get(url + "api/v1/statements", headers=provider, timeout=10, params={"month": month})
         assert statement.status_code == 200, statement.text
-        assert str(product_id) in statement.text and "12000" in statement.text.replace(",", "")
+        sales = statement.json()["by_product"]
+        assert [(s["product_id"], s["currency"], s["gross"], s["fees"], s["net"]) for s in sales] == [
+            (product_id, "CNY", 12000, 1200, 10800)]  # the platform's fee is 10 % by default
+        assert [b["name"] for b in statement.json()["by_buyer"]] == ["Demo Buyer"]
         ledger = requests.get(url + "api/v1/admin/ledger", headers=admin, timeout=10).json()
         assert ledger["trial_balance"] == {"CNY": 0}
     finally:
