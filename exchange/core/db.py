@@ -111,6 +111,9 @@ class UnitOfWork:
     def __init__(self) -> None:
         self._after_commit: list[tuple[Callable[..., Any], tuple, dict]] = []
         self.rolled_back = False
+        #: What a service looks up once per transaction however often it is asked (an organisation's
+        #: webhook endpoints, for the several events one order announces).
+        self.memo: dict[Any, Any] = {}
 
     @property
     def session(self):

@@ -12,7 +12,7 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import case, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from exchange.core.db import db
@@ -111,12 +111,14 @@ def transfer(kind: TransferKind, legs: list[Leg], *, reference: str | None = Non
             raise InsufficientFunds(held, -(held.balance + moves[account_id]))
         if abs(held.balance + moves[account_id]) > BALANCE_LIMIT:  # else a DataError (500) on PostgreSQL
             raise OutOfRange(held, moves[account_id])
-    for account_id in ids:
-        if moves[account_id]:
-            db.session.execute(update(LedgerAccount).where(LedgerAccount.id == account_id)
-                               .values(balance=LedgerAccount.balance + moves[account_id])
-                               .execution_options(synchronize_session=False))
-            db.session.expire(locked[account_id], ["balance"])
+    moving = [account_id for account_id in ids if moves[account_id]]
+    # One statement for every account (the rows are locked already, so its order does not matter).
+    db.session.execute(update(LedgerAccount).where(LedgerAccount.id.in_(moving))
+                       .values(balance=LedgerAccount.balance + case(
+                           {account_id: moves[account_id] for account_id in moving}, value=LedgerAccount.id))
+                       .execution_options(synchronize_session=False))
+    for account_id in moving:
+        db.session.expire(locked[account_id], ["balance"])
     record = Transfer(kind=kind, reference=reference, order_id=order_id, created_by=created_by)
     db.session.add(record)
     db.session.flush()

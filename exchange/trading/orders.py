@@ -133,8 +133,8 @@ def _order_quote(identity: Identity, quote_id: uuid.UUID, accepted: list[str], k
     try:
         with unit_of_work() as uow:
             # Quotes never change: the lock only makes two orders of one quote take turns.
-            db.session.execute(select(Quote.id).where(Quote.id == quote_id).with_for_update())
-            quote = db.session.get(Quote, quote_id)
+            quote = db.session.scalar(select(Quote).where(Quote.id == quote_id).with_for_update()
+                                      .execution_options(populate_existing=True))
             _allowed(identity, "order:place", quote, "quote", quote_id)
             if quote.expires_at <= now:
                 raise Conflict(f"The quote expired at {quote.expires_at.isoformat()}; ask for a new quote.",

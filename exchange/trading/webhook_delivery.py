@@ -63,8 +63,11 @@ def record_event(uow, event_type: str, org_id, data: dict) -> list[uuid.UUID]:
     if org_id is None:
         return []
     org_id = org_id if isinstance(org_id, uuid.UUID) else uuid.UUID(str(org_id))
-    endpoints = db.session.scalars(select(WebhookEndpoint).where(WebhookEndpoint.org_id == org_id,
-                                                                 WebhookEndpoint.active.is_(True)))
+    memo_key = ("webhook-endpoints", org_id)
+    if memo_key not in uow.memo:  # an order announces several events to the same organisations
+        uow.memo[memo_key] = db.session.execute(select(WebhookEndpoint.id, WebhookEndpoint.events).where(
+            WebhookEndpoint.org_id == org_id, WebhookEndpoint.active.is_(True))).all()
+    endpoints = uow.memo[memo_key]
     now = utcnow()
     # JSON-ready by contract; ids and times given as objects still make a valid payload.
     payload = {"type": event_type, "timestamp": now.isoformat().replace("+00:00", "Z"),
