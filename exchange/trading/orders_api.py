@@ -11,6 +11,7 @@ from exchange.core.body import json_object
 from exchange.core.location import LOCATION_HEADER, location
 from exchange.core.problems import NotFound, load_or_problem
 from exchange.licensing.models import CURRENCIES
+from exchange.licensing.schemas import MAX_ID
 from exchange.trading import caps, orders, quotes
 
 blp = Blueprint("orders", __name__, url_prefix="/api/v1", description="Quotes, orders and spending caps")
@@ -18,7 +19,7 @@ WRITE, READ = require_scopes("orders:write"), require_scopes("orders:read")
 
 
 class QuoteItemSchema(Schema):
-    product_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    product_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=MAX_ID))
     offer_id = fields.UUID(required=True)
     aoi = fields.Dict(load_default=None, allow_none=True,
                       metadata={"description": "GeoJSON Polygon or MultiPolygon (WGS84)"})
