@@ -196,7 +196,7 @@ class OfferPatchSchema(Schema):
     license = fields.String()
     pricing = fields.Dict()
     discounts = fields.Dict()
-    valid_from = fields.AwareDateTime(allow_none=True)
+    valid_from = fields.AwareDateTime()
     valid_until = fields.AwareDateTime(allow_none=True)
 
 
