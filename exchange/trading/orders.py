@@ -126,6 +126,10 @@ def _pay(order: Order, currency: str, lines: list[OrderLine], now: datetime) -> 
                       f"needs {total} {currency}. Wallets are per currency and never converted: top up the "
                       f"{currency} wallet.", status=402, title="Insufficient funds", shortfall=exc.shortfall,
                       currency=currency, required=total, balance=total - exc.shortfall) from None
+    except ledger.OutOfRange as exc:  # a balance the database cannot store: refused, not a 500
+        raise Conflict(f"This order would move {exc.account.name} beyond the largest balance the ledger stores; "
+                       "ask an administrator.", title="Amount out of range", account=exc.account.name,
+                       currency=currency) from None
 
 
 def _order_quote(identity: Identity, quote_id: uuid.UUID, accepted: list[str], key: str) -> dict:

@@ -10,8 +10,8 @@ from sqlalchemy import select, update
 
 from exchange.core.db import db, unit_of_work, utcnow
 from exchange.licensing.models import Entitlement
-from exchange.trading import events
-from exchange.trading.models import AccountKind, Order, Quote, Transfer
+from exchange.trading import events, ledger
+from exchange.trading.models import AccountKind, Order, Quote, Transfer, TransferKind
 from tests.trading.orders_world import PRODUCT_BYTES, QUARTER, build_world
 
 pytestmark = pytest.mark.committed  # bearer tokens are checked on a connection of their own
@@ -109,6 +109,21 @@ def test_insufficient_funds_is_402_with_the_shortfall_and_nothing_written(world)
     before = world.counts()
     problem = assert_problem(world.order(quote), 402)
     assert (problem["shortfall"], problem["currency"], problem["balance"]) == (7_000, "CNY", 5_000)
+    assert world.counts() == before
+
+
+def test_a_balance_beyond_what_the_ledger_stores_is_409_and_nothing_written(world):
+    """The provider's receivable is so near the BIGINT limit that its share of the sale cannot land."""
+    offer = world.offer(world.products[0], price=12_000)
+    world.fund(12_000)
+    with world.app.app_context(), unit_of_work():  # from revenue: external already holds the top-up
+        ledger.transfer(TransferKind.topup, [
+            ledger.Leg(ledger.account(REVENUE, "CNY"), -(ledger.BALANCE_LIMIT - 100)),
+            ledger.Leg(ledger.account(RECEIVABLE, "CNY", world.provider_org), ledger.BALANCE_LIMIT - 100)])
+    quote = world.quote(line(world, 0, offer))
+    before = world.counts()
+    problem = assert_problem(world.order(quote), 409)
+    assert problem["title"] == "Amount out of range" and problem["account"].endswith(":receivable:CNY")
     assert world.counts() == before
 
 
