@@ -26,7 +26,7 @@ from auth.models import Organisation
 from exchange.catalog.models import Item
 from exchange.core import paging
 from exchange.core.db import db, new_id, unit_of_work, utcnow
-from exchange.core.problems import Conflict, Forbidden, NotFound, Problem, ValidationProblem
+from exchange.core.problems import Conflict, Forbidden, NotFound, Problem, ValidationProblem, body_of
 from exchange.licensing.models import Entitlement, EntitlementStatus
 from exchange.policy import Identity, decide, query_filter
 from exchange.trading import caps, events, fulfilment, idempotency, ledger, pricing
@@ -54,8 +54,11 @@ def place_order(identity: Identity, body: dict, idempotency_key: str | None) -> 
         return replay.status, replay.body
     try:
         return 201, _order_quote(identity, body["quote_id"], list(body["accept_licenses"]), key)
+    except Problem as refusal:  # the key's answer: the same key and body get it again, unchanged
+        idempotency.record_refusal(identity.org_id, key, refusal.status, body_of(refusal))
+        raise
     except Exception:
-        idempotency.release(identity.org_id, key)  # refused or failed: nothing was written
+        idempotency.release(identity.org_id, key)  # failed, not refused: no answer to keep
         raise
 
 
