@@ -27,7 +27,7 @@ from exchange.catalog.models import Item
 from exchange.core import paging
 from exchange.core.db import db, new_id, unit_of_work, utcnow
 from exchange.core.problems import Conflict, Forbidden, NotFound, Problem, ValidationProblem, body_of
-from exchange.licensing.models import Entitlement, EntitlementStatus
+from exchange.licensing.models import Entitlement, EntitlementStatus, Offer
 from exchange.policy import Identity, decide, query_filter
 from exchange.trading import caps, events, fulfilment, idempotency, ledger, pricing
 from exchange.trading.models import AccountKind, LedgerAccount, Order, OrderLine, OrderStatus, Quote, TransferKind
@@ -63,7 +63,14 @@ def place_order(identity: Identity, body: dict, idempotency_key: str | None) -> 
 
 
 def _changed_lines(identity: Identity, quote: Quote, now: datetime) -> tuple[list, list[dict]]:
-    """(line, item, offer) for each line still priced as quoted, and what changed for the others."""
+    """(line, item, offer) for each line still priced as quoted, and what changed for the others.
+
+    The quote's offers are read under a shared row lock (in id order) until the order commits, so a
+    PATCH of one of them waits rather than slipping between this check and the payment (SQLite has
+    one writer at a time: no lock needed)."""
+    offer_ids = sorted({line.offer_id for line in valid_lines(quote)})
+    db.session.execute(select(Offer).where(Offer.id.in_(offer_ids)).order_by(Offer.id)
+                       .with_for_update(read=True, of=Offer).execution_options(populate_existing=True))
     current, changes = [], []
     for line in valid_lines(quote):
         item, offer = db.session.get(Item, line.item_key), None

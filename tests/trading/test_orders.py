@@ -6,11 +6,12 @@ import datetime as dt
 import uuid
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
+from sqlalchemy.exc import OperationalError
 
 from exchange.core.db import db, unit_of_work, utcnow
 from exchange.licensing.models import Entitlement
-from exchange.trading import events, ledger
+from exchange.trading import events, ledger, orders
 from exchange.trading.models import AccountKind, Order, Quote, Transfer, TransferKind
 from tests.trading.orders_world import PRODUCT_BYTES, QUARTER, build_world
 
@@ -250,3 +251,28 @@ def test_cancel_after_a_download_or_after_the_window_is_409_saying_why(world, af
     problem = assert_problem(world.post(f"/api/v1/orders/{order['id']}/cancel", {}), 409)
     assert ("downloaded" in problem["detail"]) if after == "download" else ("window closed" in problem["detail"])
     assert world.counts() == before
+
+
+def test_the_quotes_offers_are_locked_until_the_order_commits(world, monkeypatch):
+    """A change of an offer while it is being ordered waits for the order (PostgreSQL: a shared row
+    lock; SQLite lets one writer in at a time anyway)."""
+    offer = world.offer(world.products[0], price=1_000)
+    world.fund(1_000)
+    quote = world.quote(line(world, 0, offer))
+    with world.app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("SQLite has a single writer: no row locks to take")
+    fulfil, blocked = orders._fulfil, []
+
+    def fulfil_while_a_provider_patches(*args, **kwargs):
+        with db.engine.connect() as other:  # another transaction, as a concurrent PATCH would be
+            other.execute(text("SET lock_timeout = '200ms'"))
+            try:
+                other.execute(text("UPDATE offers SET revision = revision + 1 WHERE id = :id"), {"id": offer})
+            except OperationalError:
+                blocked.append(True)
+            other.rollback()
+        return fulfil(*args, **kwargs)
+    monkeypatch.setattr(orders, "_fulfil", fulfil_while_a_provider_patches)
+    assert world.order(quote).status_code == 201
+    assert blocked == [True]
