@@ -130,7 +130,7 @@ def _pay(order: Order, currency: str, lines: list[OrderLine], now: datetime) -> 
         caps.check(order.org_id, currency, total, now, order_id=order.id)  # its own lines are written already
     try:
         ledger.transfer(TransferKind.order, legs, reference=f"order {order.id}", order_id=order.id,
-                        created_by=order.user_id)
+                        created_by=order.user_id, at=order.paid_at)
     except ledger.InsufficientFunds as exc:
         raise Problem(f"Your organisation's {currency} wallet holds {total - exc.shortfall} minor units; this order "
                       f"needs {total} {currency}. Wallets are per currency and never converted: top up the "
@@ -250,11 +250,11 @@ def cancel_order(identity: Identity, order_id: uuid.UUID) -> dict:
                 try:
                     ledger.transfer(TransferKind.refund, _legs(order.org_id, currency, lines, -1),
                                     reference=f"refund of order {order.id}", order_id=order.id,
-                                    created_by=identity.user_id)
+                                    created_by=identity.user_id, at=now)
                 except ledger.InsufficientFunds:
                     raise Conflict("The provider has already been paid out for this sale; ask an administrator.",
                                    title="Refund not possible") from None
-        order.status, order.cancelled_at = OrderStatus.refunded, now
+        order.status, order.cancelled_at = OrderStatus.refunded, now  # the refund transfer is dated the same
         for entitlement in entitlements:
             entitlement.status = EntitlementStatus.refunded
             for org_id in {entitlement.org_id, entitlement.provider_org_id}:

@@ -233,6 +233,11 @@ def test_cancel_refunds_in_full_and_then_refuses(world):
     assert set(world.trial_balance().values()) == {0}
     with world.app.app_context():
         assert db.session.get(Entitlement, uuid.UUID(order["license_ids"][0])).status.value == "refunded"
+        # Each transfer is dated like the order's own moment, so a statement's month cannot split them.
+        placed = db.session.get(Order, uuid.UUID(order["id"]))
+        dated = dict(db.session.execute(select(Transfer.kind, Transfer.created_at)
+                                        .where(Transfer.order_id == placed.id)).all())
+        assert dated == {TransferKind.order: placed.paid_at, TransferKind.refund: placed.cancelled_at}
     again = assert_problem(world.post(f"/api/v1/orders/{order['id']}/cancel", {}), 409)
     assert "refunded" in again["detail"]
 
