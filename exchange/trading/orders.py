@@ -26,23 +26,14 @@ from auth.models import Organisation
 from exchange.catalog.models import Item
 from exchange.core import paging
 from exchange.core.db import db, new_id, unit_of_work, utcnow
-from exchange.core.problems import Conflict, Forbidden, NotFound, Problem, ValidationProblem, body_of
+from exchange.core.problems import Conflict, Problem, ValidationProblem, body_of
 from exchange.licensing.models import Entitlement, EntitlementStatus, Offer
-from exchange.policy import Identity, decide, query_filter
+from exchange.policy import Identity, decide, query_filter, require_own
 from exchange.trading import caps, events, fulfilment, idempotency, ledger, pricing
 from exchange.trading.models import AccountKind, LedgerAccount, Order, OrderLine, OrderStatus, Quote, TransferKind
 from exchange.trading.quotes import licenses_of, offer_for, valid_lines
 
 ORDERS_PATH = "/api/v1/orders"
-
-
-def _allowed(identity: Identity, action: str, thing, what: str, thing_id) -> None:
-    """404 when absent or another organisation's (ids do not leak), 403 for any other refusal."""
-    decision = decide(identity, action, thing) if thing is not None else None
-    if decision is None or (not decision and decision.rule == "ownership"):
-        raise NotFound(f"No {what} {thing_id}.")
-    if not decision:
-        raise Forbidden(decision.reason, rule=decision.rule)
 
 
 # -- placing -------------------------------------------------------------------------------------------
@@ -149,7 +140,7 @@ def _order_quote(identity: Identity, quote_id: uuid.UUID, accepted: list[str], k
             # Quotes never change: the lock only makes two orders of one quote take turns.
             quote = db.session.scalar(select(Quote).where(Quote.id == quote_id).with_for_update()
                                       .execution_options(populate_existing=True))
-            _allowed(identity, "order:place", quote, "quote", quote_id)
+            require_own(identity, "order:place", quote, "quote", quote_id)
             if quote.expires_at <= now:
                 raise Conflict(f"The quote expired at {quote.expires_at.isoformat()}; ask for a new quote.",
                                title="Quote expired", expired_at=quote.expires_at.isoformat())
@@ -229,7 +220,7 @@ def cancel_order(identity: Identity, order_id: uuid.UUID) -> dict:
     with unit_of_work() as uow:
         order = db.session.scalar(select(Order).where(Order.id == order_id).with_for_update()
                                   .execution_options(populate_existing=True))
-        _allowed(identity, "order:cancel", order, "order", order_id)
+        require_own(identity, "order:cancel", order, "order", order_id)
         if order.status not in (OrderStatus.paid, OrderStatus.fulfilled):
             raise Conflict(f"This order is {order.status.value}; only a paid order can be cancelled.",
                            status_now=order.status.value)
@@ -267,7 +258,7 @@ def cancel_order(identity: Identity, order_id: uuid.UUID) -> dict:
 # -- reading -------------------------------------------------------------------------------------------
 def get_order(identity: Identity, order_id: uuid.UUID) -> dict:
     order = db.session.get(Order, order_id)
-    _allowed(identity, "order:read", order, "order", order_id)
+    require_own(identity, "order:read", order, "order", order_id)
     return order_view(order)
 
 

@@ -15,10 +15,10 @@ import shapely
 from auth.models import Organisation
 from exchange.catalog.models import Item
 from exchange.core.db import db, unit_of_work, utcnow
-from exchange.core.problems import NotFound, ValidationProblem
+from exchange.core.problems import ValidationProblem
 from exchange.licensing.availability import active_offers
 from exchange.licensing.models import Offer
-from exchange.policy import Identity, decide, require
+from exchange.policy import Identity, decide, require, require_own
 from exchange.trading import pricing
 from exchange.trading.models import Quote, QuoteLine
 
@@ -116,8 +116,7 @@ def create_quote(identity: Identity, items: list[dict]) -> Quote:
 def get_quote(identity: Identity, quote_id: uuid.UUID) -> Quote:
     """One of the caller's organisation's quotes; another organisation's reads as absent (404)."""
     quote = db.session.get(Quote, quote_id)
-    if quote is None or not decide(identity, "quote:read", quote):
-        raise NotFound(f"No quote {quote_id}.")
+    require_own(identity, "quote:read", quote, "quote", quote_id)
     return quote
 
 
