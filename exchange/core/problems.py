@@ -65,8 +65,8 @@ class ServiceUnavailable(Problem):
     title = "Service unavailable"
 
 
-def problem_response(status: int, title: str, detail: str | None = None, *, type: str = "about:blank",
-                     errors: list[dict] | None = None, headers: dict | None = None, **extra: Any) -> Response:
+def problem_body(status: int, title: str, detail: str | None = None, *, type: str = "about:blank",
+                 errors: list[dict] | None = None, **extra: Any) -> dict[str, Any]:
     body: dict[str, Any] = {"type": type, "title": title, "status": status}
     if detail:
         body["detail"] = detail
@@ -76,6 +76,17 @@ def problem_response(status: int, title: str, detail: str | None = None, *, type
     request_id = g.get("request_id")
     if request_id:
         body["request_id"] = request_id
+    return body
+
+
+def body_of(exc: Problem) -> dict[str, Any]:
+    """The problem+json body ``exc`` is answered with (what an idempotency key records to replay)."""
+    return problem_body(exc.status, exc.title, exc.detail, type=exc.type, errors=exc.errors, **exc.extra)
+
+
+def problem_response(status: int, title: str, detail: str | None = None, *, type: str = "about:blank",
+                     errors: list[dict] | None = None, headers: dict | None = None, **extra: Any) -> Response:
+    body = problem_body(status, title, detail, type=type, errors=errors, **extra)
     response = Response(json.dumps(body), status=status, mimetype=PROBLEM_MEDIA_TYPE)
     for name, value in (headers or {}).items():
         response.headers[name] = value

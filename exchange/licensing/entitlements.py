@@ -14,9 +14,9 @@ from sqlalchemy import and_, or_, select
 
 from exchange.core import paging
 from exchange.core.db import db, utcnow
-from exchange.core.problems import Forbidden, NotFound, ValidationProblem
+from exchange.core.problems import Forbidden, ValidationProblem
 from exchange.licensing.models import Entitlement, EntitlementStatus
-from exchange.policy import Identity, decide, query_filter
+from exchange.policy import Identity, decide, query_filter, require_own
 
 
 def _in_force(now: dt.datetime):
@@ -110,6 +110,5 @@ def get_entitlement(identity: Identity, entitlement_id: uuid.UUID) -> dict:
     """One entitlement the caller may read; another organisation's reads as absent (404)."""
     _require_reader(identity)
     entitlement = db.session.get(Entitlement, entitlement_id)
-    if entitlement is None or not decide(identity, "entitlement:read", entitlement):
-        raise NotFound(f"No licence {entitlement_id}.")
+    require_own(identity, "entitlement:read", entitlement, "licence", entitlement_id)
     return view(entitlement)

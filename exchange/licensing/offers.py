@@ -134,6 +134,8 @@ def update_offer(identity: Identity, offer_id: uuid.UUID, patch: dict) -> Offer:
               for name in patch if name not in PATCHABLE]
     if "pricing" in patch and not isinstance(patch["pricing"], dict):
         errors.append({"field": "pricing", "message": "must be an object (merged into the current pricing)"})
+    if "valid_from" in patch and patch["valid_from"] is None:  # else it would quietly become "now"
+        errors.append({"field": "valid_from", "message": "cannot be cleared: give the moment the offer goes on sale"})
     if errors:
         raise ValidationProblem("One or more fields are invalid; see errors.", errors=errors)
     if offer.withdrawn_at is not None:

@@ -14,8 +14,13 @@ CODE_PATTERN = r"^[a-z0-9][a-z0-9.-]{1,63}$"
 #: How offers, quotes and orders name a template version.
 REF_PATTERN = r"^([a-z0-9][a-z0-9.-]{1,63})@([1-9][0-9]{0,8})$"
 MAX_TERMS_CHARS = 100_000
-#: Largest price in minor units (a trillion yuan): beyond any real offer, inside a BIGINT.
-MAX_PRICE = 10**14
+#: Largest price in minor units (ten billion yuan): beyond any real offer, and times the largest
+#: quantity still inside a BIGINT (quotes refuse a line over ``quotes.MAX_LINE_TOTAL`` anyway).
+MAX_PRICE = 10**12
+#: The largest per_gb allowance and per_km2 minimum (the Earth is 5.1 × 10⁸ km²).
+MAX_GB, MAX_MIN_KM2 = 10**6, 10**9
+#: What BIGINT ids (products) and INTEGER template versions hold: larger numbers are refused up front.
+MAX_ID, MAX_VERSION = 2**63 - 1, 2**31 - 1
 DISCOUNT_KINDS = ("government", "research")
 
 
@@ -131,9 +136,9 @@ class PricingSchema(_CrossChecked):
     price = _Int(load_default=None, validate=validate.Range(min=0, max=MAX_PRICE),
                  metadata={"description": "Minor units per scene, km² or GB; 0 (or absent) when free"})
     currency = fields.String(load_default="CNY", validate=validate.OneOf(CURRENCIES))
-    min_km2 = _Number(allow_none=True, load_default=None, validate=validate.Range(min=0, max=1e9),
+    min_km2 = _Number(allow_none=True, load_default=None, validate=validate.Range(min=0, max=MAX_MIN_KM2),
                       metadata={"description": "per_km2: the least area billed"})
-    gb = _Number(allow_none=True, load_default=None, validate=validate.Range(min=0, max=1e9, min_inclusive=False),
+    gb = _Number(allow_none=True, load_default=None, validate=validate.Range(min=0, max=MAX_GB, min_inclusive=False),
                  metadata={"description": "per_gb: the prepaid allowance sold, in GB"})
 
     @validates_schema(skip_on_field_errors=False)
@@ -160,7 +165,7 @@ class PricingSchema(_CrossChecked):
 
 
 class OfferInSchema(_CrossChecked):
-    product_id = _Int(allow_none=True, load_default=None, validate=validate.Range(min=1))
+    product_id = _Int(allow_none=True, load_default=None, validate=validate.Range(min=1, max=MAX_ID))
     collection_id = fields.String(allow_none=True, load_default=None, validate=validate.Length(min=1, max=255))
     license = fields.String(required=True, validate=validate.Regexp(
         REF_PATTERN, error="must name a licence template version as code@version, e.g. commercial-single-org@1"))
@@ -191,13 +196,14 @@ class OfferPatchSchema(Schema):
     license = fields.String()
     pricing = fields.Dict()
     discounts = fields.Dict()
-    valid_from = fields.AwareDateTime(allow_none=True)
+    valid_from = fields.AwareDateTime()
     valid_until = fields.AwareDateTime(allow_none=True)
 
 
 class OfferArgsSchema(PageArgsSchema):
     collection = fields.String(load_default=None, metadata={"description": "Only offers on this collection"})
-    product = fields.Integer(load_default=None, metadata={"description": "Only offers on this product"})
+    product = fields.Integer(load_default=None, validate=validate.Range(min=1, max=MAX_ID),
+                             metadata={"description": "Only offers on this product"})
 
 
 class OfferPricingOutSchema(Schema):
@@ -232,7 +238,8 @@ class OfferPageSchema(Schema):
 
 # -- entitlements ------------------------------------------------------------------------------------
 class EntitlementArgsSchema(PageArgsSchema):
-    product = fields.Integer(load_default=None, metadata={"description": "Only licences on this product"})
+    product = fields.Integer(load_default=None, validate=validate.Range(min=1, max=MAX_ID),
+                             metadata={"description": "Only licences on this product"})
     status = fields.Enum(EntitlementStatus, by_value=True, load_default=None)
 
 

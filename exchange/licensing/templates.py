@@ -12,7 +12,7 @@ from exchange.core import paging
 from exchange.core.db import db, unit_of_work
 from exchange.core.problems import Conflict, NotFound, ValidationProblem, load_or_problem
 from exchange.licensing.models import LicenseTemplate
-from exchange.licensing.schemas import REF_PATTERN, TemplateInSchema
+from exchange.licensing.schemas import MAX_VERSION, REF_PATTERN, TemplateInSchema
 from exchange.policy import Identity, query_filter, require
 
 TERMS = ("code", "version", "title", "terms", "uses", "redistribution", "derivatives", "attribution", "seats",
@@ -63,11 +63,12 @@ def versions(identity: Identity, code: str) -> list[dict]:
 
 
 def get_version(identity: Identity, code: str, version: int | None = None) -> dict:
-    """One version of a template; None: the newest."""
+    """One version of a template; None: the newest. A version no INTEGER column holds is not asked
+    of the database (PostgreSQL would fail on it: a 500); it is absent."""
     query = select(LicenseTemplate).where(LicenseTemplate.code == code, _readable(identity))
     query = query.where(LicenseTemplate.version == version) if version is not None \
         else query.order_by(LicenseTemplate.version.desc())
-    template = db.session.scalars(query.limit(1)).first()
+    template = None if (version or 0) > MAX_VERSION else db.session.scalars(query.limit(1)).first()
     if template is None:
         raise NotFound(f"No licence template {code!r}" + (f" version {version}." if version is not None else "."))
     return view(template)

@@ -7,10 +7,10 @@ anything. A rule that filters lists answers ``query_filter(identity, action, mod
 grants, so a list never shows what a read would refuse. Every answer names the rule that decided,
 so a denial can be explained. Sharing policies and entitlements plug in here later.
 """
-from exchange.policy.decision_point import asked, decide, query_filter, require
+from exchange.policy.decision_point import asked, decide, query_filter, require, require_own
 from exchange.policy.identity import ANONYMOUS, SYSTEM, Identity
 from exchange.policy.registry import extend, register, registered_actions
 from exchange.policy.rules import Decision, Grant, Rule, owner_org
 
 __all__ = ["ANONYMOUS", "SYSTEM", "Decision", "Grant", "Identity", "Rule", "asked", "decide", "extend", "owner_org", "query_filter",
-           "register", "registered_actions", "require"]
+           "register", "registered_actions", "require", "require_own"]

@@ -6,7 +6,7 @@ from typing import Any
 from blinker import Namespace
 from sqlalchemy import false, or_, true
 
-from exchange.core.problems import Forbidden
+from exchange.core.problems import Forbidden, NotFound
 from exchange.policy.identity import Identity
 from exchange.policy.registry import rule_for
 from exchange.policy.rules import Decision, allow, deny
@@ -39,6 +39,17 @@ def require(identity: Identity, action: str, resource: Any = None) -> Decision:
     """Ask ``decide`` and raise 403, with its reason and rule, when the answer is no."""
     decision = decide(identity, action, resource)
     if not decision.allowed:
+        raise Forbidden(decision.reason, rule=decision.rule)
+    return decision
+
+
+def require_own(identity: Identity, action: str, thing: Any, what: str, thing_id: Any) -> Decision:
+    """Like ``require`` for one thing by id: absent (None) or another organisation's (refused by the
+    ownership rule) is a 404 "No {what} {thing_id}." so that ids do not leak; any other refusal, 403."""
+    decision = decide(identity, action, thing) if thing is not None else None
+    if decision is None or (not decision and decision.rule == "ownership"):
+        raise NotFound(f"No {what} {thing_id}.")
+    if not decision:
         raise Forbidden(decision.reason, rule=decision.rule)
     return decision
 

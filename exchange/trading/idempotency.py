@@ -5,7 +5,9 @@ a short transaction of its own, before the work starts, so that a second request
 sees it: same fingerprint and answered → ``Replay`` of the first answer; answer pending → 409;
 another fingerprint → 422. The work's own unit of work stores the answer with ``record`` (in the
 same transaction as the order, so the answer and what it reports are committed together). A work
-refused with a problem wrote nothing, so ``release`` drops the key and the client may repeat it.
+refused with a problem (4xx) wrote nothing; ``record_refusal`` stores that problem in a transaction
+of its own, and it is replayed like any answer (a retry after topping up needs a new key). A work
+that failed unexpectedly (5xx) is no answer: ``release`` drops the key and the client may repeat it.
 
 A process that dies after ``claim`` leaves a key pending with no answer. It does not block for
 ever: a pending key older than ``IN_FLIGHT_LEASE`` (longer than a request may run: gunicorn's
@@ -114,8 +116,14 @@ def record(org_id: uuid.UUID, key: str, status: int, body: dict) -> None:
                        .execution_options(synchronize_session=False))
 
 
+def record_refusal(org_id: uuid.UUID, key: str, status: int, body: dict) -> None:
+    """Store a refusal's problem, after the refused work rolled back (hence its own transaction)."""
+    with unit_of_work():
+        record(org_id, key, status, body)
+
+
 def release(org_id: uuid.UUID, key: str) -> None:
-    """Forget a key whose work was refused (nothing was written; repeating it is safe)."""
+    """Forget a key whose work failed unexpectedly (nothing was written; repeating it is safe)."""
     with unit_of_work():
         db.session.execute(delete(IdempotencyKey).where(IdempotencyKey.org_id == org_id, IdempotencyKey.key == key,
                                                         IdempotencyKey.response_status.is_(None)))

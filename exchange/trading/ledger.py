@@ -11,11 +11,12 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import case, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from exchange.core.db import db
+from exchange.core.db import db, utcnow
 from exchange.trading.models import AccountKind, LedgerAccount, Posting, Transfer, TransferKind
 
 #: Accounts that may not go below zero (the CHECK constraint says the same).
@@ -80,8 +81,12 @@ class Leg:
 
 
 def transfer(kind: TransferKind, legs: list[Leg], *, reference: str | None = None,
-             order_id: uuid.UUID | None = None, created_by: uuid.UUID | None = None) -> Transfer:
-    """Record one balanced movement inside the caller's unit of work (it commits, or rolls back)."""
+             order_id: uuid.UUID | None = None, created_by: uuid.UUID | None = None,
+             at: datetime | None = None) -> Transfer:
+    """Record one balanced movement inside the caller's unit of work (it commits, or rolls back).
+
+    ``at`` dates it (default: now): an order's payment and refund carry the order's ``paid_at`` and
+    ``cancelled_at``, so that a statement never finds a sale and its receivable in different months."""
     sums: dict[str, int] = defaultdict(int)
     for leg in legs:
         if not isinstance(leg.amount, int) or isinstance(leg.amount, bool):
@@ -119,7 +124,8 @@ def transfer(kind: TransferKind, legs: list[Leg], *, reference: str | None = Non
                        .execution_options(synchronize_session=False))
     for account_id in moving:
         db.session.expire(locked[account_id], ["balance"])
-    record = Transfer(kind=kind, reference=reference, order_id=order_id, created_by=created_by)
+    record = Transfer(kind=kind, reference=reference, order_id=order_id, created_by=created_by,
+                      created_at=at or utcnow())
     db.session.add(record)
     db.session.flush()
     db.session.add_all(Posting(transfer_id=record.id, account_id=leg.account.id, currency=leg.account.currency,

@@ -101,12 +101,12 @@ class MismatchSchema(Schema):
 
 
 class LedgerSchema(Schema):
-    trial_balance = fields.Dict(keys=fields.String(), values=fields.Integer(),
-                                metadata={"description": "Sum of all balances per currency: zero when the books balance"})
-    postings_total = fields.Dict(keys=fields.String(), values=fields.Integer(),
+    trial_balance = fields.Dict(keys=fields.String(), values=fields.Integer(), allow_none=True, metadata={
+        "description": "Sum of all balances per currency: zero when the books balance (first page only; null after)"})
+    postings_total = fields.Dict(keys=fields.String(), values=fields.Integer(), allow_none=True,
                                  metadata={"description": "Sum of all postings per currency: zero as well"})
-    balanced = fields.Boolean()
-    mismatched_accounts = fields.List(fields.Nested(MismatchSchema), metadata={
+    balanced = fields.Boolean(allow_none=True)
+    mismatched_accounts = fields.List(fields.Nested(MismatchSchema), allow_none=True, metadata={
         "description": "Accounts whose stored balance differs from the sum of their postings"})
     accounts = fields.List(fields.Nested(AccountSchema))
     next = fields.String(allow_none=True)

@@ -26,23 +26,14 @@ from auth.models import Organisation
 from exchange.catalog.models import Item
 from exchange.core import paging
 from exchange.core.db import db, new_id, unit_of_work, utcnow
-from exchange.core.problems import Conflict, Forbidden, NotFound, Problem, ValidationProblem
-from exchange.licensing.models import Entitlement, EntitlementStatus
-from exchange.policy import Identity, decide, query_filter
+from exchange.core.problems import Conflict, Problem, ValidationProblem, body_of
+from exchange.licensing.models import Entitlement, EntitlementStatus, Offer
+from exchange.policy import Identity, decide, query_filter, require_own
 from exchange.trading import caps, events, fulfilment, idempotency, ledger, pricing
 from exchange.trading.models import AccountKind, LedgerAccount, Order, OrderLine, OrderStatus, Quote, TransferKind
 from exchange.trading.quotes import licenses_of, offer_for, valid_lines
 
 ORDERS_PATH = "/api/v1/orders"
-
-
-def _allowed(identity: Identity, action: str, thing, what: str, thing_id) -> None:
-    """404 when absent or another organisation's (ids do not leak), 403 for any other refusal."""
-    decision = decide(identity, action, thing) if thing is not None else None
-    if decision is None or (not decision and decision.rule == "ownership"):
-        raise NotFound(f"No {what} {thing_id}.")
-    if not decision:
-        raise Forbidden(decision.reason, rule=decision.rule)
 
 
 # -- placing -------------------------------------------------------------------------------------------
@@ -54,13 +45,23 @@ def place_order(identity: Identity, body: dict, idempotency_key: str | None) -> 
         return replay.status, replay.body
     try:
         return 201, _order_quote(identity, body["quote_id"], list(body["accept_licenses"]), key)
+    except Problem as refusal:  # the key's answer: the same key and body get it again, unchanged
+        idempotency.record_refusal(identity.org_id, key, refusal.status, body_of(refusal))
+        raise
     except Exception:
-        idempotency.release(identity.org_id, key)  # refused or failed: nothing was written
+        idempotency.release(identity.org_id, key)  # failed, not refused: no answer to keep
         raise
 
 
 def _changed_lines(identity: Identity, quote: Quote, now: datetime) -> tuple[list, list[dict]]:
-    """(line, item, offer) for each line still priced as quoted, and what changed for the others."""
+    """(line, item, offer) for each line still priced as quoted, and what changed for the others.
+
+    The quote's offers are read under a shared row lock (in id order) until the order commits, so a
+    PATCH of one of them waits rather than slipping between this check and the payment (SQLite has
+    one writer at a time: no lock needed)."""
+    offer_ids = sorted({line.offer_id for line in valid_lines(quote)})
+    db.session.execute(select(Offer).where(Offer.id.in_(offer_ids)).order_by(Offer.id)
+                       .with_for_update(read=True, of=Offer).execution_options(populate_existing=True))
     current, changes = [], []
     for line in valid_lines(quote):
         item, offer = db.session.get(Item, line.item_key), None
@@ -120,12 +121,16 @@ def _pay(order: Order, currency: str, lines: list[OrderLine], now: datetime) -> 
         caps.check(order.org_id, currency, total, now, order_id=order.id)  # its own lines are written already
     try:
         ledger.transfer(TransferKind.order, legs, reference=f"order {order.id}", order_id=order.id,
-                        created_by=order.user_id)
+                        created_by=order.user_id, at=order.paid_at)
     except ledger.InsufficientFunds as exc:
         raise Problem(f"Your organisation's {currency} wallet holds {total - exc.shortfall} minor units; this order "
                       f"needs {total} {currency}. Wallets are per currency and never converted: top up the "
                       f"{currency} wallet.", status=402, title="Insufficient funds", shortfall=exc.shortfall,
                       currency=currency, required=total, balance=total - exc.shortfall) from None
+    except ledger.OutOfRange as exc:  # a balance the database cannot store: refused, not a 500
+        raise Conflict(f"This order would move {exc.account.name} beyond the largest balance the ledger stores; "
+                       "ask an administrator.", title="Amount out of range", account=exc.account.name,
+                       currency=currency) from None
 
 
 def _order_quote(identity: Identity, quote_id: uuid.UUID, accepted: list[str], key: str) -> dict:
@@ -135,7 +140,7 @@ def _order_quote(identity: Identity, quote_id: uuid.UUID, accepted: list[str], k
             # Quotes never change: the lock only makes two orders of one quote take turns.
             quote = db.session.scalar(select(Quote).where(Quote.id == quote_id).with_for_update()
                                       .execution_options(populate_existing=True))
-            _allowed(identity, "order:place", quote, "quote", quote_id)
+            require_own(identity, "order:place", quote, "quote", quote_id)
             if quote.expires_at <= now:
                 raise Conflict(f"The quote expired at {quote.expires_at.isoformat()}; ask for a new quote.",
                                title="Quote expired", expired_at=quote.expires_at.isoformat())
@@ -215,7 +220,7 @@ def cancel_order(identity: Identity, order_id: uuid.UUID) -> dict:
     with unit_of_work() as uow:
         order = db.session.scalar(select(Order).where(Order.id == order_id).with_for_update()
                                   .execution_options(populate_existing=True))
-        _allowed(identity, "order:cancel", order, "order", order_id)
+        require_own(identity, "order:cancel", order, "order", order_id)
         if order.status not in (OrderStatus.paid, OrderStatus.fulfilled):
             raise Conflict(f"This order is {order.status.value}; only a paid order can be cancelled.",
                            status_now=order.status.value)
@@ -236,11 +241,11 @@ def cancel_order(identity: Identity, order_id: uuid.UUID) -> dict:
                 try:
                     ledger.transfer(TransferKind.refund, _legs(order.org_id, currency, lines, -1),
                                     reference=f"refund of order {order.id}", order_id=order.id,
-                                    created_by=identity.user_id)
+                                    created_by=identity.user_id, at=now)
                 except ledger.InsufficientFunds:
                     raise Conflict("The provider has already been paid out for this sale; ask an administrator.",
                                    title="Refund not possible") from None
-        order.status, order.cancelled_at = OrderStatus.refunded, now
+        order.status, order.cancelled_at = OrderStatus.refunded, now  # the refund transfer is dated the same
         for entitlement in entitlements:
             entitlement.status = EntitlementStatus.refunded
             for org_id in {entitlement.org_id, entitlement.provider_org_id}:
@@ -253,7 +258,7 @@ def cancel_order(identity: Identity, order_id: uuid.UUID) -> dict:
 # -- reading -------------------------------------------------------------------------------------------
 def get_order(identity: Identity, order_id: uuid.UUID) -> dict:
     order = db.session.get(Order, order_id)
-    _allowed(identity, "order:read", order, "order", order_id)
+    require_own(identity, "order:read", order, "order", order_id)
     return order_view(order)
 
 

@@ -1,7 +1,7 @@
 """Quotes, orders and spending caps over HTTP (thin: parse, call the service, serialise)."""
 from __future__ import annotations
 
-from flask import request
+from flask import Response, json, request
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
@@ -9,8 +9,9 @@ from auth.schemas import PageArgsSchema
 from auth.tokens import current_identity, require_scopes
 from exchange.core.body import json_object
 from exchange.core.location import LOCATION_HEADER, location
-from exchange.core.problems import NotFound, load_or_problem
+from exchange.core.problems import PROBLEM_MEDIA_TYPE, NotFound, load_or_problem
 from exchange.licensing.models import CURRENCIES
+from exchange.licensing.schemas import MAX_ID
 from exchange.trading import caps, orders, quotes
 
 blp = Blueprint("orders", __name__, url_prefix="/api/v1", description="Quotes, orders and spending caps")
@@ -18,7 +19,7 @@ WRITE, READ = require_scopes("orders:write"), require_scopes("orders:read")
 
 
 class QuoteItemSchema(Schema):
-    product_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    product_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=MAX_ID))
     offer_id = fields.UUID(required=True)
     aoi = fields.Dict(load_default=None, allow_none=True,
                       metadata={"description": "GeoJSON Polygon or MultiPolygon (WGS84)"})
@@ -75,6 +76,8 @@ def place_order():
     """Pay for a quote from the wallet and receive its licences (Idempotency-Key required)."""
     body = load_or_problem(OrderRequestSchema(), json_object())
     status, answer = orders.place_order(current_identity(), body, request.headers.get("Idempotency-Key"))
+    if status >= 400:  # a refusal replayed: the first problem, as it was sent
+        return Response(json.dumps(answer), status=status, mimetype=PROBLEM_MEDIA_TYPE)
     return answer, status, location("orders.get_order", order_id=answer["id"])
 
 

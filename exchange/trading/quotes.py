@@ -15,15 +15,17 @@ import shapely
 from auth.models import Organisation
 from exchange.catalog.models import Item
 from exchange.core.db import db, unit_of_work, utcnow
-from exchange.core.problems import NotFound, ValidationProblem
+from exchange.core.problems import ValidationProblem
 from exchange.licensing.availability import active_offers
 from exchange.licensing.models import Offer
-from exchange.policy import Identity, decide, require
+from exchange.policy import Identity, decide, require, require_own
 from exchange.trading import pricing
 from exchange.trading.models import Quote, QuoteLine
 
 QUOTE_LIFETIME = timedelta(hours=24)
 MAX_LINES = 100
+#: The largest total one line may come to, in minor units (a hundred lines still fit a BIGINT).
+MAX_LINE_TOTAL = 10**15
 
 
 class Unlicensable(Exception):
@@ -64,9 +66,13 @@ def price_line(identity: Identity, org_kind: str, product_id: int, offer_id: uui
             aoi = pricing.parse_aoi(aoi_json)
         except pricing.BadAoi as exc:
             raise Unlicensable(str(exc)) from None
-        if item.geometry is None or not shapely.intersects(item.geometry, aoi):
-            raise Unlicensable("aoi does not touch the product's footprint")
-    return item, offer, pricing.price(offer, item.geometry, aoi, org_kind)
+        # A shared edge or corner intersects but has no area: it would be a line of 0 km² and total 0.
+        if item.geometry is None or pricing.geodesic_km2(shapely.intersection(item.geometry, aoi)) <= 0:
+            raise Unlicensable("the AOI does not overlap the product's footprint")
+    priced = pricing.price(offer, item.geometry, aoi, org_kind)
+    if priced.total > MAX_LINE_TOTAL:  # a BIGINT holds it, but no ledger should carry it
+        raise Unlicensable(f"the line's total {priced.total} exceeds the maximum of {MAX_LINE_TOTAL} minor units")
+    return item, offer, priced
 
 
 def create_quote(identity: Identity, items: list[dict]) -> Quote:
@@ -80,15 +86,19 @@ def create_quote(identity: Identity, items: list[dict]) -> Quote:
     quote = Quote(id=uuid.uuid4(), org_id=identity.org_id, user_id=identity.user_id, created_at=now,
                   expires_at=now + QUOTE_LIFETIME)
     totals: dict[str, int] = defaultdict(int)
+    seen: set[int] = set()
     for position, asked in enumerate(items):
         line = QuoteLine(position=position, item_key=asked["product_id"], offer_id=asked["offer_id"],
                          aoi=asked.get("aoi"))
         try:
             _, offer, priced = price_line(identity, org_kind, asked["product_id"], asked["offer_id"],
                                           asked.get("aoi"), now)
+            if asked["product_id"] in seen:  # one entitlement per product: the first valid line stands
+                raise Unlicensable("this product is already in the quote")
         except Unlicensable as exc:
             line.reason = str(exc)
         else:
+            seen.add(asked["product_id"])
             line.offer_revision, line.license_ref = offer.revision, offer.template.ref
             line.quantity, line.unit, line.unit_price = priced.quantity, priced.unit, priced.unit_price
             line.discount_percent, line.total, line.currency = priced.discount_percent, priced.total, priced.currency
@@ -106,8 +116,7 @@ def create_quote(identity: Identity, items: list[dict]) -> Quote:
 def get_quote(identity: Identity, quote_id: uuid.UUID) -> Quote:
     """One of the caller's organisation's quotes; another organisation's reads as absent (404)."""
     quote = db.session.get(Quote, quote_id)
-    if quote is None or not decide(identity, "quote:read", quote):
-        raise NotFound(f"No quote {quote_id}.")
+    require_own(identity, "quote:read", quote, "quote", quote_id)
     return quote
 
 

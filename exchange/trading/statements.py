@@ -19,8 +19,7 @@ from sqlalchemy import func, select
 from auth.models import Organisation
 from exchange.catalog.models import Item
 from exchange.core.db import db
-from exchange.core.problems import Forbidden, NotFound
-from exchange.policy import Identity, decide
+from exchange.policy import Identity, require_own
 from exchange.trading.models import AccountKind, LedgerAccount, Order, OrderLine, OrderStatus, Posting, Transfer, \
     TransferKind
 
@@ -41,11 +40,7 @@ def statement(identity: Identity, year: int, month: int, *, org_id: uuid.UUID | 
     organisation's statement reads as absent unless the caller is an administrator."""
     wanted = org_id or identity.org_id
     org = db.session.get(Organisation, wanted) if wanted else None
-    decision = decide(identity, "statement:read", org)
-    if org is None or (not decision and decision.rule == "ownership"):
-        raise NotFound(f"No organisation {wanted}.")  # another organisation's figures: as if absent
-    if not decision:
-        raise Forbidden(decision.reason, rule=decision.rule)
+    require_own(identity, "statement:read", org, "organisation", wanted)  # another's figures: as if absent
     start, end = month_bounds(year, month)
     receivables = list(db.session.scalars(select(LedgerAccount.id).where(
         LedgerAccount.org_id == org.id, LedgerAccount.kind == AccountKind.receivable)))

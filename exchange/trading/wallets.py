@@ -30,6 +30,10 @@ def organisation(org_id: uuid.UUID) -> Organisation:
     return org
 
 
+#: The largest id a BIGINT column holds.
+MAX_ROW_ID = 2**63 - 1
+
+
 def bad_cursor() -> ValidationProblem:
     return ValidationProblem("The cursor is not valid.", errors=[{"field": "after", "message": "bad cursor"}])
 
@@ -39,9 +43,12 @@ def cursor_id(after: str | None) -> int | None:
     if not after:
         return None
     try:
-        return int(paging.decode_key(after))
+        value = int(paging.decode_key(after))
     except ValueError:  # paging.BadCursor is one
         raise bad_cursor() from None
+    if not 0 <= value <= MAX_ROW_ID:  # a forged cursor: the database would refuse the number (a 500)
+        raise bad_cursor()
+    return value
 
 
 # -- views ------------------------------------------------------------------------------------------------

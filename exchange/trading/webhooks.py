@@ -19,8 +19,8 @@ from auth.models import Organisation
 from exchange.core import paging
 from exchange.core.celery import enqueue
 from exchange.core.db import db, unit_of_work, utcnow
-from exchange.core.problems import Conflict, Forbidden, NotFound, ValidationProblem
-from exchange.policy import Identity, decide, query_filter, require
+from exchange.core.problems import Conflict, NotFound, ValidationProblem
+from exchange.policy import Identity, query_filter, require, require_own
 from exchange.trading import webhook_urls
 from exchange.trading.events import EVENTS
 from exchange.trading.models import WebhookDelivery, WebhookEndpoint
@@ -58,13 +58,7 @@ def endpoint_view(endpoint: WebhookEndpoint, secret: str | None = None) -> dict:
 def _endpoint_for(identity: Identity, endpoint_id: uuid.UUID, action: str) -> WebhookEndpoint:
     """The endpoint, if the caller may see it (another organisation's reads as absent: 404) and act on it."""
     endpoint = db.session.get(WebhookEndpoint, endpoint_id)
-    if endpoint is None:
-        raise NotFound(f"No webhook {endpoint_id}.")
-    decision = decide(identity, action, endpoint)
-    if not decision.allowed:
-        if decision.rule == "ownership":
-            raise NotFound(f"No webhook {endpoint_id}.")
-        raise Forbidden(decision.reason, rule=decision.rule)
+    require_own(identity, action, endpoint, "webhook", endpoint_id)
     return endpoint
 
 

@@ -75,6 +75,11 @@ def test_a_provider_offers_its_product_and_its_collection(market: Market):
     ({"collection_id": "alice", **SCENE, "valid_from": "2030-01-01T00:00:00", "colour": "red"},
      {"valid_from", "colour"}),
     ({"collection_id": "alice", **SCENE, "license": "commercial-single-org@9"}, {"license"}),
+    ({"product_id": 2**70, **SCENE}, {"product_id"}),
+    ({"collection_id": "alice", "license": "commercial-single-org@1",
+      "pricing": {"model": "per_gb", "price": 10**12 + 1, "gb": 10**6 + 1}}, {"pricing.price", "pricing.gb"}),
+    ({"collection_id": "alice", "license": "commercial-single-org@1",
+      "pricing": {"model": "per_km2", "price": 10**12, "min_km2": 1e10}}, {"pricing.min_km2"}),
 ])
 def test_every_bad_field_is_named_and_nothing_is_written(market: Market, body, fields):
     answer = market.api("POST", "/api/v1/offers", "alice", json=body)
@@ -154,6 +159,11 @@ def test_patch_bumps_the_revision_only_when_the_price_or_terms_change(market: Ma
     assert missing.status_code == 422 and missing.json()["errors"][0]["field"] == "license"
     unchanged = market.api("GET", path).json()
     assert unchanged["revision"] == 4 and unchanged["license"] == "research-noncommercial@1"
+    cleared = market.api("PATCH", path, "alice", json={"valid_from": None})
+    assert cleared.status_code == 422 and cleared.headers["Content-Type"] == "application/problem+json"
+    assert cleared.json()["errors"] == [{"field": "valid_from",
+                                         "message": "cannot be cleared: give the moment the offer goes on sale"}]
+    assert market.api("GET", path).json() == unchanged
 
 
 def test_delete_withdraws_and_the_provider_still_sees_it(market: Market):
@@ -223,3 +233,17 @@ def test_booleans_are_not_numbers_and_a_bad_field_is_named_once(market: Market):
     errors = answer.json()["errors"]
     assert sorted(e["field"] for e in errors) == ["discounts.research.value", "pricing.gb", "pricing.price",
                                                   "product_id"]
+
+
+@pytest.mark.parametrize("path, status, field", [
+    ("/api/v1/offers?product=%d" % 2**70, 422, "product"),
+    ("/api/v1/licenses?product=%d" % 2**70, 422, "product"),
+    ("/api/v1/licenses/templates/commercial-single-org/versions/%d" % 2**70, 404, None),
+    ("/api/v1/licenses/templates/commercial-single-org/versions/%d" % 2**31, 404, None),
+])
+def test_numbers_no_column_holds_are_refused_not_a_500(market: Market, path, status, field):
+    answer = market.api("GET", path, "buyer")
+    assert answer.status_code == status, answer.text
+    assert answer.headers["Content-Type"] == "application/problem+json"
+    if field:
+        assert [e["field"] for e in answer.json()["errors"]] == [field]

@@ -11,7 +11,8 @@ from tests.conftest import project_root
 
 PACKAGES = ("auth", "exchange", "storage")
 #: The names that ask the policy.
-ASKING = {("exchange.policy", "decide"), ("exchange.policy", "require"), ("exchange.policy", "query_filter")}
+ASKING = {("exchange.policy", "decide"), ("exchange.policy", "require"), ("exchange.policy", "require_own"),
+          ("exchange.policy", "query_filter")}
 #: Functions taking the acting identity first that need not ask, and why.
 EXEMPT = {
     ("exchange.catalog.parallel_import", "write_in_parallel"):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from auth import clients, service
 from auth.models import OrgStatus
@@ -115,10 +115,13 @@ class World:
             return 0 if found is None else db.session.get(LedgerAccount, found.id).balance
 
     def counts(self) -> dict:
-        """Rows of every table an order writes, and every account's balance."""
+        """Rows of every table an order writes, and every account's balance. A key that recorded a
+        refusal (to replay it) is not counted: it is the refusal's answer, not part of an order."""
         with self.app.app_context():
             rows = {model.__tablename__: db.session.scalar(select(func.count()).select_from(model))
-                    for model in (Quote, Order, OrderLine, Entitlement, Transfer, Posting, IdempotencyKey)}
+                    for model in (Quote, Order, OrderLine, Entitlement, Transfer, Posting)}
+            rows["idempotency_keys"] = db.session.scalar(select(func.count()).select_from(IdempotencyKey).where(
+                or_(IdempotencyKey.response_status.is_(None), IdempotencyKey.response_status < 400)))
             rows["balances"] = dict(db.session.execute(select(LedgerAccount.name, LedgerAccount.balance)).all())
             return rows
 

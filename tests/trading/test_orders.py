@@ -6,12 +6,13 @@ import datetime as dt
 import uuid
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
+from sqlalchemy.exc import OperationalError
 
 from exchange.core.db import db, unit_of_work, utcnow
 from exchange.licensing.models import Entitlement
-from exchange.trading import events
-from exchange.trading.models import AccountKind, Order, Quote, Transfer
+from exchange.trading import events, ledger, orders
+from exchange.trading.models import AccountKind, Order, Quote, Transfer, TransferKind
 from tests.trading.orders_world import PRODUCT_BYTES, QUARTER, build_world
 
 pytestmark = pytest.mark.committed  # bearer tokens are checked on a connection of their own
@@ -109,6 +110,21 @@ def test_insufficient_funds_is_402_with_the_shortfall_and_nothing_written(world)
     before = world.counts()
     problem = assert_problem(world.order(quote), 402)
     assert (problem["shortfall"], problem["currency"], problem["balance"]) == (7_000, "CNY", 5_000)
+    assert world.counts() == before
+
+
+def test_a_balance_beyond_what_the_ledger_stores_is_409_and_nothing_written(world):
+    """The provider's receivable is so near the BIGINT limit that its share of the sale cannot land."""
+    offer = world.offer(world.products[0], price=12_000)
+    world.fund(12_000)
+    with world.app.app_context(), unit_of_work():  # from revenue: external already holds the top-up
+        ledger.transfer(TransferKind.topup, [
+            ledger.Leg(ledger.account(REVENUE, "CNY"), -(ledger.BALANCE_LIMIT - 100)),
+            ledger.Leg(ledger.account(RECEIVABLE, "CNY", world.provider_org), ledger.BALANCE_LIMIT - 100)])
+    quote = world.quote(line(world, 0, offer))
+    before = world.counts()
+    problem = assert_problem(world.order(quote), 409)
+    assert problem["title"] == "Amount out of range" and problem["account"].endswith(":receivable:CNY")
     assert world.counts() == before
 
 
@@ -217,6 +233,11 @@ def test_cancel_refunds_in_full_and_then_refuses(world):
     assert set(world.trial_balance().values()) == {0}
     with world.app.app_context():
         assert db.session.get(Entitlement, uuid.UUID(order["license_ids"][0])).status.value == "refunded"
+        # Each transfer is dated like the order's own moment, so a statement's month cannot split them.
+        placed = db.session.get(Order, uuid.UUID(order["id"]))
+        dated = dict(db.session.execute(select(Transfer.kind, Transfer.created_at)
+                                        .where(Transfer.order_id == placed.id)).all())
+        assert dated == {TransferKind.order: placed.paid_at, TransferKind.refund: placed.cancelled_at}
     again = assert_problem(world.post(f"/api/v1/orders/{order['id']}/cancel", {}), 409)
     assert "refunded" in again["detail"]
 
@@ -235,3 +256,28 @@ def test_cancel_after_a_download_or_after_the_window_is_409_saying_why(world, af
     problem = assert_problem(world.post(f"/api/v1/orders/{order['id']}/cancel", {}), 409)
     assert ("downloaded" in problem["detail"]) if after == "download" else ("window closed" in problem["detail"])
     assert world.counts() == before
+
+
+def test_the_quotes_offers_are_locked_until_the_order_commits(world, monkeypatch):
+    """A change of an offer while it is being ordered waits for the order (PostgreSQL: a shared row
+    lock; SQLite lets one writer in at a time anyway)."""
+    offer = world.offer(world.products[0], price=1_000)
+    world.fund(1_000)
+    quote = world.quote(line(world, 0, offer))
+    with world.app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("SQLite has a single writer: no row locks to take")
+    fulfil, blocked = orders._fulfil, []
+
+    def fulfil_while_a_provider_patches(*args, **kwargs):
+        with db.engine.connect() as other:  # another transaction, as a concurrent PATCH would be
+            other.execute(text("SET lock_timeout = '200ms'"))
+            try:
+                other.execute(text("UPDATE offers SET revision = revision + 1 WHERE id = :id"), {"id": offer})
+            except OperationalError:
+                blocked.append(True)
+            other.rollback()
+        return fulfil(*args, **kwargs)
+    monkeypatch.setattr(orders, "_fulfil", fulfil_while_a_provider_patches)
+    assert world.order(quote).status_code == 201
+    assert blocked == [True]

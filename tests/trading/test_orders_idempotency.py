@@ -1,5 +1,5 @@
 """Idempotency-Key on POST /api/v1/orders (IETF httpapi draft): required; the same key and body give
-the first answer unchanged; another body → 422; while the first is in flight → 409; a key abandoned
+the first answer unchanged, a refusal included (an unexpected failure releases the key); another body → 422; while the first is in flight → 409; a key abandoned
 by a dead process is taken over after its lease; keys are per organisation. And a suspended
 organisation cannot order (the policy's organisation check)."""
 from __future__ import annotations
@@ -98,14 +98,38 @@ def test_a_request_while_the_first_is_in_flight_is_409_and_an_abandoned_key_is_t
     assert world.order(q, key="k-4").json == taken_over.json
 
 
-def test_a_refused_order_releases_its_key_so_the_fixed_request_can_be_repeated(world):
+def test_a_refusal_is_the_keys_answer_and_a_new_key_orders_once_the_cause_is_fixed(world):
     q = world.quote({"product_id": world.products[1], "offer_id": str(world.offer(world.products[1],
                                                                                    price=50_000))})
+    before = world.counts()
     refused = world.order(q, key="k-5")
-    assert refused.status_code == 402
-    assert world.counts()["idempotency_keys"] == 0
+    assert refused.status_code == 402 and refused.headers["Content-Type"] == "application/problem+json"
+    assert world.counts() == before  # nothing of an order written; the key keeps only the refusal
     world.fund(40_000)
-    assert world.order(q, key="k-5").status_code == 201
+    again = world.order(q, key="k-5")  # the same key and body: the first answer, unchanged
+    assert again.status_code == 402 and again.headers["Content-Type"] == "application/problem+json"
+    assert again.json == refused.json and "Location" not in again.headers
+    assert world.counts()["orders"] == 0
+    assert world.order(q, key="k-5b").status_code == 201
+
+
+def test_an_unexpected_failure_releases_the_key(world, monkeypatch):
+    """A 500 is no answer: the key is dropped and the same request may be repeated with it."""
+    q = quote(world)
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("the database went away")
+    monkeypatch.setattr(orders, "_order_quote", crash)
+    with world.app.app_context(), pytest.raises(RuntimeError):
+        orders.place_order(identity_for(_buyer(world), "orders:write"),
+                           {"quote_id": uuid.UUID(q["id"]), "accept_licenses": q["licenses"]}, "k-7")
+    monkeypatch.undo()
+    assert world.counts()["idempotency_keys"] == 0
+    assert world.order(q, key="k-7").status_code == 201
+
+
+def _buyer(world) -> User:
+    return db.session.query(User).filter_by(email="buyer@orders.example").one()
 
 
 def test_keys_are_per_organisation_and_expire_after_a_day(world):

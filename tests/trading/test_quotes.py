@@ -42,12 +42,11 @@ def test_a_per_scene_quote_has_its_line_totals_and_expiry(world):
 
 def test_per_km2_bills_the_geodesic_area_of_aoi_and_footprint_raised_to_the_minimum(world):
     offer = world.offer(world.products[0], model="per_km2", price=150, min_km2=25.0)
-    whole, quarter, tiny = world.quote(
+    whole, quarter, tiny = (world.quote(line)["lines"][0] for line in (
         {"product_id": world.products[0], "offer_id": str(offer)},
         {"product_id": world.products[0], "offer_id": str(offer), "aoi": QUARTER},
         {"product_id": world.products[0], "offer_id": str(offer),
-         "aoi": {"type": "Polygon", "coordinates": [[[0, 0], [0.01, 0], [0.01, 0.01], [0, 0.01], [0, 0]]]}},
-    )["lines"]
+         "aoi": {"type": "Polygon", "coordinates": [[[0, 0], [0.01, 0], [0.01, 0.01], [0, 0.01], [0, 0]]]}}))
     assert whole["unit"] == "km2" and whole["quantity"] == pytest.approx(geodesic_km2(SQUARE), abs=0.01)
     assert 12_300 < whole["quantity"] < 12_320  # not 1 "square degree", not a planar projection's figure
     assert quarter["quantity"] == pytest.approx(geodesic_km2(QUARTER), abs=0.01)
@@ -127,7 +126,7 @@ def test_each_line_that_cannot_be_licensed_says_why_and_the_rest_stands(world):
     assert reasons[5] == "no such offer"
     assert reasons[6] == "aoi must be a GeoJSON Polygon or MultiPolygon"
     assert reasons[7].startswith("aoi is self-intersecting")
-    assert reasons[8] == "aoi does not touch the product's footprint"
+    assert reasons[8] == "the AOI does not overlap the product's footprint"
     assert reasons[9] == "aoi has 10002 vertices; at most 10000 are accepted"
     assert reasons[10].startswith("aoi is not a valid GeoJSON geometry")
     invalid = [line for line in response.json["lines"] if line["reason"]]
@@ -186,3 +185,47 @@ def test_only_the_own_organisations_quotes_are_readable(world):
     refused = world.http.post("/api/v1/quotes", json={"items": []}, headers={
         "Authorization": world.headers()["Authorization"].replace("Bearer ", "Bearer x")})
     assert refused.status_code == 401
+
+
+def test_an_aoi_that_only_touches_the_footprint_is_no_overlap(world):
+    """A shared edge or corner intersects the footprint but covers none of it: not a line of 0 km²."""
+    offer = world.offer(world.products[0], model="per_km2", price=100, min_km2=0.0)
+    edge = {"type": "Polygon", "coordinates": [[[1, 0], [2, 0], [2, 1], [1, 1], [1, 0]]]}
+    corner = {"type": "Polygon", "coordinates": [[[1, 1], [2, 1], [2, 2], [1, 2], [1, 1]]]}
+    other = world.offer(world.products[1])
+    quote = world.quote({"product_id": world.products[0], "offer_id": str(offer), "aoi": edge},
+                        {"product_id": world.products[0], "offer_id": str(offer), "aoi": corner},
+                        {"product_id": world.products[1], "offer_id": str(other)})
+    on_edge, on_corner, _ = quote["lines"]
+    assert on_edge["reason"] == on_corner["reason"] == "the AOI does not overlap the product's footprint"
+    assert on_edge["total"] is None and on_corner["total"] is None
+
+
+def test_the_same_product_twice_is_charged_once(world):
+    offer = world.offer(world.products[0], price=12_000)
+    bad_aoi = {"type": "Point", "coordinates": [0, 0]}
+    quote = world.quote({"product_id": world.products[0], "offer_id": str(offer), "aoi": bad_aoi},
+                        {"product_id": world.products[0], "offer_id": str(offer)},
+                        {"product_id": world.products[0], "offer_id": str(offer), "aoi": QUARTER})
+    reasons = [line["reason"] for line in quote["lines"]]
+    assert reasons == ["aoi must be a GeoJSON Polygon or MultiPolygon", None, "this product is already in the quote"]
+    assert quote["totals"] == {"CNY": 12_000} and quote["lines"][2]["total"] is None
+
+
+def test_a_line_over_the_largest_total_says_so_and_writes_nothing(world):
+    """Offers written before prices were bounded could still multiply past what a ledger should hold."""
+    offer = world.offer(world.products[0], model="per_gb", price=10**14, gb=1e6)
+    before = world.counts()
+    response = world.post("/api/v1/quotes", {"items": [{"product_id": world.products[0], "offer_id": str(offer)}]})
+    assert response.status_code == 422, response.text
+    assert response.json["errors"] == [{"field": "items.0", "message": "the line's total 100000000000000000000 "
+                                        "exceeds the maximum of 1000000000000000 minor units"}]
+    assert world.counts() == before
+
+
+def test_a_product_id_no_database_holds_is_a_422_naming_it(world):
+    offer = world.offer(world.products[0])
+    response = world.post("/api/v1/quotes", {"items": [{"product_id": 2**70, "offer_id": str(offer)}]})
+    assert response.status_code == 422, response.text
+    assert response.headers["Content-Type"] == "application/problem+json"
+    assert [e["field"] for e in response.json["errors"]] == ["items.0.product_id"]

@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 
+from exchange.core import paging
 from tests.trading import money
 
 CNY_TOPUP = {"amount": 500000, "currency": "CNY", "reference": "bank transfer 42"}
@@ -183,5 +184,12 @@ def test_the_admin_ledger_balances_and_lists_accounts_by_organisation_and_kind(b
     rest = live.api("GET", "/api/v1/admin/ledger", admin, params={"kind": "wallet", "after": wallets["next"]}).json()
     assert {a["kind"] for a in wallets["accounts"] + rest["accounts"]} == {"wallet"}
     assert len(wallets["accounts"] + rest["accounts"]) == 2
+    assert wallets["balanced"] is True and rest["trial_balance"] is None and rest["balanced"] is None  # first page only
+    huge = paging.encode(str(2**70))
+    for path in ("/api/v1/admin/ledger", "/api/v1/wallet"):
+        answer = live.api("GET", path, admin if "admin" in path else bank["shop"], params={"after": huge})
+        assert answer.status_code == 422, answer.text
+        assert answer.headers["Content-Type"] == "application/problem+json"
+        assert [e["field"] for e in answer.json()["errors"]] == ["after"]
     bad = live.api("GET", "/api/v1/admin/ledger", admin, params={"kind": "piggybank", "org_id": "x"})
     assert bad.status_code == 422 and {e["field"] for e in bad.json()["errors"]} == {"kind", "org_id"}
