@@ -149,6 +149,7 @@ def require_scopes(*scopes: str, allow_anonymous: bool = False):
             return view(*args, **kwargs)
 
         wrapper.required_scopes = scopes  # read by the tests that check every route is protected
+        wrapper.allows_anonymous = allow_anonymous
         return wrapper
 
     return decorate
