@@ -25,6 +25,7 @@ from typing import Any, Callable, Iterator
 
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import DateTime, Enum, MetaData, TypeDecorator
+from sqlalchemy import update as sa_update
 from sqlalchemy.orm import DeclarativeBase
 
 log = logging.getLogger(__name__)
@@ -166,6 +167,18 @@ def unit_of_work() -> Iterator[UnitOfWork]:
     finally:
         session.info.pop(_OPEN, None)
     uow._run_after_commit()
+
+
+def hold_sqlite_write_lock(attribute: Any, *where: Any) -> None:
+    """On SQLite, take the database's write lock now with a no-op UPDATE of ``attribute`` on the rows
+    ``where`` selects. SQLite has no row locks, and its driver reads outside a transaction until the
+    first write: without this, what a service checks before writing (a balance, an offer's revision)
+    could change under it before it commits. PostgreSQL callers take row locks instead; there this
+    does nothing."""
+    if db.session.get_bind().dialect.name != "sqlite":
+        return
+    db.session.execute(sa_update(attribute.class_).where(*where).values({attribute: attribute})
+                       .execution_options(synchronize_session=False))
 
 
 @contextmanager

@@ -16,7 +16,7 @@ from datetime import datetime
 from sqlalchemy import case, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from exchange.core.db import db, utcnow
+from exchange.core.db import db, hold_sqlite_write_lock, utcnow
 from exchange.trading.models import AccountKind, LedgerAccount, Posting, Transfer, TransferKind
 
 #: Accounts that may not go below zero (the CHECK constraint says the same).
@@ -100,12 +100,9 @@ def transfer(kind: TransferKind, legs: list[Leg], *, reference: str | None = Non
     for leg in legs:
         moves[leg.account.id] += leg.amount
     ids = sorted(moves)
-    if db.session.get_bind().dialect.name == "sqlite":
-        # No row locks in SQLite, and its driver reads outside a transaction until the first write: a
-        # no-op write first takes the database's write lock, so the balances read next stay true until
-        # commit (else two debits could both pass the check and the CHECK constraint refuse the second).
-        db.session.execute(update(LedgerAccount).where(LedgerAccount.id.in_(ids))
-                           .values(balance=LedgerAccount.balance).execution_options(synchronize_session=False))
+    # SQLite: the write lock before the balances are read (else two debits could both pass the check
+    # and the CHECK constraint refuse the second, a 500).
+    hold_sqlite_write_lock(LedgerAccount.balance, LedgerAccount.id.in_(ids))
     # Row locks in id order (PostgreSQL), then fresh balances.
     locked = {a.id: a for a in db.session.scalars(
         select(LedgerAccount).where(LedgerAccount.id.in_(ids)).order_by(LedgerAccount.id)

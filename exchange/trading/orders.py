@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from auth.models import Organisation
 from exchange.catalog.models import Item
 from exchange.core import paging
-from exchange.core.db import db, new_id, unit_of_work, utcnow
+from exchange.core.db import db, hold_sqlite_write_lock, new_id, unit_of_work, utcnow
 from exchange.core.problems import Conflict, Problem, ValidationProblem, body_of
 from exchange.licensing.models import Entitlement, EntitlementStatus, Offer
 from exchange.policy import Identity, decide, query_filter, require_own
@@ -57,8 +57,8 @@ def _changed_lines(identity: Identity, quote: Quote, now: datetime) -> tuple[lis
     """(line, item, offer) for each line still priced as quoted, and what changed for the others.
 
     The quote's offers are read under a shared row lock (in id order) until the order commits, so a
-    PATCH of one of them waits rather than slipping between this check and the payment (SQLite has
-    one writer at a time: no lock needed)."""
+    PATCH of one of them waits rather than slipping between this check and the payment (on SQLite
+    the order holds the database's write lock from its start: see ``_order_quote``)."""
     offer_ids = sorted({line.offer_id for line in valid_lines(quote)})
     db.session.execute(select(Offer).where(Offer.id.in_(offer_ids)).order_by(Offer.id)
                        .with_for_update(read=True, of=Offer).execution_options(populate_existing=True))
@@ -137,7 +137,9 @@ def _order_quote(identity: Identity, quote_id: uuid.UUID, accepted: list[str], k
     now = utcnow()
     try:
         with unit_of_work() as uow:
-            # Quotes never change: the lock only makes two orders of one quote take turns.
+            # Quotes never change: the lock only makes two orders of one quote take turns (and, on
+            # SQLite, holds every other writer off until the order commits).
+            hold_sqlite_write_lock(Quote.expires_at, Quote.id == quote_id)
             quote = db.session.scalar(select(Quote).where(Quote.id == quote_id).with_for_update()
                                       .execution_options(populate_existing=True))
             require_own(identity, "order:place", quote, "quote", quote_id)

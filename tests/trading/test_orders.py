@@ -10,7 +10,7 @@ from sqlalchemy import select, text, update
 from sqlalchemy.exc import OperationalError
 
 from exchange.core.db import db, unit_of_work, utcnow
-from exchange.licensing.models import Entitlement
+from exchange.licensing.models import Entitlement, Offer
 from exchange.trading import events, ledger, orders
 from exchange.trading.models import AccountKind, Order, Quote, Transfer, TransferKind
 from tests.trading.orders_world import PRODUCT_BYTES, QUARTER, build_world
@@ -260,20 +260,20 @@ def test_cancel_after_a_download_or_after_the_window_is_409_saying_why(world, af
 
 def test_the_quotes_offers_are_locked_until_the_order_commits(world, monkeypatch):
     """A change of an offer while it is being ordered waits for the order (PostgreSQL: a shared row
-    lock; SQLite lets one writer in at a time anyway)."""
+    lock on the offer; SQLite: the order holds the database's write lock from its start)."""
     offer = world.offer(world.products[0], price=1_000)
     world.fund(1_000)
     quote = world.quote(line(world, 0, offer))
-    with world.app.app_context():
-        if db.engine.dialect.name != "postgresql":
-            pytest.skip("SQLite has a single writer: no row locks to take")
     fulfil, blocked = orders._fulfil, []
 
     def fulfil_while_a_provider_patches(*args, **kwargs):
         with db.engine.connect() as other:  # another transaction, as a concurrent PATCH would be
-            other.execute(text("SET lock_timeout = '200ms'"))
+            if other.dialect.name == "postgresql":
+                other.execute(text("SET lock_timeout = '200ms'"))
+            else:
+                other.exec_driver_sql("PRAGMA busy_timeout = 200")
             try:
-                other.execute(text("UPDATE offers SET revision = revision + 1 WHERE id = :id"), {"id": offer})
+                other.execute(update(Offer).where(Offer.id == offer).values(revision=Offer.revision + 1))
             except OperationalError:
                 blocked.append(True)
             other.rollback()
