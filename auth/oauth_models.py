@@ -96,6 +96,7 @@ class AuthorizationCode(db.Model):
     scope: Mapped[str] = mapped_column(Text)
     code_challenge: Mapped[str] = mapped_column(String(128))
     code_challenge_method: Mapped[str] = mapped_column(String(8))
+    authorization_details: Mapped[list | None] = mapped_column(JSON)  # RFC 9396, as granted
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -143,6 +144,7 @@ class RefreshToken(_IssuedToken, db.Model):
     client_id: Mapped[str] = mapped_column(ForeignKey("oauth_clients.client_id", ondelete="CASCADE"), index=True)
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     scope: Mapped[str] = mapped_column(Text)
+    authorization_details: Mapped[list | None] = mapped_column(JSON)  # RFC 9396: carried to rotated tokens
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # rotated: presenting it again is reuse
@@ -160,6 +162,7 @@ class AccessToken(_IssuedToken, db.Model):
     client_id: Mapped[str] = mapped_column(ForeignKey("oauth_clients.client_id", ondelete="CASCADE"), index=True)
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     scope: Mapped[str] = mapped_column(Text)
+    authorization_details: Mapped[list | None] = mapped_column(JSON)  # RFC 9396: what introspection returns
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

@@ -148,6 +148,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SDX_WEBHOOKS_ALLOW_PRIVATE", "WEBHOOKS_ALLOW_PRIVATE", "false",
             "Let webhook URLs resolve to loopback, private or link-local addresses (tests, closed networks).",
             parse_bool),
+    Setting("SDX_DOWNLOAD_RESERVATION_SECONDS", "DOWNLOAD_RESERVATION_SECONDS", "300",
+            "How long a download's byte reservation outlives the stream's last sign of life before the reaper "
+            "releases it (a crashed process), charging only the bytes observed sent.", int),
+    Setting("SDX_DOWNLOAD_MAX_STREAMS", "DOWNLOAD_MAX_STREAMS", "4",
+            "Concurrent download streams per organisation; the next one is answered 429 with Retry-After.", int),
     Setting("SDX_GC_FREEZE", "GC_FREEZE", "true",
             "Freeze start-up objects out of the cycle collector's reach once the app is loaded (gunicorn, `sdx run`); "
             "false only to measure.", parse_bool),

@@ -25,18 +25,22 @@ def _in_force(now: dt.datetime):
                 or_(Entitlement.valid_until.is_(None), Entitlement.valid_until > now))
 
 
-def usable_entitlement(org_id: uuid.UUID | None, item_key: int, now: dt.datetime | None = None) -> Entitlement | None:
+def usable_entitlement(org_id: uuid.UUID | None, item_key: int, now: dt.datetime | None = None,
+                       license_ids: frozenset[uuid.UUID] | None = None) -> Entitlement | None:
     """An entitlement of ``org_id`` on the product that allows a download now: active, within its
-    validity, with bytes left (or no byte limit). The one that ends last is chosen."""
-    if org_id is None:
+    validity, with bytes left (or no byte limit), one of ``license_ids`` if given (a licence-scoped
+    token). The one that ends last is chosen."""
+    if org_id is None or (license_ids is not None and not license_ids):
         return None
     now = now or utcnow()
+    query = select(Entitlement).where(
+        Entitlement.org_id == org_id, Entitlement.item_key == item_key, _in_force(now),
+        or_(Entitlement.bytes_allowed.is_(None),
+            Entitlement.bytes_used + Entitlement.bytes_reserved < Entitlement.bytes_allowed))
+    if license_ids is not None:
+        query = query.where(Entitlement.id.in_(license_ids))
     return db.session.scalar(
-        select(Entitlement).where(
-            Entitlement.org_id == org_id, Entitlement.item_key == item_key, _in_force(now),
-            or_(Entitlement.bytes_allowed.is_(None),
-                Entitlement.bytes_used + Entitlement.bytes_reserved < Entitlement.bytes_allowed))
-        .order_by(Entitlement.valid_until.is_(None).desc(), Entitlement.valid_until.desc()).limit(1))
+        query.order_by(Entitlement.valid_until.is_(None).desc(), Entitlement.valid_until.desc()).limit(1))
 
 
 def shown_status(entitlement: Entitlement, now: dt.datetime) -> str:

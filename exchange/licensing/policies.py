@@ -86,6 +86,6 @@ register("entitlement:read", Rule(
 extend("asset:download",
        Grant("license", "your organisation holds a usable licence for this product",
              who=lambda i: i.org_id is not None and i.has_scope("data:download"),
-             test=lambda i, item: usable_entitlement(i.org_id, item.key) is not None),
+             test=lambda i, item: usable_entitlement(i.org_id, item.key, license_ids=i.license_ids) is not None),
        refused=("license", "your organisation holds no usable licence for this product (none, expired, "
                            "revoked or its allowance used up), or the token lacks data:download"))

@@ -8,7 +8,7 @@ from sqlalchemy import false, or_, true
 
 from exchange.core.problems import Forbidden, NotFound
 from exchange.policy.identity import Identity
-from exchange.policy.registry import rule_for
+from exchange.policy.registry import restrictions_for, rule_for
 from exchange.policy.rules import Decision, allow, deny
 
 #: Sent (sender: the action) each time the policy is asked, per object or for a list filter: what
@@ -31,6 +31,10 @@ def decide(identity: Identity, action: str, resource: Any = None) -> Decision:
         return deny("no-resource", f"{action} is decided on an object, and none was given")
     for grant in rule.grants:
         if grant.covers(identity, resource):
+            for check in restrictions_for(action):
+                refusal = check(identity, resource)
+                if refusal is not None and not refusal.allowed:
+                    return refusal
             return allow(grant.rule, grant.reason)
     return deny(*rule.refused)
 

@@ -19,6 +19,9 @@ class Identity:
     scopes: frozenset[str] | None = None  # None: not limited by a token (console, internal)
     is_system: bool = False
     anonymous: bool = False
+    #: A licence-scoped token (RFC 9396 ``sdx_license`` details): the only licences it may download
+    #: under. None: not licence-scoped.
+    license_ids: frozenset[uuid.UUID] | None = None
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def has_scope(self, scope: str) -> bool:

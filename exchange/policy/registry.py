@@ -8,9 +8,15 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from exchange.policy.rules import Because, Grant, Rule
+from typing import Any, Callable
+
+from exchange.policy.identity import Identity
+from exchange.policy.rules import Because, Decision, Grant, Rule
 
 _rules: dict[str, Rule] = {}
+#: Per action, checks asked after a grant allowed: each may refuse (a Decision) or pass (None).
+Restriction = Callable[[Identity, Any], "Decision | None"]
+_restrictions: dict[str, list[Restriction]] = {}
 
 
 def register(action: str, rule: Rule) -> None:
@@ -29,6 +35,19 @@ def extend(action: str, grant: Grant, refused: Because | None = None) -> None:
         raise LookupError(f"the action {action!r} has no rule to extend")
     if grant not in rule.grants:
         _rules[action] = replace(rule, grants=rule.grants + (grant,), refused=refused or rule.refused)
+
+
+def restrict(action: str, check: Restriction) -> None:
+    """Let another rule set refuse what a grant allowed: the hook the sharing policies plug into
+    (a policy may forbid a download a licence would allow). ``check(identity, resource)`` answers a
+    refusing ``Decision`` or None; the first refusal wins. Adding the same check twice adds it once."""
+    checks = _restrictions.setdefault(action, [])
+    if check not in checks:
+        checks.append(check)
+
+
+def restrictions_for(action: str) -> list[Restriction]:
+    return _restrictions.get(action, [])
 
 
 def rule_for(action: str) -> Rule | None:

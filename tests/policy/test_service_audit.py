@@ -17,6 +17,13 @@ ASKING = {("exchange.policy", "decide"), ("exchange.policy", "require"), ("excha
 EXEMPT = {
     ("exchange.catalog.parallel_import", "write_in_parallel"):
         "hands the identity to writer processes, which ask through bulk_upsert",
+    # The download gateway's steps after grant_download (or the gateway) asked "asset:download":
+    ("exchange.metering.quotas", "_hold"): "grant_download's step inside the organisation's lock",
+    ("exchange.metering.quotas", "_join_visit"): "grant_download's step: which counted download this continues",
+    ("exchange.metering.quotas", "explain_refusal"): "explains a refusal decide already gave",
+    ("exchange.metering.quotas", "licence_drawn_on"): "the entitlement a decision already allowed draws on",
+    ("exchange.metering.quotas", "record_answer"): "meters an answer the gateway sent after asking",
+    ("exchange.metering.quotas", "record_refusal"): "meters a refusal decide (or the allowance) gave",
 }
 
 

@@ -1,0 +1,1 @@
+"""Metering's rules for the decision point (placeholder until usage reports land)."""
