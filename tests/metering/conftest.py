@@ -54,12 +54,13 @@ class Shop:
         with self.live.app.app_context(), unit_of_work():
             item = db.session.scalar(select(Item).where(Item.item_id == product))
             key = f"{item.collection_id}/{item.item_id}/{asset_key}/{filename}"
+            path = f"/stac/collections/{item.collection_id}/items/{product}/assets/{asset_key}/download"
             store = get_store()
             store.client.put_object(store.products_bucket, key, io.BytesIO(data), len(data), content_type=media_type)
             db.session.add(ProductAsset(item_key=item.key, asset_key=asset_key, state=AssetState.ready,
                                         filename=filename, media_type=media_type, roles=list(roles), size=len(data),
                                         sha256=hashlib.sha256(data).hexdigest(), object_key=key))
-        return f"/stac/collections/{item.collection_id}/items/{product}/assets/{asset_key}/download"
+        return path
 
     def entitlement(self, holder: str, product: str, **columns) -> str:
         """An entitlement row as fulfilment writes it (defaults: 3 downloads per asset, 1 MB); its id."""
@@ -97,6 +98,11 @@ def add_person(shop: Shop, name: str, roles, kind: str, scopes: str, org: str | 
 
 @pytest.fixture
 def shop(live) -> Shop:
+    return open_shop(live)
+
+
+def open_shop(live) -> Shop:
+    """The shop on ``live`` (also for test packages outside tests/metering, as their own fixture)."""
     shop = Shop(live)
     add_person(shop, "admin", ["admin"], "platform", ADMIN_SCOPES)
     add_person(shop, "alice", ["provider"], "provider", PROVIDER_SCOPES)
