@@ -22,7 +22,7 @@ ACTIONS = ("download",)
 #: What a licence-scoped token may hold; ``data:download`` it must.
 LICENCE_SCOPES = ("catalog:read", "data:download")
 MAX_DETAILS = 10
-MAX_LICENSES = 100
+MAX_LICENSES = 100  # per request: each is looked up before a token is issued
 FIELDS = {"type", "license_ids", "actions"}
 
 
@@ -68,6 +68,8 @@ def parse(raw: str) -> list[dict]:
         if not problems:
             normalised.append({"type": "sdx_license", "license_ids": sorted({str(_uuid(v)) for v in ids}),
                                "actions": sorted(set(actions))})
+    if not problems and len(license_ids(normalised)) > MAX_LICENSES:
+        problems.append(f"authorization_details names more than {MAX_LICENSES} licences in all")
     if problems:
         raise InvalidAuthorizationDetails("; ".join(problems) + ".")
     return normalised

@@ -156,6 +156,8 @@ MALFORMED = [
     (json.dumps([{"type": "sdx_license", "license_ids": []}]), "license_ids must be a non-empty array"),
     (details(*[str(uuid.uuid4()) for _ in range(101)]), "names more than 100 licences"),
     (json.dumps([{"type": "sdx_license", "license_ids": [str(uuid.uuid4())]}] * 11), "more than 10 objects"),
+    (json.dumps([{"type": "sdx_license", "license_ids": [str(uuid.uuid4()) for _ in range(60)]} for _ in range(2)]),
+     "more than 100 licences in all"),
 ]
 
 
