@@ -16,11 +16,11 @@ from sqlalchemy import func, select
 
 from auth.keys import peek
 from auth.models import OrgStatus, Role
-from auth.oauth_models import AccessToken, RefreshToken
+from auth.oauth_models import AccessToken, AuthorizationCode, RefreshToken
 from exchange.catalog.models import Item
 from exchange.core.db import db
 from exchange.policy import Identity, decide
-from tests.auth.conftest import consent, sign_in
+from tests.auth.conftest import code_flow, consent, sign_in
 from tests.conftest import CALLBACK
 from tests.metering.conftest import open_shop
 
@@ -117,7 +117,21 @@ def test_code_flow_keeps_the_details_through_refresh_and_a_widening_refresh_is_r
     assert introspect(shop, "buyer", refreshed["refresh_token"])["authorization_details"] == normalised(licence)
     with shop.live.app.app_context():
         rows = db.session.scalars(select(RefreshToken.authorization_details)).all()
-    assert rows == [normalised(licence)] * 2
+        codes = db.session.scalars(select(AuthorizationCode.authorization_details)).all()
+    assert rows == [normalised(licence)] * 2 and codes == [normalised(licence)]
+
+
+def test_a_grant_without_details_cannot_gain_them_at_the_token_endpoint(shop):
+    licence = shop.entitlement("buyer", "alice-1")
+    client_id, secret = shop.clients["buyer"]
+    oauth, token = code_flow(shop.live, "buyer@meter.example", client_id, secret, "data:download")
+    added = requests.post(f"{shop.live.url}/oauth/token", auth=(client_id, secret), timeout=10, data={
+        "grant_type": "refresh_token", "refresh_token": token["refresh_token"],
+        "authorization_details": details(licence)})
+    assert added.status_code == 400 and added.json()["error"] == "invalid_authorization_details"
+    assert "carries no authorization_details" in added.json()["error_description"]
+    refreshed = oauth.refresh_token(f"{shop.live.url}/oauth/token", refresh_token=token["refresh_token"])
+    assert "authorization_details" not in refreshed and "authorization_details" not in peek(refreshed["access_token"])[1]
 
 
 def test_a_licence_of_another_organisation_is_refused_and_nothing_is_issued(shop):
