@@ -36,8 +36,8 @@ def parse(raw: str) -> list[dict]:
     unique, actions defaulting to ``["download"]``). Raises naming every problem found."""
     try:
         details = json.loads(raw)
-    except ValueError:
-        raise InvalidAuthorizationDetails("authorization_details is not JSON.") from None
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
+        raise InvalidAuthorizationDetails("authorization_details is not JSON (or is nested too deep).") from None
     if not isinstance(details, list) or not details:
         raise InvalidAuthorizationDetails("authorization_details must be a non-empty JSON array of objects.")
     if len(details) > MAX_DETAILS:

@@ -159,6 +159,7 @@ def test_a_licence_of_another_organisation_is_refused_and_nothing_is_issued(shop
 
 MALFORMED = [
     ("not json", "is not JSON"),
+    ("[" * 100_000 + "]" * 100_000, "nested too deep"),
     ('{"type": "sdx_license"}', "non-empty JSON array"),
     ("[]", "non-empty JSON array"),
     ("[1]", "[0] is not an object"),
