@@ -213,6 +213,13 @@ def test_a_scoped_token_downloads_only_under_its_licences(shop):
     assert refused.status_code == 403 and refused.json()["rule"] == "license-scope"
     assert shop.api("GET", bob, "buyer", allow_redirects=False).status_code == 302  # the org's licence is fine
     assert other_licence  # held, usable, and still not this token's
+    # Its own licence used up: the organisation's other usable licence is still not this token's to draw on.
+    spent, third = shop.entitlement("buyer", "alice-2", bytes_used=1_000_000), shop.stored_file("alice-2")
+    shop.entitlement("buyer", "alice-2")
+    on_spent = shop.live.api("GET", third, scoped_token(shop, "buyer", details(spent))["access_token"],
+                             allow_redirects=False)
+    assert on_spent.status_code == 403 and on_spent.json()["rule"] == "license-scope"
+    assert shop.api("GET", third, "buyer", allow_redirects=False).status_code == 302
     # Beyond the catalogue and downloads: nothing (its licences list needs a scope it does not hold;
     # the account routes refuse it outright).
     assert shop.live.api("GET", "/stac/collections/alice/items/alice-1", token).status_code == 200
