@@ -6,14 +6,20 @@
 - Refresh tokens rotate on every use; presenting a used one revokes the whole family.
 - Access tokens are RFC 9068 JWTs signed with the key from ``auth.keys``; each is recorded by
   ``jti`` so that revocation (RFC 7009) takes effect at once. Introspection per RFC 7662.
+- RFC 9396 authorization details of type ``sdx_license`` (``auth.authorization_details``) scope a
+  token to licences: asked on the token request (client credentials) or the authorization request
+  (kept on the code; the token request may repeat or narrow them); carried by the JWT, the token
+  response, the stored rows (a refresh keeps them) and introspection.
 Users of organisations that are not active get no tokens.
 """
 from __future__ import annotations
 
 import secrets
+from contextvars import ContextVar
 from datetime import datetime, timedelta, timezone
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
+from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError, UnauthorizedClientError
 from authlib.oauth2.rfc7009 import RevocationEndpoint
@@ -27,6 +33,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from sqlalchemy import select, update
 
+from auth import authorization_details as rar
 from auth import keys
 from auth.models import OrgStatus, User
 from auth.oauth_models import AccessToken, AuthorizationCode, OAuthClient, RefreshToken, digest
@@ -38,6 +45,8 @@ from exchange.policy import decide
 CODE_LIFETIME = timedelta(minutes=10)
 CONFIDENTIAL_AUTH = ["client_secret_basic", "client_secret_post"]
 ANY_CLIENT_AUTH = [*CONFIDENTIAL_AUTH, "none"]
+#: The details of the token being generated, for its claims (the generator's hooks see no request).
+_issuing_details: ContextVar[list | None] = ContextVar("issuing_details", default=None)
 
 
 # -- lookups -------------------------------------------------------------------------------------
@@ -110,8 +119,47 @@ class RequireS256(CodeChallenge):
         super().validate_code_verifier(grant, result)
 
 
-class CodeGrant(grants.AuthorizationCodeGrant):
+class LicenceScoped:
+    """RFC 9396 for a token grant: the details its ``validate_token_request`` settled go into the JWT,
+    the token response and (``save_token``) the stored rows; the scope is cut to a licence-scoped one."""
+
+    def settle_details(self, details: list[dict] | None, asked_scope: str | None, allowed_scope: str) -> None:
+        self.request.authorization_details = details
+        self.request.licence_scope = rar.licence_scope(asked_scope, allowed_scope) if details else None
+
+    def generate_token(self, user=None, scope=None, grant_type=None, expires_in=None, include_refresh_token=True):
+        details = getattr(self.request, "authorization_details", None)
+        reset = _issuing_details.set(details)
+        try:
+            token = super().generate_token(user=user, scope=self.request.licence_scope if details else scope,
+                                           grant_type=grant_type, expires_in=expires_in,
+                                           include_refresh_token=include_refresh_token)
+        finally:
+            _issuing_details.reset(reset)
+        if details:
+            token["authorization_details"] = details
+        return token
+
+
+class CodeGrant(LicenceScoped, grants.AuthorizationCodeGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = ANY_CLIENT_AUTH
+
+    def validate_authorization_request(self) -> str:
+        """Details asked for must be the user's organisation's licences; the scope is cut to match
+        (asked again when the consent is posted: it gives the same answer)."""
+        redirect_uri = super().validate_authorization_request()
+        raw = self.request.payload.data.get("authorization_details")
+        self.request.authorization_details = None
+        if raw is not None:
+            try:
+                details = rar.parse(raw)
+                rar.check_holder(identity_of(self.request.user), details)
+                self.request.scope = rar.licence_scope(self.request.payload.scope, self.request.scope)
+            except OAuth2Error as error:
+                error.redirect_uri = redirect_uri
+                raise
+            self.request.authorization_details = details
+        return redirect_uri
 
     def save_authorization_code(self, code: str, request) -> None:
         data = request.payload.data
@@ -122,7 +170,7 @@ class CodeGrant(grants.AuthorizationCodeGrant):
             code_hash=digest(code), client_id=request.client.client_id, user_id=request.user.id,
             redirect_uri=request.payload.redirect_uri or "", scope=scope,
             code_challenge=data["code_challenge"], code_challenge_method=data["code_challenge_method"],
-            expires_at=utcnow() + CODE_LIFETIME))
+            authorization_details=request.authorization_details, expires_at=utcnow() + CODE_LIFETIME))
 
     def query_authorization_code(self, code: str, client: OAuthClient) -> AuthorizationCode | None:
         """Only looks the code up: it is consumed in ``validate_token_request`` once the whole request
@@ -140,6 +188,8 @@ class CodeGrant(grants.AuthorizationCodeGrant):
         super().validate_token_request()  # includes the PKCE check (an "after" hook)
         row: AuthorizationCode = self.request.authorization_code
         ensure_may_hold_tokens(db.session.get(User, row.user_id))
+        self.settle_details(rar.narrowed(row.authorization_details, self.request.form.get("authorization_details")),
+                            None, row.scope)
         if not _claim(AuthorizationCode, AuthorizationCode.id, row.id):
             revoke_family(row.family_id)  # used by a concurrent request: treat as a replay
             raise InvalidGrantError("Invalid 'code' in request.")
@@ -151,7 +201,7 @@ class CodeGrant(grants.AuthorizationCodeGrant):
         return ensure_may_hold_tokens(db.session.get(User, authorization_code.user_id))
 
 
-class ClientCredentialsGrant(grants.ClientCredentialsGrant):
+class ClientCredentialsGrant(LicenceScoped, grants.ClientCredentialsGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = CONFIDENTIAL_AUTH
 
     def validate_token_request(self):
@@ -159,9 +209,15 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):
         owner = self.request.client.owner
         if owner.organisation.status is not OrgStatus.active:
             raise UnauthorizedClientError(f"The client's organisation is {owner.organisation.status.value}.")
+        details = None
+        if (raw := self.request.form.get("authorization_details")) is not None:
+            details = rar.parse(raw)
+            rar.check_holder(identity_of(owner, client_id=self.request.client.client_id), details)
+        scope = self.request.payload.scope
+        self.settle_details(details, scope, self.request.client.get_allowed_scope(scope))
 
 
-class RotatingRefreshGrant(grants.RefreshTokenGrant):
+class RotatingRefreshGrant(LicenceScoped, grants.RefreshTokenGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = ANY_CLIENT_AUTH
     INCLUDE_NEW_REFRESH_TOKEN = True
 
@@ -182,6 +238,8 @@ class RotatingRefreshGrant(grants.RefreshTokenGrant):
         super().validate_token_request()
         row: RefreshToken = self.request.refresh_token
         ensure_may_hold_tokens(db.session.get(User, row.user_id))
+        self.settle_details(rar.narrowed(row.authorization_details, self.request.form.get("authorization_details")),
+                            self.request.payload.scope, row.scope)
         if not _claim(RefreshToken, RefreshToken.id, row.id):
             revoke_family(row.family_id)  # rotated by a concurrent request: treat as reuse
             raise InvalidGrantError()
@@ -206,7 +264,10 @@ class AccessTokenGenerator(JWTBearerTokenGenerator):
 
     def get_extra_claims(self, client: OAuthClient, grant_type, user: User | None, scope) -> dict:
         acting = user or client.owner  # client credentials act as the client's owning user
-        return {"sub": str(acting.id), "org": str(acting.org_id)}
+        claims = {"sub": str(acting.id), "org": str(acting.org_id)}
+        if details := _issuing_details.get():
+            claims["authorization_details"] = details
+        return claims
 
 
 def save_token(token: dict, request) -> None:
@@ -219,14 +280,15 @@ def save_token(token: dict, request) -> None:
     else:
         family_id = new_id()
     _, claims = keys.peek(token["access_token"])
+    details = token.get("authorization_details")
     db.session.add(AccessToken(jti=claims["jti"], family_id=family_id, client_id=client.client_id, user_id=user.id,
-                               scope=token.get("scope", ""),
+                               scope=token.get("scope", ""), authorization_details=details,
                                expires_at=datetime.fromtimestamp(claims["exp"], timezone.utc)))
     if "refresh_token" in token:
         lifetime = timedelta(seconds=current_app.config["OAUTH_REFRESH_TOKEN_SECONDS"])
         db.session.add(RefreshToken(token_hash=digest(token["refresh_token"]), family_id=family_id,
                                     client_id=client.client_id, user_id=user.id, scope=token.get("scope", ""),
-                                    expires_at=utcnow() + lifetime))
+                                    authorization_details=details, expires_at=utcnow() + lifetime))
 
 
 # -- revocation and introspection ----------------------------------------------------------------
@@ -261,11 +323,14 @@ class Introspection(IntrospectionEndpoint):
             return {"active": False}
         if user is None or user.organisation.status is not OrgStatus.active:
             return {"active": False}
-        return {"active": True, "client_id": token.client_id, "scope": token.scope,
-                "token_type": "refresh_token" if isinstance(token, RefreshToken) else "Bearer",
-                "sub": str(token.user_id), "org": str(user.org_id), "username": user.email,
-                "exp": int(token.expires_at.timestamp()), "iss": current_app.config["OAUTH_ISSUER"],
-                "aud": current_app.config["OAUTH_AUDIENCE"]}
+        answer = {"active": True, "client_id": token.client_id, "scope": token.scope,
+                  "token_type": "refresh_token" if isinstance(token, RefreshToken) else "Bearer",
+                  "sub": str(token.user_id), "org": str(user.org_id), "username": user.email,
+                  "exp": int(token.expires_at.timestamp()), "iss": current_app.config["OAUTH_ISSUER"],
+                  "aud": current_app.config["OAUTH_AUDIENCE"]}
+        if token.authorization_details:
+            answer["authorization_details"] = token.authorization_details  # RFC 9396 §9.2
+        return answer
 
 
 class Issuer(IssuerParameter):

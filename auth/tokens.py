@@ -4,7 +4,10 @@ A token is accepted only if it is an RFC 9068 JWT (``typ: at+jwt``) signed with 
 published keys (RS256; ``alg: none`` and unknown keys are refused), from our issuer, for our
 audience, unexpired, not revoked (looked up by ``jti``), and its user's organisation is active.
 Failures answer 401 with ``WWW-Authenticate: Bearer error="invalid_token"``; a missing scope
-answers 403 with ``error="insufficient_scope"`` naming the scopes needed.
+answers 403 with ``error="insufficient_scope"`` naming the scopes needed. A licence-scoped token
+(RFC 9396 ``sdx_license`` details) acts with ``Identity.license_ids`` and is refused (403, rule
+``license-scope``) on routes that need no scope: those manage the account (API clients), which a
+token meant to read one licence's data must not do.
 """
 from __future__ import annotations
 
@@ -17,12 +20,13 @@ from joserfc.errors import JoseError
 from sqlalchemy import bindparam, select
 
 from auth import keys
+from auth.authorization_details import license_ids
 from auth.models import Organisation, OrgStatus, User, UserRole
 from auth.oauth_models import AccessToken
 from exchange.policy import ANONYMOUS, Identity
 from auth.scopes import parse_scope
 from exchange.core.db import db
-from exchange.core.problems import Problem
+from exchange.core.problems import Forbidden, Problem
 
 CLOCK_SKEW_SECONDS = 30
 
@@ -115,6 +119,7 @@ def identity_from_token(token_string: str) -> Identity:
     return Identity(user_id=user_id, org_id=org_id, org_status=org_status,
                     roles=frozenset(row.role for row in rows if row.role is not None),
                     scopes=frozenset(parse_scope(claims.get("scope"))),
+                    license_ids=license_ids(claims.get("authorization_details")),
                     extra={"client_id": claims["client_id"], "jti": claims["jti"]})
 
 
@@ -145,6 +150,9 @@ def require_scopes(*scopes: str, allow_anonymous: bool = False):
                 missing = [scope for scope in scopes if scope not in identity.scopes]
                 if missing:
                     raise InsufficientScope(missing)
+                if identity.license_ids is not None and not scopes:
+                    raise Forbidden("A licence-scoped token (authorization_details of type sdx_license) only "
+                                    "reads the catalogue and downloads under its licences.", rule="license-scope")
                 g.identity = identity
             return view(*args, **kwargs)
 

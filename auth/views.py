@@ -20,6 +20,7 @@ from flask_wtf.csrf import generate_csrf, validate_csrf
 from wtforms import ValidationError as CSRFInvalid
 
 from auth import keys
+from auth.authorization_details import TYPES_SUPPORTED, license_ids
 from auth.login import LoginFailed, authenticate_password
 from auth.models import OrgStatus, User
 from auth.policies import holdable_scopes, identity_of
@@ -149,6 +150,7 @@ def authorize():
         return render_template("consent.html", client=grant.client, user=user, csrf_token=generate_csrf(),
                                redirect_host=urlsplit(grant.redirect_uri or "").netloc,
                                granted=[(s, SCOPES[s]) for s in asked if s in allowed],
+                               licences=sorted(map(str, license_ids(grant.request.authorization_details) or ())),
                                withheld=[s for s in asked if s not in allowed])
     # Nothing the role allows was asked for: there is nothing to consent to.
     consented = request.form.get("confirm") == "yes" and any(s in allowed for s in asked)
@@ -215,6 +217,7 @@ def metadata():
         "introspection_endpoint": f"{issuer}/oauth/introspect",
         "jwks_uri": f"{issuer}/oauth/jwks",
         "scopes_supported": list(SCOPES),
+        "authorization_details_types_supported": TYPES_SUPPORTED,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code", "client_credentials", "refresh_token"],

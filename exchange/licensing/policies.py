@@ -1,6 +1,7 @@
 """Licensing's rules: licence templates (public to read, admins write), offers (providers on their
 own products and collections, admins on any; read by whoever may read what they are on), entitlements
-(their holder, the product's provider, admins), and the licence grant of ``asset:download``.
+(their holder, the product's provider, admins), and the licence grant of ``asset:download``;
+licence-scoped tokens (RFC 9396): which licences a token may name, and that it downloads nothing else.
 
 Registered when this module is imported, which the domain's ``init_app`` does.
 """
@@ -13,7 +14,9 @@ import exchange.catalog.policies  # noqa: F401  (registers asset:download, which
 from exchange.catalog.models import Collection, Item
 from exchange.core.db import db
 from exchange.licensing.entitlements import usable_entitlement
-from exchange.policy import Grant, Identity, Rule, decide, extend, owner_org, query_filter, register
+from exchange.licensing.models import Entitlement
+from exchange.policy import Grant, Identity, Rule, decide, extend, owner_org, query_filter, register, restrict
+from exchange.policy.rules import Decision, deny
 
 
 def _admin(identity: Identity) -> bool:
@@ -86,6 +89,28 @@ register("entitlement:read", Rule(
 extend("asset:download",
        Grant("license", "your organisation holds a usable licence for this product",
              who=lambda i: i.org_id is not None and i.has_scope("data:download"),
-             test=lambda i, item: usable_entitlement(i.org_id, item.key, license_ids=i.license_ids) is not None),
+             test=lambda i, item: usable_entitlement(i.org_id, item.key) is not None),
        refused=("license", "your organisation holds no usable licence for this product (none, expired, "
                            "revoked or its allowance used up), or the token lacks data:download"))
+
+
+# A licence-scoped token (RFC 9396 sdx_license details) names only its organisation's licences, and
+# downloads only under them: whichever grant allowed (licence, owner, admin), one of its licences
+# must cover the product with allowance left.
+register("license:scope-token", Rule(
+    needs_resource=True,
+    grants=(Grant("licensee", "your organisation holds this licence",
+                  test=lambda i, license_id: db.session.scalar(
+                      select(Entitlement.org_id).where(Entitlement.id == license_id)) == i.org_id),),
+    refused=("ownership", "this licence is not your organisation's")))
+
+
+def _within_token_licences(identity: Identity, item) -> Decision | None:
+    if identity.license_ids is None or usable_entitlement(identity.org_id, item.key,
+                                                          license_ids=identity.license_ids) is not None:
+        return None
+    return deny("license-scope", "this token is scoped to licences (authorization_details of type sdx_license) "
+                                 "none of which covers this product with allowance left")
+
+
+restrict("asset:download", _within_token_licences)

@@ -98,6 +98,11 @@ def add_person(shop: Shop, name: str, roles, kind: str, scopes: str, org: str | 
 
 @pytest.fixture
 def shop(live) -> Shop:
+    return open_shop(live)
+
+
+def open_shop(live) -> Shop:
+    """The shop on ``live`` (also for test packages outside tests/metering, as their own fixture)."""
     shop = Shop(live)
     add_person(shop, "admin", ["admin"], "platform", ADMIN_SCOPES)
     add_person(shop, "alice", ["provider"], "provider", PROVIDER_SCOPES)
