@@ -312,7 +312,7 @@ def settle(hold: Hold, *, bytes_sent: int, status: int) -> None:
                 _charge(hold.entitlement_id, released=hold.bytes_reserved, used=bytes_sent)
             elif bytes_sent > (observed or 0):
                 _charge_late(hold.entitlement_id, bytes_sent - (observed or 0))
-        db.session.add(_event(hold, now, status=status, bytes_sent=bytes_sent, counted=hold.counted))
+        db.session.add(_event(hold, now, status=status, bytes_sent=bytes_sent, counted=hold.counted and claimed.rowcount == 1))
 
 
 def _charge(entitlement_id: uuid.UUID, *, released: int, used: int) -> None:
