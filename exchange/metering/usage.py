@@ -124,9 +124,11 @@ class Report:
 def _visible(identity: Identity, model, side: str | None, org_id: uuid.UUID | None,
              provider_org_id: uuid.UUID | None) -> list:
     """The rows of ``model`` (events or daily usage) the report shows: what the policy lets the caller
-    read, on one side (non-admins: their own use as licensee, or their products' use as provider)."""
+    read, on one side (non-admins: their own use as licensee, or their products' use as provider —
+    the default for providers, so that a provider that also buys never sees both mixed up)."""
     where = [query_filter(identity, "usage:read", model)]
     if not identity.acts_as(Role.admin) and not identity.is_system:
+        side = side or ("provider" if identity.acts_as(Role.provider) else "licensee")
         if side == "provider":
             if not identity.acts_as(Role.provider):
                 raise Forbidden("Only providers see the use of their products (side=provider).", rule="role-provider")
@@ -218,7 +220,7 @@ def _group_fields(row: dict, group_by: tuple[str, ...]) -> dict:
 def _name_organisations(items: list[dict]) -> None:
     ids = {item["org_id"] for item in items if item.get("org_id") is not None}
     if ids:
-        names = dict(db.session.execute(select(Organisation.id, Organisation.name).where(Organisation.id.in_(ids))))
+        names = dict(db.session.execute(select(Organisation.id, Organisation.name).where(Organisation.id.in_(ids))).all())
         for item in items:
             if "org_id" in item:
                 item["org_name"] = names.get(item["org_id"])
