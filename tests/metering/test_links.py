@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import parse_qs, urlsplit
 
 import requests
@@ -169,3 +170,27 @@ def test_a_token_without_data_download_is_refused(shop):
                            json={"assets": [{"product_id": shop.products["alice-1"], "key": "data"}]})
     assert answer.status_code == 403
     assert charged(shop, licence) == (0, 0, 0)
+
+
+def test_parallel_link_requests_never_pass_the_allowance(shop):
+    """Ten requests at once, each for a 1000-byte object, against 2500 bytes: exactly two are issued."""
+    shop.stored_file("alice-1", 1000)
+    licence = shop.entitlement("buyer", "alice-1", bytes_allowed=2500, downloads_per_asset=None)
+    body = {"assets": [{"product_id": shop.products["alice-1"], "key": "data"}]}
+    with ThreadPoolExecutor(10) as pool:
+        answers = list(pool.map(lambda _: shop.api("POST", links_path(licence), "buyer", json=body), range(10)))
+    assert sorted(a.status_code for a in answers) == [201] * 2 + [403] * 8, [a.text for a in answers]
+    assert {a.json()["rule"] for a in answers if a.status_code == 403} == {"bytes-used-up"}
+    used, reserved, _ = charged(shop, licence)
+    assert (used, reserved) == (2000, 0)
+
+
+def test_issued_links_are_in_the_usage_report(shop):
+    shop.stored_file("alice-1", 1234)
+    licence = shop.entitlement("buyer", "alice-1")
+    body = {"assets": [{"product_id": shop.products["alice-1"], "key": "data"}]}
+    assert shop.api("POST", links_path(licence), "buyer", json=body).status_code == 201
+    for who in ("buyer", "alice", "admin"):
+        report = shop.api("GET", "/api/v1/usage", who, params={"group_by": "product"}).json()
+        assert [(i["item_id"], i["downloads"], i["bytes"]) for i in report["items"]] == [("alice-1", 1, 1234)], who
+    assert shop.api("GET", "/api/v1/usage", "bob", params={"group_by": "product"}).json()["items"] == []
