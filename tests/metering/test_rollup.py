@@ -5,6 +5,9 @@ import datetime as dt
 import random
 import uuid
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
 
 from sqlalchemy import select
 
@@ -98,3 +101,22 @@ def test_nothing_to_roll_up(app):
     with app.app_context():
         assert usage.roll_up() == 0
         assert db.session.scalar(select(DailyUsage)) is None
+
+
+@pytest.mark.committed  # each thread commits on a connection of its own
+def test_concurrent_roll_ups_give_the_same_rows(app):
+    """Beat and a hand-run at once (or two beats): one waits for the other (PostgreSQL: an advisory
+    lock; SQLite: its write lock); neither fails, and the rows equal the events."""
+    now = utcnow()
+    with app.app_context():
+        add_events(random.Random(3), 1500, now - dt.timedelta(days=40), now)
+
+    def run(_):
+        with app.app_context():
+            return usage.roll_up()
+
+    for _ in range(3):
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(run, range(4)))
+        with app.app_context():
+            assert rolled() == expected()
