@@ -22,7 +22,7 @@ import io
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import and_, case, delete, func, select, text
+from sqlalchemy import and_, case, delete, func, insert, select, text
 
 from auth.models import Organisation, Role
 from exchange.core import paging
@@ -99,11 +99,11 @@ def roll_up(now: dt.datetime | None = None) -> int:
             return 0
         for day in _days(first.date(), max(now.date(), first.date())):
             db.session.execute(delete(DailyUsage).where(DailyUsage.day == day))
-            for group in _day_groups(day):
-                db.session.add(DailyUsage(
-                    **group, org_key=str(group["org_id"] or ""), item_key_or_zero=group["item_key"] or 0,
-                    rolled_at=now))
-                written += 1
+            rows = [{**group, "org_key": str(group["org_id"] or ""), "item_key_or_zero": group["item_key"] or 0,
+                     "rolled_at": now} for group in _day_groups(day)]
+            if rows:
+                db.session.execute(insert(DailyUsage), rows)
+            written += len(rows)
     return written
 
 
@@ -142,8 +142,26 @@ def _visible(identity: Identity, model, side: str | None, org_id: uuid.UUID | No
     return where
 
 
-def _rows(identity: Identity, start: dt.date, end: dt.date, side, org_id, provider_org_id) -> list[dict]:
-    """Day × organisation × product rows of the range: rolled up before ``live_from``, live after."""
+#: The columns of daily usage each grouping reads.
+KEY_COLUMNS = {"day": ("day",), "product": ("item_key", "collection_id", "item_id", "provider_org_id"),
+               "org": ("org_id",)}
+
+
+def _rolled_rows(start: dt.date, end: dt.date, group_by: tuple[str, ...], where: list) -> list[dict]:
+    """The rolled-up days of the range, summed by the database per group."""
+    names = [name for part in group_by for name in KEY_COLUMNS[part]]
+    columns = [getattr(DailyUsage, name) for name in names]
+    rows = db.session.execute(
+        select(*columns, *(func.sum(getattr(DailyUsage, name)) for name in SUMS))
+        .where(DailyUsage.day >= start, DailyUsage.day <= end, *where).group_by(*columns))
+    return [{**dict(zip(names, row)), **{name: int(total or 0) for name, total in zip(SUMS, row[len(names):])}}
+            for row in rows]
+
+
+def _rows(identity: Identity, start: dt.date, end: dt.date, group_by: tuple[str, ...], side, org_id,
+          provider_org_id) -> list[dict]:
+    """Rows of the range to group: rolled up before ``live_from`` (already summed per group), and
+    day × organisation × product sums of the events after."""
     today = utcnow().date()
     live = live_from()
     if live is None:
@@ -151,12 +169,8 @@ def _rows(identity: Identity, start: dt.date, end: dt.date, side, org_id, provid
     rows = []
     rolled_end = min(end, live - dt.timedelta(days=1))
     if start <= rolled_end:
-        where = _visible(identity, DailyUsage, side, org_id, provider_org_id)
-        for row in db.session.scalars(select(DailyUsage).where(DailyUsage.day >= start, DailyUsage.day <= rolled_end,
-                                                               *where)):
-            rows.append({"day": row.day, "org_id": row.org_id, "item_key": row.item_key,
-                         "provider_org_id": row.provider_org_id, "collection_id": row.collection_id,
-                         "item_id": row.item_id, **{name: getattr(row, name) for name in SUMS}})
+        rows += _rolled_rows(start, rolled_end, group_by,
+                             _visible(identity, DailyUsage, side, org_id, provider_org_id))
     where = _visible(identity, MeterEvent, side, org_id, provider_org_id)
     for day in _days(max(start, live), min(end, today)):
         rows += _day_groups(day, *where)
@@ -165,8 +179,9 @@ def _rows(identity: Identity, start: dt.date, end: dt.date, side, org_id, provid
 
 def _key(row: dict, group_by: tuple[str, ...]) -> tuple:
     """A group's sort key (also the paging cursor): ISO day, product id (0: none), organisation id."""
-    parts = {"day": row["day"].isoformat(), "product": row["item_key"] or 0, "org": str(row["org_id"] or "")}
-    return tuple(parts[name] for name in group_by)
+    parts = {"day": lambda: row["day"].isoformat(), "product": lambda: row["item_key"] or 0,
+             "org": lambda: str(row["org_id"] or "")}
+    return tuple(parts[name]() for name in group_by)
 
 
 def report(identity: Identity, start: dt.date, end: dt.date, group_by: tuple[str, ...], *, side: str | None = None,
@@ -185,7 +200,7 @@ def report(identity: Identity, start: dt.date, end: dt.date, group_by: tuple[str
             raise ValidationProblem("Not a cursor of this report.", errors=[{"field": "after", "message": "invalid"}])
     groups: dict[tuple, dict] = {}
     totals = dict.fromkeys(("downloads", "bytes", "refusals"), 0)
-    for row in _rows(identity, start, end, side, org_id, provider_org_id):
+    for row in _rows(identity, start, end, group_by, side, org_id, provider_org_id):
         key = _key(row, group_by)
         group = groups.get(key)
         if group is None:
