@@ -194,7 +194,8 @@ def report(identity: Identity, start: dt.date, end: dt.date, group_by: tuple[str
     if after is not None:
         try:
             cursor = tuple(paging.decode(after))
-            if len(cursor) != len(group_by):
+            kinds = tuple(int if name == "product" else str for name in group_by)
+            if len(cursor) != len(group_by) or any(type(part) is not kind for part, kind in zip(cursor, kinds)):
                 raise paging.BadCursor
         except (paging.BadCursor, TypeError):
             raise ValidationProblem("Not a cursor of this report.", errors=[{"field": "after", "message": "invalid"}])

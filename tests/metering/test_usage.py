@@ -9,6 +9,7 @@ import io
 from sqlalchemy import select
 
 from auth.models import Organisation
+from exchange.core import paging
 from exchange.core.db import db, unit_of_work
 from exchange.metering import usage
 from exchange.metering.models import MeterEvent
@@ -134,8 +135,9 @@ def test_paging(shop):
         if after is None:
             break
     assert seen == sorted((TODAY - dt.timedelta(days=n)).isoformat() for n in range(5))
-    bad = shop.api("GET", "/api/v1/usage", "buyer", params={"after": "nonsense"})
-    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "after"
+    for after in ("nonsense", paging.encode(["x"]), paging.encode([1, 2]), paging.encode({"a": 1})):
+        bad = shop.api("GET", "/api/v1/usage", "buyer", params={"after": after, "group_by": "product"})
+        assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "after", bad.text
 
 
 def test_bad_parameters_name_every_field(shop):
