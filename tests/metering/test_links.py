@@ -194,3 +194,24 @@ def test_issued_links_are_in_the_usage_report(shop):
         report = shop.api("GET", "/api/v1/usage", who, params={"group_by": "product"}).json()
         assert [(i["item_id"], i["downloads"], i["bytes"]) for i in report["items"]] == [("alice-1", 1, 1234)], who
     assert shop.api("GET", "/api/v1/usage", "bob", params={"group_by": "product"}).json()["items"] == []
+
+
+def test_a_refusal_under_an_idempotency_key_is_replayed_as_it_was(shop):
+    shop.stored_file("alice-1", 2000)
+    licence = shop.entitlement("buyer", "alice-1", bytes_allowed=1000)
+    body = {"assets": [{"product_id": shop.products["alice-1"], "key": "data"}]}
+    first = shop.api("POST", links_path(licence), "buyer", json=body, headers={"Idempotency-Key": "k"})
+    again = shop.api("POST", links_path(licence), "buyer", json=body, headers={"Idempotency-Key": "k"})
+    assert first.status_code == again.status_code == 403
+    assert again.json() == first.json() and first.json()["rule"] == "bytes-used-up"
+    assert again.headers["Content-Type"].startswith("application/problem+json")
+    assert len(events(shop, org_id=shop.orgs["buyer"])) == 1  # the replay metered nothing new
+
+
+def test_only_ready_data_assets_are_linked(shop):
+    shop.stored_file("alice-1", 100, asset_key="thumbnail", filename="thumb.png", media_type="image/png",
+                     roles=("thumbnail",))
+    licence = shop.entitlement("buyer", "alice-1")
+    answer = shop.api("POST", links_path(licence), "buyer",
+                      json={"assets": [{"product_id": shop.products["alice-1"], "key": "thumbnail"}]})
+    assert answer.status_code == 422 and answer.json()["errors"][0]["field"] == "assets.0.key"
