@@ -120,3 +120,28 @@ def test_concurrent_roll_ups_give_the_same_rows(app):
             list(pool.map(run, range(4)))
         with app.app_context():
             assert rolled() == expected()
+
+
+def test_a_stream_reaped_then_settled_counts_one_download(shop):
+    """The reaper settles a stream whose heartbeats stopped; when the stream then ends after all, its
+    own event must count neither the download nor the reaped bytes a second time (quotas.settle)."""
+    from auth.models import User
+    from auth.policies import identity_of
+    from exchange.catalog.models import Item
+    from exchange.ingest.models import ProductAsset
+    from exchange.metering import quotas
+
+    shop.stored_file("alice-1", 1000)
+    licence = shop.entitlement("buyer", "alice-1")
+    with shop.live.app.app_context():
+        identity = identity_of(db.session.get(User, shop.users["buyer"]))
+        item = db.session.get(Item, shop.products["alice-1"])
+        asset = db.session.scalar(select(ProductAsset).where(ProductAsset.item_key == item.key))
+        hold = quotas.grant_download(identity, item, asset, 1000, quotas.RequestMeta())
+        quotas.heartbeat(hold, 400)
+        assert quotas.reap_expired(now=utcnow() + dt.timedelta(hours=1)) == 1
+        quotas.settle(hold, bytes_sent=1000, status=200)
+        usage.roll_up()
+        row = db.session.scalar(select(DailyUsage).where(DailyUsage.org_id == shop.orgs["buyer"]))
+        assert (row.events, row.downloads, row.bytes, row.refusals) == (2, 1, 1000, 0)
+    assert shop.read_entitlement(licence).bytes_used == 1000  # the meter and the charge agree
