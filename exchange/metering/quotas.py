@@ -312,7 +312,10 @@ def settle(hold: Hold, *, bytes_sent: int, status: int) -> None:
                 _charge(hold.entitlement_id, released=hold.bytes_reserved, used=bytes_sent)
             elif bytes_sent > (observed or 0):
                 _charge_late(hold.entitlement_id, bytes_sent - (observed or 0))
-        db.session.add(_event(hold, now, status=status, bytes_sent=bytes_sent, counted=hold.counted))
+        # After a reap, the reaper's event holds the download and the bytes it observed: this one, the rest.
+        reaped = claimed.rowcount != 1
+        db.session.add(_event(hold, now, status=status, counted=hold.counted and not reaped,
+                              bytes_sent=max(0, bytes_sent - (observed or 0)) if reaped else bytes_sent))
 
 
 def _charge(entitlement_id: uuid.UUID, *, released: int, used: int) -> None:

@@ -69,6 +69,7 @@ BODIES = {
     "uploads.part_urls": {"part_numbers": [1]},
     "ledger.top_up": {"amount": 100, "reference": "audit"},
     "ledger.pay_out": {"amount": 100, "reference": "audit"},
+    "usage.create_links": {"assets": [{"product_id": 1, "key": "data"}]},
 }
 #: DELETE last (the deepest path first), so that the other calls find what they look for. The
 #: accounts routes reach only ``auth`` tables: their services' asking is audited in test_service_audit.
@@ -136,9 +137,9 @@ def _callers_and_values(app: Flask) -> tuple[dict, dict]:
     tokens = {}
     with app.app_context():
         for name, roles, kind, scope in (
-                ("buyer", ["buyer"], "buyer", "catalog:read orders:read"),
-                ("provider", ["provider"], "provider", "catalog:read catalog:write uploads:write"),
-                ("admin", ["admin"], "platform", "catalog:read catalog:write admin:accounts")):
+                ("buyer", ["buyer"], "buyer", "catalog:read orders:read usage:read data:download"),
+                ("provider", ["provider"], "provider", "catalog:read catalog:write uploads:write usage:read"),
+                ("admin", ["admin"], "platform", "catalog:read catalog:write admin:accounts usage:read")):
             service.create_org(SYSTEM, {"name": f"Audit {name}", "kind": kind})
             user = service.create_user(SYSTEM, {"org": f"Audit {name}", "email": f"{name}@audit.example",
                                                 "password": PASSWORD, "roles": roles})
