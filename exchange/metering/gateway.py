@@ -3,7 +3,8 @@ through the platform and metered.
 
 A data file (an asset with the role "data") goes to whoever ``asset:download`` allows — the
 product's own organisation and admins (metered, no allowance), a member of an organisation holding
-a usable licence (metered against it) — with a token holding ``data:download``. Any other file the
+a usable licence (metered against it) — with a token holding ``data:download`` (the provider's and
+admins' ``catalog:write`` tokens also do for what they may download). Any other file the
 product stores (metadata, previews…) goes to whoever may read the item (``catalog:read`` or
 ``data:download``, or anonymously for a published item): metered, drawing on no allowance.
 
@@ -14,6 +15,7 @@ refusals are metered too.
 """
 from __future__ import annotations
 
+import itertools
 import time
 from dataclasses import dataclass, replace
 from typing import Iterator
@@ -30,6 +32,7 @@ from exchange.metering.quotas import Allowance, DownloadRefused, Hold, RequestMe
 from exchange.metering.ranges import ByteRange, Unsatisfiable, not_modified, requested_range, strong_etag
 from exchange.policy import Identity, decide
 from storage import transfers
+from storage.errors import StorageError, StorageUnavailable
 from storage.objectstore import get_store
 
 #: Bytes read from S3 and written to the client at a time: big enough to run at S3's pace.
@@ -44,6 +47,11 @@ CLIENT_GONE = 499
 class RangeNotSatisfiable(Problem):
     status = 416
     title = "Range not satisfiable"
+
+
+class BadGateway(Problem):
+    status = 502
+    title = "Bad gateway"
 
 
 class AuthenticationNeeded(Problem):
@@ -127,10 +135,19 @@ def _answer(identity: Identity, item: Item, asset: ProductAsset, wanted: Wanted,
         return Answer(status, {**file_headers, **_length(length, byte_range), **allowance.headers()})
     hold = quotas.grant_download(identity, item, asset, length, meta) if asset.is_data else None
     headers = {**file_headers, **_length(length, byte_range), **(hold.allowance.headers() if hold else {})}
-    source = (asset.object_key, byte_range.start if byte_range else 0, length)
-    body = _stream(hold, identity, item.key, asset.asset_key, meta, source, status)
+    end = _Ending(hold, identity, item.key, asset.asset_key, meta)
+    store = get_store()
+    chunks = transfers.stream_object(store, store.products_bucket, asset.object_key,
+                                     byte_range.start if byte_range else 0, length, CHUNK) if length else iter(())
+    try:
+        first = next(chunks, b"")  # S3 answers before the status line does: its failure is a problem, not a cut 200
+    except StorageError as exc:
+        end(sent=0, status=503 if isinstance(exc, StorageUnavailable) else 502)
+        if isinstance(exc, StorageUnavailable):
+            raise
+        raise BadGateway(f"The store could not give file {asset.asset_key!r}: {exc}.") from exc
     db.session.close()  # the stream holds no connection: heartbeats and the settlement open their own
-    return Answer(status, headers, body)
+    return Answer(status, headers, _stream(end, first, chunks, status))
 
 
 def _length(length: int | None, byte_range: ByteRange | None) -> dict[str, str]:
@@ -141,12 +158,14 @@ def _length(length: int | None, byte_range: ByteRange | None) -> dict[str, str]:
 
 
 def _check_token(identity: Identity, item: Item, asset: ProductAsset, meta: RequestMeta) -> None:
-    """A data file needs a signed-in caller whose token holds data:download (refusals metered)."""
+    """A data file needs a signed-in caller whose token holds data:download (refusals metered); a
+    provider's or admin's catalog:write token also passes here, for the products ``asset:download``
+    lets it manage. A licence is drawn on with data:download only (the licence grant's own test)."""
     if identity.anonymous:
         quotas.record_refusal(identity, item, asset.asset_key, status=401, rule="authentication", meta=meta)
         raise AuthenticationNeeded("Data files are downloaded with an access token holding data:download.",
                                    rule="authentication", headers={"WWW-Authenticate": 'Bearer realm="sdx"'})
-    if not identity.has_scope("data:download"):
+    if not (identity.has_scope("data:download") or identity.has_scope("catalog:write")):
         quotas.record_refusal(identity, item, asset.asset_key, status=403, rule="scope", meta=meta)
         raise DownloadRefused("This token lacks the data:download scope that downloading data files needs.", "scope")
 
@@ -164,32 +183,45 @@ def _allowance(identity: Identity, item: Item, asset: ProductAsset, meta: Reques
     return quotas.allowance_for(quotas.licence_drawn_on(identity, item, decision), asset.asset_key)
 
 
-def _stream(hold: Hold | None, identity: Identity, item_key: int, asset_key: str, meta: RequestMeta,
-            source: tuple[str, int, int], status: int) -> Iterator[bytes]:
-    """Yield the bytes from S3, counting those the client took; settle (or meter) them at the end,
-    however it comes: complete, the client gone (GeneratorExit), S3 failing."""
-    object_key, offset, length = source
-    store = get_store()
+@dataclass(frozen=True)
+class _Ending:
+    """How a response that sends a body is closed: its hold settled, or (no allowance drawn on) metered."""
+
+    hold: Hold | None
+    identity: Identity
+    item_key: int
+    asset_key: str
+    meta: RequestMeta
+
+    def __call__(self, *, sent: int, status: int) -> None:
+        if self.hold is not None:
+            quotas.settle(self.hold, bytes_sent=sent, status=status)
+        else:
+            quotas.record_answer(self.identity, db.session.get(Item, self.item_key), self.asset_key, status=status,
+                                 meta=self.meta, bytes_sent=sent)
+        db.session.close()
+
+
+def _stream(end: _Ending, first: bytes, chunks: Iterator[bytes], status: int) -> Iterator[bytes]:
+    """Yield the bytes from S3, counting those the client took (a block counts once the server asks
+    for the next); heartbeat the hold; settle at the end, however it comes: complete, the client gone
+    (GeneratorExit), S3 failing."""
     sent = reported = 0
     beat = time.monotonic()
     ended = 502  # S3 failed, unless the loop ends or the client leaves
     try:
-        if length:
-            for block in transfers.stream_object(store, store.products_bucket, object_key, offset, length, CHUNK):
-                yield block
-                sent += len(block)
-                if hold is not None and (sent - reported >= HEARTBEAT_BYTES
+        for block in itertools.chain((first,) if first else (), chunks):
+            yield block
+            sent += len(block)
+            if end.hold is not None and (sent - reported >= HEARTBEAT_BYTES
                                          or time.monotonic() - beat >= HEARTBEAT_SECONDS):
-                    quotas.heartbeat(hold, sent)
-                    reported, beat = sent, time.monotonic()
+                quotas.heartbeat(end.hold, sent)
+                reported, beat = sent, time.monotonic()
         ended = status
     except GeneratorExit:
         ended = CLIENT_GONE
         raise
     finally:
-        if hold is not None:
-            quotas.settle(hold, bytes_sent=sent, status=ended)
-        else:
-            quotas.record_answer(identity, db.session.get(Item, item_key), asset_key, status=ended, meta=meta,
-                                 bytes_sent=sent)
-        db.session.close()
+        if hasattr(chunks, "close"):
+            chunks.close()
+        end(sent=sent, status=ended)
