@@ -20,13 +20,14 @@ import time
 from dataclasses import dataclass, replace
 from typing import Iterator
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from exchange.catalog.models import Item
 from exchange.catalog.service import get_item
-from exchange.core.db import db
+from exchange.core.db import db, utcnow
 from exchange.core.problems import Conflict, NotFound, Problem
 from exchange.ingest.models import AssetState, ProductAsset
+from exchange.licensing.models import Entitlement, EntitlementStatus
 from exchange.metering import quotas
 from exchange.metering.quotas import Allowance, DownloadRefused, Hold, RequestMeta
 from exchange.metering.ranges import ByteRange, Unsatisfiable, not_modified, requested_range, strong_etag
@@ -96,8 +97,26 @@ def download(identity: Identity, collection_id: str, item_id: str, key: str, wan
     try:
         return _answer(identity, item, asset, wanted, etag, validators)
     except Problem as problem:
-        problem.headers = {**validators, **problem.headers}
+        problem.headers = {**validators, **_used_up(problem, identity.org_id, item.key, key), **problem.headers}
         raise
+
+
+#: Refusals after which the licence's (empty) allowance is worth showing.
+USED_UP = ("bytes-used-up", "downloads-used-up")
+
+
+def _used_up(problem: Problem, org_id, item_key: int, asset_key: str) -> dict[str, str]:
+    """The allowance headers of a "used up" refusal that does not carry them (the decision refused
+    before any licence was drawn on): the organisation's licence in force that ends last."""
+    if problem.extra.get("rule") not in USED_UP or org_id is None:
+        return {}
+    now = utcnow()
+    licence = db.session.scalar(select(Entitlement).where(
+        Entitlement.org_id == org_id, Entitlement.item_key == item_key,
+        Entitlement.status == EntitlementStatus.active, Entitlement.valid_from <= now,
+        or_(Entitlement.valid_until.is_(None), Entitlement.valid_until > now))
+        .order_by(Entitlement.valid_until.is_(None).desc(), Entitlement.valid_until.desc()).limit(1))
+    return quotas.allowance_for(licence, asset_key).headers()
 
 
 def _answer(identity: Identity, item: Item, asset: ProductAsset, wanted: Wanted, etag: str,

@@ -199,6 +199,7 @@ def test_the_allowance_falls_with_each_download_and_refuses_clearly_when_used_up
     nothing_left = shop.api("GET", path, "buyer", headers={"Range": "bytes=0-0"})
     assert nothing_left.status_code == 403 and nothing_left.json()["rule"] == "bytes-used-up"
     assert "100000 of 100000 bytes used" in nothing_left.json()["detail"]
+    assert nothing_left.headers["SDX-Bytes-Remaining"] == "0" and nothing_left.headers["SDX-License-Id"] == by_bytes
 
     path2 = shop.stored_file("alice-2", data)
     by_count = shop.entitlement("buyer", "alice-2", downloads_per_asset=2, bytes_allowed=None)
