@@ -92,12 +92,12 @@ def download(identity: Identity, collection_id: str, item_id: str, key: str, wan
         raise NotFound(f"Item {item_id!r} holds no file {key!r} on SDX; an external asset's link is in the item.")
     if asset.state is not AssetState.ready:
         raise Conflict(f"Asset {key!r} is {asset.state.value}, not ready for download.", state=asset.state.value)
-    etag = strong_etag(asset.sha256)
+    etag, item_key = strong_etag(asset.sha256), item.key
     validators = {"Accept-Ranges": "bytes", "ETag": etag, "Cache-Control": "private, no-store"}
     try:
         return _answer(identity, item, asset, wanted, etag, validators)
     except Problem as problem:
-        problem.headers = {**validators, **_used_up(problem, identity.org_id, item.key, key), **problem.headers}
+        problem.headers = {**validators, **_used_up(problem, identity.org_id, item_key, key), **problem.headers}
         raise
 
 
@@ -154,7 +154,8 @@ def _answer(identity: Identity, item: Item, asset: ProductAsset, wanted: Wanted,
         return Answer(status, {**file_headers, **_length(length, byte_range), **allowance.headers()})
     hold = quotas.grant_download(identity, item, asset, length, meta) if asset.is_data else None
     headers = {**file_headers, **_length(length, byte_range), **(hold.allowance.headers() if hold else {})}
-    end = _Ending(hold, identity, item.key, asset.asset_key, meta)
+    key = asset.asset_key
+    end = _Ending(hold, identity, item.key, key, meta)
     store = get_store()
     chunks = transfers.stream_object(store, store.products_bucket, asset.object_key,
                                      byte_range.start if byte_range else 0, length, CHUNK) if length else iter(())
@@ -164,7 +165,7 @@ def _answer(identity: Identity, item: Item, asset: ProductAsset, wanted: Wanted,
         end(sent=0, status=503 if isinstance(exc, StorageUnavailable) else 502)
         if isinstance(exc, StorageUnavailable):
             raise
-        raise BadGateway(f"The store could not give file {asset.asset_key!r}: {exc}.") from exc
+        raise BadGateway(f"The store could not give file {key!r}; nothing was charged.") from exc
     db.session.close()  # the stream holds no connection: heartbeats and the settlement open their own
     return Answer(status, headers, _stream(end, first, chunks, status))
 

@@ -349,3 +349,42 @@ def test_too_many_streams_is_429_with_retry_after_and_a_cut_stream_is_charged_wh
     assert [e.rule for e in events(shop, status=429)] == ["streams"]
     # with the streams gone, the next download goes through
     assert shop.api("GET", path, "buyer", headers={"Range": "bytes=0-99"}).status_code == 206
+
+
+def test_a_file_missing_from_the_store_is_502_and_charges_nothing(shop):
+    path = shop.stored_file("alice-1", 1000)
+    licence = shop.entitlement("buyer", "alice-1")
+    with shop.live.app.app_context():
+        from storage.objectstore import get_store
+        store = get_store()
+        store.client.remove_object(store.products_bucket, "alice/alice-1/data/scene.tif")
+    answer = shop.api("GET", path, "buyer")
+    assert answer.status_code == 502 and answer.headers["Content-Type"] == "application/problem+json"
+    assert "'data'" in answer.json()["detail"] and "products" not in answer.text and answer.headers["ETag"]
+    row = entitlement(shop, licence)
+    assert (row.bytes_used, row.bytes_reserved) == (0, 0)
+    assert [(e.status, e.bytes_sent) for e in events(shop, item_id="alice-1")] == [(502, 0)]
+
+
+def test_a_long_stream_reports_its_progress_while_it_runs(shop):
+    size = 40 * MIB
+    path = shop.stored_file("alice-1", size)
+    shop.entitlement("buyer", "alice-1", bytes_allowed=2 * size)
+    stream = requests.get(shop.live.url + path, headers={"Authorization": f"Bearer {shop.tokens['buyer']}"},
+                          stream=True, timeout=30)
+    try:
+        read = 0
+        for block in stream.iter_content(MIB):
+            read += len(block)
+            if read >= 20 * MIB:
+                break
+        with shop.live.app.app_context():
+            [held] = db.session.scalars(select(DownloadReservation))
+            assert held.settled_at is None and held.bytes_reserved == size
+            # the last heartbeat: at least 8 MiB sent, no more than what left the server
+            assert 8 * MIB <= held.bytes_observed < size
+            db.session.remove()
+    finally:
+        stream.close()
+    [event] = events(shop, item_id="alice-1")
+    assert event.status == 499 and read <= event.bytes_sent < size
