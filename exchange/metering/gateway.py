@@ -140,15 +140,16 @@ def _answer(identity: Identity, item: Item, asset: ProductAsset, wanted: Wanted,
         raise DownloadRefused("This token holds neither catalog:read nor data:download.", "scope")
     status = 206 if byte_range else 200
     length = byte_range.length if byte_range else asset.size
-    if unsatisfiable or not_modified(wanted.if_none_match, etag) or wanted.head:
+    fresh = not_modified(wanted.if_none_match, etag)  # RFC 9110 §13.2.2: before Range, for GET and HEAD
+    if fresh or unsatisfiable or wanted.head:
         allowance = _allowance(identity, item, asset, meta)
-        if unsatisfiable:
+        if fresh:
+            status, length, byte_range = 304, None, None
+        elif unsatisfiable:
             quotas.record_answer(identity, item, asset.asset_key, status=416, meta=meta,
                                  entitlement_id=allowance.license_id)
             raise RangeNotSatisfiable(f"File {asset.asset_key!r} has {asset.size} bytes; the range asks for none.",
                                       headers={"Content-Range": f"bytes */{asset.size}", **allowance.headers()})
-        if not wanted.head:
-            status, length = 304, None
         quotas.record_answer(identity, item, asset.asset_key, status=status, meta=meta,
                              entitlement_id=allowance.license_id)
         return Answer(status, {**file_headers, **_length(length, byte_range), **allowance.headers()})

@@ -144,6 +144,9 @@ def test_conditional_requests_if_none_match_and_if_range(shop):
         answer = shop.api("GET", path, "buyer", headers={"If-None-Match": tag})
         assert answer.status_code == 304 and answer.content == b"", tag
         assert answer.headers["ETag"] == etag and answer.headers["SDX-Downloads-Remaining"] == "3"
+    # before the range, and for HEAD too
+    assert shop.api("GET", path, "buyer", headers={"If-None-Match": etag, "Range": "bytes=9000-"}).status_code == 304
+    assert shop.api("HEAD", path, "buyer", headers={"If-None-Match": etag}).status_code == 304
     assert shop.api("GET", path, "buyer", headers={"If-None-Match": '"other"'}).content == data
     # If-Range: the range stands for this ETag; another tag or a date sends the whole file
     kept = shop.api("GET", path, "buyer", headers={"Range": "bytes=100-199", "If-Range": etag})
@@ -152,7 +155,7 @@ def test_conditional_requests_if_none_match_and_if_range(shop):
         whole = shop.api("GET", path, "buyer", headers={"Range": "bytes=100-199", "If-Range": validator})
         assert whole.status_code == 200 and whole.content == data, validator
     assert entitlement(shop, licence).bytes_used == 5000 + 100 + 3 * 5000
-    assert [e.status for e in events(shop, item_id="alice-1")] == [304] * 4 + [200, 206, 200, 200, 200]
+    assert [e.status for e in events(shop, item_id="alice-1")] == [304] * 6 + [200, 206, 200, 200, 200]
 
 
 def test_head_answers_the_headers_of_the_get_and_charges_nothing(shop):
