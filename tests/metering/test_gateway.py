@@ -314,7 +314,11 @@ def test_unseen_items_missing_files_and_files_not_ready(shop):
         db.session.execute(update(ProductAsset).values(state=AssetState.quarantined))
     draft = shop.stored_file("alice-2", 100)
     assert shop.api("GET", draft, "buyer").status_code == 404  # an unpublished item is not there for a buyer
-    assert shop.api("GET", path, "buyer").status_code == 409
+    not_ready = shop.api("GET", path, "buyer")
+    assert not_ready.status_code == 409 and not_ready.json()["state"] == "quarantined"
+    assert "ETag" not in not_ready.headers
+    # refused first: who may not download it learns nothing of the file's state
+    assert shop.api("GET", path, "other").json()["rule"] == "no-license"
 
 
 def test_a_metadata_file_goes_to_whoever_may_read_the_item_metered(shop):
@@ -326,10 +330,14 @@ def test_a_metadata_file_goes_to_whoever_may_read_the_item_metered(shop):
         assert answer.status_code == 200 and answer.content == doc, who
         assert answer.headers["Content-Type"] == "application/json" and "SDX-License-Id" not in answer.headers
         assert "Content-Encoding" not in answer.headers
+    shop.live.user("meter@meter.example", roles=["buyer"], org="Org other")
+    client_id, _ = shop.live.client("meter@meter.example", "usage:read")
+    narrow = shop.live.api("GET", path, shop.live.minted_token(client_id))
+    assert narrow.status_code == 403 and narrow.json()["rule"] == "scope"
     part = shop.api("GET", path, None, headers={"Range": "bytes=-10", "Accept-Encoding": "gzip"})
     assert part.status_code == 206 and part.content == doc[-10:]
-    assert [(e.status, e.bytes_sent, e.counted) for e in events(shop, 4, item_id="alice-1")] == [
-        (200, len(doc), False)] * 3 + [(206, 10, False)]
+    assert [(e.status, e.bytes_sent, e.counted) for e in events(shop, 5, item_id="alice-1")] == [
+        (200, len(doc), False)] * 3 + [(403, 0, False), (206, 10, False)]
 
 
 def test_too_many_streams_is_429_with_retry_after_and_a_cut_stream_is_charged_what_was_sent(shop):
