@@ -2,70 +2,19 @@
 byte, conditional requests, the headers, allowances falling, COUNTER counting, refusals and streams."""
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import os
-import time
 
 import pytest
 import requests
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from exchange.core.db import db, unit_of_work
 from exchange.licensing.models import EntitlementStatus
-from exchange.metering.models import DownloadReservation, DownloadVisit, MeterEvent
+from exchange.metering.models import DownloadReservation
+from tests.metering.meter import MIB, age_visits, days, entitlement, events, settled
 
 pytestmark = pytest.mark.usefixtures("backend")
-MIB = 1024 * 1024
-
-
-def settled(shop, timeout: float = 20) -> None:
-    """Wait for every response to settle: the client may read the last byte just before the server
-    notices the end of the stream and settles it."""
-    deadline = time.monotonic() + timeout
-    while open_streams(shop) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert open_streams(shop) == 0
-
-
-def entitlement(shop, licence: str):
-    settled(shop)
-    return shop.read_entitlement(licence)
-
-
-def events(shop, wait_for: int = 0, **where) -> list[MeterEvent]:
-    """The meter's rows, once every hold is settled (and at least ``wait_for`` rows are written: a file
-    drawing on no allowance holds nothing, its row comes after its last byte)."""
-    settled(shop)
-    deadline = time.monotonic() + 20
-    while True:
-        with shop.live.app.app_context():
-            rows = list(db.session.scalars(select(MeterEvent).filter_by(**where).order_by(MeterEvent.id)))
-            db.session.expunge_all()
-            db.session.remove()
-        if len(rows) >= wait_for or time.monotonic() > deadline:
-            return rows
-        time.sleep(0.02)
-
-
-def age_visits(shop, by: dt.timedelta = dt.timedelta(hours=1)) -> None:
-    """Move every download visit into the past: the next request is past COUNTER's 30 s window."""
-    settled(shop)
-    with shop.live.app.app_context(), unit_of_work():
-        for visit in db.session.scalars(select(DownloadVisit)):
-            visit.first_at, visit.last_at = visit.first_at - by, visit.last_at - by
-
-
-def days(n: int) -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=n)
-
-
-def open_streams(shop) -> int:
-    with shop.live.app.app_context():
-        count = db.session.scalar(select(func.count()).select_from(DownloadReservation)
-                                  .where(DownloadReservation.settled_at.is_(None)))
-        db.session.remove()
-        return count
 
 
 def test_a_licensee_downloads_the_whole_file_with_every_header(shop):

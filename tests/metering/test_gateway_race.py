@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from tests.conftest import serving
-from tests.metering.test_gateway import entitlement, events
+from tests.metering.meter import entitlement, events
 
 pytestmark = pytest.mark.usefixtures("backend")
 N = 10
