@@ -271,3 +271,17 @@ def read_public(store: ObjectStore, key: str) -> bytes | None:
     finally:
         response.close()
         response.release_conn()
+
+
+def stream_object(store: ObjectStore, bucket: str, key: str, offset: int = 0, length: int | None = None,
+                  chunk: int = MIB) -> Iterator[bytes]:
+    """Yield ``length`` bytes (default: to the end) of an object from ``offset``, ``chunk`` at a time.
+    The S3 connection goes back to the pool however the caller stops (end, ``close()``, an error)."""
+    with translated():
+        response = store.client.get_object(bucket, key, offset=offset, length=length or 0)
+    try:
+        with translated():
+            yield from response.stream(chunk)
+    finally:
+        response.close()
+        response.release_conn()

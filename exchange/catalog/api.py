@@ -6,7 +6,7 @@ decorators here only document (``doc``/``alt_response``): the answers are the re
 """
 from __future__ import annotations
 
-from flask import Response, current_app, jsonify, redirect, request
+from flask import Response, current_app, jsonify, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -345,16 +345,6 @@ def delete_item(cid: str, iid: str):
     """Delete an item (its provider or an admin)."""
     transactions.delete_item(current_identity(), cid, iid)
     return "", 204
-
-
-@blp.get("/collections/<cid>/items/<iid>/assets/<key>/download")
-@READ
-@_answers(302, None, description="Redirect to a short-lived presigned URL", problems=(404,))
-def download_asset(cid: str, iid: str, key: str):
-    """A file SDX stores for the product, by a short-lived presigned URL (never an item's own href).
-    A data file goes to the owning provider, admins, and members of an organisation holding a usable
-    licence on the product ("asset:download")."""
-    return redirect(assets.asset_source(current_identity(), cid, iid, key))
 
 
 @blp.get("/collections/<cid>/items/<iid>/thumbnail")

@@ -1,4 +1,4 @@
-"""The files of a catalogue item: downloads of what SDX stored for a product, and its preview.
+"""The files of a catalogue item: its preview (downloads are metering's gateway).
 
 The catalogue finds the item (404 for whoever may not see it); the domain that stores its files
 (ingest) answers through the hooks in ``exchange.catalog.hooks``.
@@ -9,15 +9,6 @@ from exchange.policy import Identity
 from exchange.catalog import hooks
 from exchange.catalog.service import get_item
 from exchange.core.problems import NotFound
-
-
-def asset_source(identity: Identity, collection_id: str, item_id: str, key: str) -> str:
-    """A short-lived presigned URL for a file SDX itself stored for this product and verified."""
-    item = get_item(identity, collection_id, item_id)
-    url = hooks.first_answer(hooks.asset_download, item, identity=identity, key=key)
-    if url is None:
-        raise NotFound(f"Item {item_id!r} holds no file {key!r} on SDX; an external asset's link is in the item.")
-    return url
 
 
 def thumbnail(identity: Identity, collection_id: str, item_id: str) -> bytes:

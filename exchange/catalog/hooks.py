@@ -19,9 +19,6 @@ item_deleting = _signals.signal("item-deleting")
 publish_blockers = _signals.signal("publish-blockers")
 #: Which of the item's asset keys name a file the platform stores: each receiver returns a set.
 stored_asset_keys = _signals.signal("stored-asset-keys")
-#: Where to fetch a stored file (keywords ``identity`` and ``key``): a presigned URL, or None if the
-#: receiver holds no such file; a receiver raises a Problem to refuse.
-asset_download = _signals.signal("asset-download")
 #: The item's preview image (PNG bytes), or None.
 item_preview = _signals.signal("item-preview")
 #: A page of items was rendered (sender: the item rows; keyword ``documents``: their STAC dicts, in

@@ -73,18 +73,19 @@ for _action in ("catalog:create-collection", "catalog:write-collection", "catalo
     register(_action, _write())
 
 
-def _catalog_writer(role: Role):
-    return lambda i: role in i.roles and i.has_scope("catalog:write")
+def _downloader(role: Role):
+    """``role`` with a token for downloading: data:download (catalog:write, which manages the files, too)."""
+    return lambda i: role in i.roles and (i.has_scope("data:download") or i.has_scope("catalog:write"))
 
 
-# A product's data files go to its own organisation's providers and to admins (with catalog:write).
+# A product's data files go to its own organisation's providers and to admins.
 # The roles and scope are the grants' own, not the rule's, so that licensing can add "your
 # organisation holds a licence for this product" (exchange.policy.extend) for buyers.
 register("asset:download", Rule(
     needs_resource=True,
-    grants=(Grant("provider", "providers download their organisation's products", who=_catalog_writer(Role.provider),
+    grants=(Grant("provider", "providers download their organisation's products", who=_downloader(Role.provider),
                   test=lambda i, item: owner_org(item) == i.org_id),
-            Grant("provider", "administrators download every product", who=_catalog_writer(Role.admin))),
+            Grant("provider", "administrators download every product", who=_downloader(Role.admin))),
     refused=("ownership", "this belongs to another organisation")))
 
 # Importing items with a status other than the importer's default: the console operator only.

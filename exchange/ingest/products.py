@@ -5,17 +5,13 @@ catalogue never imports ingest, ingest hears when an item goes and is asked what
 """
 from __future__ import annotations
 
-from datetime import timedelta
-
 from sqlalchemy import delete, select
 
 from exchange.catalog import hooks
 from exchange.catalog.models import Item
 from exchange.core.db import UnitOfWork, db
-from exchange.core.problems import Conflict, Forbidden
-from exchange.ingest.models import AssetState, ProductAsset, Upload, UploadState
+from exchange.ingest.models import ProductAsset, Upload, UploadState
 from exchange.ingest.pipeline import not_ready, thumbnail_object
-from exchange.policy import Identity, decide
 from storage import transfers
 from storage.objectstore import get_store
 
@@ -25,7 +21,6 @@ def connect() -> None:
     hooks.item_deleting.connect(forget_product)
     hooks.publish_blockers.connect(publish_blockers)
     hooks.stored_asset_keys.connect(stored_asset_keys)
-    hooks.asset_download.connect(asset_download)
     hooks.item_preview.connect(preview)
 
 
@@ -65,28 +60,6 @@ def publish_blockers(item: Item) -> list[str]:
 
 def stored_asset_keys(item: Item) -> set[str]:
     return set(db.session.scalars(select(ProductAsset.asset_key).where(ProductAsset.item_key == item.key)))
-
-
-def asset_download(item: Item, *, identity: Identity, key: str) -> str | None:
-    """A short-lived presigned URL for a file SDX itself stored for this product and verified.
-
-    Only the object recorded in the product's own asset row is ever presigned: the item's ``href``
-    is the provider's text and is never resolved (an s3:// href could name another organisation's
-    object, an http(s) one would make this route an open redirect). An external link is in the item
-    itself. Who may fetch a data file is the "asset:download" rule's answer (the owning provider, an
-    admin, a holder of a usable licence); the download gateway will meter it."""
-    stored = db.session.scalar(select(ProductAsset).where(ProductAsset.item_key == item.key,
-                                                          ProductAsset.asset_key == key))
-    if stored is None:
-        return None
-    if stored.is_data and not (decision := decide(identity, "asset:download", item)):
-        raise Forbidden(f"Data assets are downloaded under a licence: {decision.reason}.",
-                        rule=decision.rule)
-    if stored.state is not AssetState.ready:
-        raise Conflict(f"Asset {key!r} is {stored.state.value}, not ready for download.", state=stored.state.value)
-    store = get_store()
-    return transfers.presigned_get(store, store.products_bucket, stored.object_key, timedelta(minutes=15),
-                                   stored.object_key.rsplit("/", 1)[-1], media_type=stored.media_type)
 
 
 def preview(item: Item) -> bytes | None:

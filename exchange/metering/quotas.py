@@ -356,16 +356,16 @@ def record_refusal(identity: Identity, item: Item | None, asset_key: str | None,
 
 
 def record_answer(identity: Identity, item: Item, asset_key: str, *, status: int, meta: RequestMeta,
-                  entitlement_id: uuid.UUID | None = None) -> None:
-    """Meter an allowed attempt that sends no body (HEAD, 304 Not Modified, 416): nothing reserved,
-    nothing counted."""
+                  entitlement_id: uuid.UUID | None = None, bytes_sent: int = 0) -> None:
+    """Meter an allowed attempt that draws on no allowance (HEAD, 304 Not Modified, 416, a file that
+    is not data): nothing reserved, nothing counted."""
     with unit_of_work():
         db.session.add(MeterEvent(
             at=utcnow(), via=meta.via, method=meta.method, entitlement_id=entitlement_id, org_id=identity.org_id,
             provider_org_id=item.provider_org_id, user_id=identity.user_id, client_id=meta.client_id,
             item_key=item.key, collection_id=item.collection_id, item_id=item.item_id, asset_key=asset_key,
-            range_start=meta.range_start, range_end=meta.range_end, bytes_sent=0, status=status, counted=False,
-            duration_ms=0, client_hash=meta.client_hash, user_agent=(meta.user_agent or "")[:512] or None))
+            range_start=meta.range_start, range_end=meta.range_end, bytes_sent=bytes_sent, status=status,
+            counted=False, duration_ms=0, client_hash=meta.client_hash, user_agent=(meta.user_agent or "")[:512] or None))
 
 
 # -- the reaper ---------------------------------------------------------------------------------------

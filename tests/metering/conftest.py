@@ -53,13 +53,14 @@ class Shop:
             data = os.urandom(data)
         with self.live.app.app_context(), unit_of_work():
             item = db.session.scalar(select(Item).where(Item.item_id == product))
-            key = f"{item.collection_id}/{item.item_id}/{asset_key}/{filename}"
+            collection = item.collection_id
+            key = f"{collection}/{item.item_id}/{asset_key}/{filename}"
             store = get_store()
             store.client.put_object(store.products_bucket, key, io.BytesIO(data), len(data), content_type=media_type)
             db.session.add(ProductAsset(item_key=item.key, asset_key=asset_key, state=AssetState.ready,
                                         filename=filename, media_type=media_type, roles=list(roles), size=len(data),
                                         sha256=hashlib.sha256(data).hexdigest(), object_key=key))
-        return f"/stac/collections/{item.collection_id}/items/{product}/assets/{asset_key}/download"
+        return f"/stac/collections/{collection}/items/{product}/assets/{asset_key}/download"
 
     def entitlement(self, holder: str, product: str, **columns) -> str:
         """An entitlement row as fulfilment writes it (defaults: 3 downloads per asset, 1 MB); its id."""

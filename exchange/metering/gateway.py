@@ -1,0 +1,195 @@
+"""The download gateway: a stored file of a product, whole or one byte range, streamed from S3
+through the platform and metered.
+
+A data file (an asset with the role "data") goes to whoever ``asset:download`` allows — the
+product's own organisation and admins (metered, no allowance), a member of an organisation holding
+a usable licence (metered against it) — with a token holding ``data:download``. Any other file the
+product stores (metadata, previews…) goes to whoever may read the item (``catalog:read`` or
+``data:download``, or anonymously for a published item): metered, drawing on no allowance.
+
+A GET of a data file holds its bytes (``quotas.grant_download``) before the first byte, reports
+progress while streaming (``quotas.heartbeat``) and settles what was actually sent when the
+response ends however it ends (``quotas.settle``). Answers without a body (HEAD, 304, 416) and
+refusals are metered too.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+from typing import Iterator
+
+from sqlalchemy import select
+
+from exchange.catalog.models import Item
+from exchange.catalog.service import get_item
+from exchange.core.db import db
+from exchange.core.problems import Conflict, NotFound, Problem
+from exchange.ingest.models import AssetState, ProductAsset
+from exchange.metering import quotas
+from exchange.metering.quotas import Allowance, DownloadRefused, Hold, RequestMeta
+from exchange.metering.ranges import ByteRange, Unsatisfiable, not_modified, requested_range, strong_etag
+from exchange.policy import Identity, decide
+from storage import transfers
+from storage.objectstore import get_store
+
+#: Bytes read from S3 and written to the client at a time: big enough to run at S3's pace.
+CHUNK = transfers.MIB
+#: How often a stream tells the meter it is alive (whichever comes first).
+HEARTBEAT_BYTES = 8 * transfers.MIB
+HEARTBEAT_SECONDS = 5.0
+#: Status recorded for a response the client stopped reading (nginx's "client closed request").
+CLIENT_GONE = 499
+
+
+class RangeNotSatisfiable(Problem):
+    status = 416
+    title = "Range not satisfiable"
+
+
+class AuthenticationNeeded(Problem):
+    status = 401
+    title = "Unauthorized"
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """What the request asks for, besides the file: method, conditional and range headers, meter data."""
+
+    meta: RequestMeta
+    range: str | None = None
+    if_range: str | None = None
+    if_none_match: str | None = None
+
+    @property
+    def head(self) -> bool:
+        return self.meta.method == "HEAD"
+
+
+@dataclass
+class Answer:
+    status: int
+    headers: dict[str, str]
+    body: Iterator[bytes] | None = None
+
+
+def download(identity: Identity, collection_id: str, item_id: str, key: str, wanted: Wanted) -> Answer:
+    """The answer to a GET or HEAD of a stored file: 200/206 (with a body to stream for a GET), 304,
+    or a problem (404 unseen item or no such file, 409 not ready, 401/403/429 refused, 416) that
+    carries the file's validators."""
+    item = get_item(identity, collection_id, item_id)
+    asset = db.session.scalar(select(ProductAsset).where(ProductAsset.item_key == item.key,
+                                                         ProductAsset.asset_key == key))
+    if asset is None:
+        raise NotFound(f"Item {item_id!r} holds no file {key!r} on SDX; an external asset's link is in the item.")
+    if asset.state is not AssetState.ready:
+        raise Conflict(f"Asset {key!r} is {asset.state.value}, not ready for download.", state=asset.state.value)
+    etag = strong_etag(asset.sha256)
+    validators = {"Accept-Ranges": "bytes", "ETag": etag, "Cache-Control": "private, no-store"}
+    try:
+        return _answer(identity, item, asset, wanted, etag, validators)
+    except Problem as problem:
+        problem.headers = {**validators, **problem.headers}
+        raise
+
+
+def _answer(identity: Identity, item: Item, asset: ProductAsset, wanted: Wanted, etag: str,
+            validators: dict[str, str]) -> Answer:
+    file_headers = {**validators, "Content-Type": transfers.download_media_type(asset.media_type),
+                    "Content-Disposition": transfers.content_disposition(asset.filename)}
+    meta = wanted.meta
+    try:
+        byte_range = requested_range(wanted.range, wanted.if_range, etag, asset.size)
+    except Unsatisfiable:
+        byte_range = None
+        unsatisfiable = True
+    else:
+        unsatisfiable = False
+        if byte_range is not None:
+            meta = replace(meta, range_start=byte_range.start, range_end=byte_range.end)
+    if asset.is_data:
+        _check_token(identity, item, asset, meta)
+    elif not (identity.anonymous or identity.has_scope("catalog:read") or identity.has_scope("data:download")):
+        quotas.record_refusal(identity, item, asset.asset_key, status=403, rule="scope", meta=meta)
+        raise DownloadRefused("This token holds neither catalog:read nor data:download.", "scope")
+    status = 206 if byte_range else 200
+    length = byte_range.length if byte_range else asset.size
+    if unsatisfiable or not_modified(wanted.if_none_match, etag) or wanted.head:
+        allowance = _allowance(identity, item, asset, meta)
+        if unsatisfiable:
+            quotas.record_answer(identity, item, asset.asset_key, status=416, meta=meta,
+                                 entitlement_id=allowance.license_id)
+            raise RangeNotSatisfiable(f"File {asset.asset_key!r} has {asset.size} bytes; the range asks for none.",
+                                      headers={"Content-Range": f"bytes */{asset.size}", **allowance.headers()})
+        if not wanted.head:
+            status, length = 304, None
+        quotas.record_answer(identity, item, asset.asset_key, status=status, meta=meta,
+                             entitlement_id=allowance.license_id)
+        return Answer(status, {**file_headers, **_length(length, byte_range), **allowance.headers()})
+    hold = quotas.grant_download(identity, item, asset, length, meta) if asset.is_data else None
+    headers = {**file_headers, **_length(length, byte_range), **(hold.allowance.headers() if hold else {})}
+    source = (asset.object_key, byte_range.start if byte_range else 0, length)
+    body = _stream(hold, identity, item.key, asset.asset_key, meta, source, status)
+    db.session.close()  # the stream holds no connection: heartbeats and the settlement open their own
+    return Answer(status, headers, body)
+
+
+def _length(length: int | None, byte_range: ByteRange | None) -> dict[str, str]:
+    headers = {} if length is None else {"Content-Length": str(length)}
+    if byte_range is not None and length is not None:
+        headers["Content-Range"] = byte_range.content_range()
+    return headers
+
+
+def _check_token(identity: Identity, item: Item, asset: ProductAsset, meta: RequestMeta) -> None:
+    """A data file needs a signed-in caller whose token holds data:download (refusals metered)."""
+    if identity.anonymous:
+        quotas.record_refusal(identity, item, asset.asset_key, status=401, rule="authentication", meta=meta)
+        raise AuthenticationNeeded("Data files are downloaded with an access token holding data:download.",
+                                   rule="authentication", headers={"WWW-Authenticate": 'Bearer realm="sdx"'})
+    if not identity.has_scope("data:download"):
+        quotas.record_refusal(identity, item, asset.asset_key, status=403, rule="scope", meta=meta)
+        raise DownloadRefused("This token lacks the data:download scope that downloading data files needs.", "scope")
+
+
+def _allowance(identity: Identity, item: Item, asset: ProductAsset, meta: RequestMeta) -> Allowance:
+    """For an answer without a body: ask ``asset:download`` (a data file; refusals metered), and say
+    what the licence drawn on has left."""
+    if not asset.is_data:
+        return Allowance()
+    decision = decide(identity, "asset:download", item)
+    if not decision:
+        detail, rule = quotas.explain_refusal(identity, item, decision)
+        quotas.record_refusal(identity, item, asset.asset_key, status=403, rule=rule, meta=meta)
+        raise DownloadRefused(detail, rule)
+    return quotas.allowance_for(quotas.licence_drawn_on(identity, item, decision), asset.asset_key)
+
+
+def _stream(hold: Hold | None, identity: Identity, item_key: int, asset_key: str, meta: RequestMeta,
+            source: tuple[str, int, int], status: int) -> Iterator[bytes]:
+    """Yield the bytes from S3, counting those the client took; settle (or meter) them at the end,
+    however it comes: complete, the client gone (GeneratorExit), S3 failing."""
+    object_key, offset, length = source
+    store = get_store()
+    sent = reported = 0
+    beat = time.monotonic()
+    ended = 502  # S3 failed, unless the loop ends or the client leaves
+    try:
+        if length:
+            for block in transfers.stream_object(store, store.products_bucket, object_key, offset, length, CHUNK):
+                yield block
+                sent += len(block)
+                if hold is not None and (sent - reported >= HEARTBEAT_BYTES
+                                         or time.monotonic() - beat >= HEARTBEAT_SECONDS):
+                    quotas.heartbeat(hold, sent)
+                    reported, beat = sent, time.monotonic()
+        ended = status
+    except GeneratorExit:
+        ended = CLIENT_GONE
+        raise
+    finally:
+        if hold is not None:
+            quotas.settle(hold, bytes_sent=sent, status=ended)
+        else:
+            quotas.record_answer(identity, db.session.get(Item, item_key), asset_key, status=ended, meta=meta,
+                                 bytes_sent=sent)
+        db.session.close()
