@@ -277,15 +277,15 @@ def main() -> None:
     url = sa.engine.make_url(args.postgres).set(database=name).render_as_string(hide_password=False)
     with tempfile.TemporaryDirectory(prefix=name) as tmp, EmbeddedS3(Path(tmp) / "s3") as s3:
         try:
-            s3_config = s3.app_config()
-            app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SDX_VAR_DIR": str(Path(tmp) / "var"),
+            s3_config, secret = s3.app_config(), secrets.token_urlsafe(32)
+            app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": secret, "SDX_VAR_DIR": str(Path(tmp) / "var"),
                               "PUBLIC_BASE_URL": f"http://127.0.0.1:{args.port}", **s3_config})
             with app.app_context():
                 upgrade()
             size = args.mib * MIB
             seeded = seed(app, os.urandom(size))
             direct = presigned(app, seeded)
-            with GatewayServer(url, Path(tmp) / "var", args.port, s3_config, workers=workers,
+            with GatewayServer(url, Path(tmp) / "var", args.port, s3_config, workers=workers, secret_key=secret,
                                SDX_DOWNLOAD_MAX_STREAMS=2 * args.streams) as server:
                 via = f"{server.url}{seeded.path}"
                 auth = {"Authorization": f"Bearer {token(server.url, seeded)}"}
