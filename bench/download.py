@@ -11,8 +11,10 @@ it, and gunicorn with the production configuration (``exchange/core/gunicorn_con
    medians of ``--rounds`` rounds, and the median of the rounds' ratios (target ≥ 0.8).
 2. Latency of a 1 KiB range request, p50 and p95 of ``--requests`` sequential requests on a
    keep-alive connection: gateway, presigned GET, and the gateway's added latency (target p50 ≤ 10 ms).
-3. Where the gateway's time goes: the p50 of each step run in this process against the same
-   database and S3 (the grant, the first byte from S3, the settlement), next to the whole request.
+3. Where the time goes: the CPU seconds per GiB moved of gunicorn, SeaweedFS and this client (from
+   /proc), gateway against presigned; for a range request, the p50 of each of the gateway's steps
+   run in this process against the same database and S3 (the grant, the first byte from S3, the
+   settlement), next to the whole request.
 
 ``tests/metering/test_faults.py`` starts its servers with ``GatewayServer`` and seeds with ``seed``.
 """
@@ -208,6 +210,30 @@ def latencies(url: str, headers: dict, count: int) -> list[float]:
     return times[3:]
 
 
+def group_cpu(pgid: int) -> float:
+    """CPU seconds (user + system) used so far by the live processes of a process group."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        if int(fields[2]) == pgid:  # fields after the name: state, ppid, pgrp, …, utime (11), stime (12)
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_of(run, groups: dict[str, int], totals: dict[str, float]) -> float:
+    """``run()``, adding the CPU seconds each process group and this client used to ``totals``."""
+    before = {name: group_cpu(pgid) for name, pgid in groups.items()}
+    client = time.process_time()
+    result = run()
+    totals["client"] = totals.get("client", 0.0) + time.process_time() - client
+    for name, pgid in groups.items():
+        totals[name] = totals.get(name, 0.0) + group_cpu(pgid) - before[name]
+    return result
+
+
 def percentile(values: list[float], p: int) -> float:
     return statistics.quantiles(values, n=100)[p - 1] if len(values) > 1 else values[0]
 
@@ -291,15 +317,23 @@ def main() -> None:
                 auth = {"Authorization": f"Bearer {token(server.url, seeded)}"}
                 print(f"{args.mib} MiB object; gunicorn {workers} gthread workers x 8 threads; "
                       f"medians of {args.rounds} rounds", flush=True)
+                groups = {"gunicorn": server.process.pid, "SeaweedFS": s3._process.pid}
                 for streams in (1, args.streams):
-                    rounds = [(throughput(via, auth, size, streams), throughput(direct, {}, size, streams))
-                              for _ in range(args.rounds)]
+                    rounds, cpu = [], {"gateway": {}, "presigned": {}}
+                    for _ in range(args.rounds):
+                        rounds.append(tuple(cpu_of(lambda: throughput(url, headers, size, streams), groups, totals)
+                                            for url, headers, totals in ((via, auth, cpu["gateway"]),
+                                                                         (direct, {}, cpu["presigned"]))))
                     gateway = statistics.median(r[0] for r in rounds)
                     s3_direct = statistics.median(r[1] for r in rounds)
                     ratio = statistics.median(r[0] / r[1] for r in rounds)  # each round's pair: same machine load
                     print(f"throughput, {streams} stream(s): gateway {gateway:,.0f} MiB/s, presigned S3 "
                           f"{s3_direct:,.0f} MiB/s, ratio {ratio:.2f} (median of the rounds' ratios; "
                           f"target >= 0.8)", flush=True)
+                    gib = args.rounds * streams * size / (1024 * MIB)
+                    for mode, totals in cpu.items():
+                        print(f"  CPU seconds per GiB, {mode}: " + ", ".join(
+                            f"{name} {seconds / gib:.2f}" for name, seconds in totals.items()), flush=True)
                 gateway_times = latencies(via, auth, args.requests)
                 direct_times = latencies(direct, {}, args.requests)
             g50, d50 = percentile(gateway_times, 50) * 1000, percentile(direct_times, 50) * 1000
