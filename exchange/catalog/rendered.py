@@ -25,7 +25,7 @@ from werkzeug.routing import RequestRedirect
 
 from exchange.catalog.stac import is_web_link, pointer
 
-DOWNLOAD_ENDPOINT = "stac.download_asset"
+DOWNLOAD_ENDPOINT = "gateway.download_asset"  # the href the catalogue serves; metering routes it
 #: Segments a browser reads as ``.`` and ``..`` (the WHATWG URL standard decodes ``%2e`` there).
 DOT_SEGMENTS = {".", "%2e"}
 DOUBLE_DOT_SEGMENTS = {"..", ".%2e", "%2e.", "%2e%2e"}

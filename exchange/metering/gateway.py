@@ -3,7 +3,8 @@ through the platform and metered.
 
 A data file (an asset with the role "data") goes to whoever ``asset:download`` allows — the
 product's own organisation and admins (metered, no allowance), a member of an organisation holding
-a usable licence (metered against it) — with a token holding ``data:download``. Any other file the
+a usable licence (metered against it) — with a token holding ``data:download`` (the provider's and
+admins' ``catalog:write`` tokens also do for what they may download). Any other file the
 product stores (metadata, previews…) goes to whoever may read the item (``catalog:read`` or
 ``data:download``, or anonymously for a published item): metered, drawing on no allowance.
 
@@ -14,22 +15,25 @@ refusals are metered too.
 """
 from __future__ import annotations
 
+import itertools
 import time
 from dataclasses import dataclass, replace
 from typing import Iterator
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from exchange.catalog.models import Item
 from exchange.catalog.service import get_item
-from exchange.core.db import db
+from exchange.core.db import db, utcnow
 from exchange.core.problems import Conflict, NotFound, Problem
 from exchange.ingest.models import AssetState, ProductAsset
+from exchange.licensing.models import Entitlement, EntitlementStatus
 from exchange.metering import quotas
 from exchange.metering.quotas import Allowance, DownloadRefused, Hold, RequestMeta
 from exchange.metering.ranges import ByteRange, Unsatisfiable, not_modified, requested_range, strong_etag
 from exchange.policy import Identity, decide
 from storage import transfers
+from storage.errors import StorageError, StorageUnavailable
 from storage.objectstore import get_store
 
 #: Bytes read from S3 and written to the client at a time: big enough to run at S3's pace.
@@ -45,6 +49,11 @@ CLIENT_GONE = 499
 class RangeNotSatisfiable(Problem):
     status = 416
     title = "Range not satisfiable"
+
+
+class BadGateway(Problem):
+    status = 502
+    title = "Bad gateway"
 
 
 class AuthenticationNeeded(Problem):
@@ -84,13 +93,31 @@ def download(identity: Identity, collection_id: str, item_id: str, key: str, wan
         raise NotFound(f"Item {item_id!r} holds no file {key!r} on SDX; an external asset's link is in the item.")
     if asset.state is not AssetState.ready:
         raise Conflict(f"Asset {key!r} is {asset.state.value}, not ready for download.", state=asset.state.value)
-    etag = strong_etag(asset.sha256)
+    etag, item_key = strong_etag(asset.sha256), item.key
     validators = {"Accept-Ranges": "bytes", "ETag": etag, "Cache-Control": "private, no-store"}
     try:
         return _answer(identity, item, asset, wanted, etag, validators)
     except Problem as problem:
-        problem.headers = {**validators, **problem.headers}
+        problem.headers = {**validators, **_used_up(problem, identity.org_id, item_key, key), **problem.headers}
         raise
+
+
+#: Refusals after which the licence's (empty) allowance is worth showing.
+USED_UP = ("bytes-used-up", "downloads-used-up")
+
+
+def _used_up(problem: Problem, org_id, item_key: int, asset_key: str) -> dict[str, str]:
+    """The allowance headers of a "used up" refusal that does not carry them (the decision refused
+    before any licence was drawn on): the organisation's licence in force that ends last."""
+    if problem.extra.get("rule") not in USED_UP or org_id is None:
+        return {}
+    now = utcnow()
+    licence = db.session.scalar(select(Entitlement).where(
+        Entitlement.org_id == org_id, Entitlement.item_key == item_key,
+        Entitlement.status == EntitlementStatus.active, Entitlement.valid_from <= now,
+        or_(Entitlement.valid_until.is_(None), Entitlement.valid_until > now))
+        .order_by(Entitlement.valid_until.is_(None).desc(), Entitlement.valid_until.desc()).limit(1))
+    return quotas.allowance_for(licence, asset_key).headers()
 
 
 def _answer(identity: Identity, item: Item, asset: ProductAsset, wanted: Wanted, etag: str,
@@ -128,10 +155,20 @@ def _answer(identity: Identity, item: Item, asset: ProductAsset, wanted: Wanted,
         return Answer(status, {**file_headers, **_length(length, byte_range), **allowance.headers()})
     hold = quotas.grant_download(identity, item, asset, length, meta) if asset.is_data else None
     headers = {**file_headers, **_length(length, byte_range), **(hold.allowance.headers() if hold else {})}
-    source = (asset.object_key, byte_range.start if byte_range else 0, length)
-    body = _stream(hold, identity, item.key, asset.asset_key, meta, source, status)
+    key = asset.asset_key
+    end = _Ending(hold, identity, item.key, key, meta)
+    store = get_store()
+    chunks = transfers.stream_object(store, store.products_bucket, asset.object_key,
+                                     byte_range.start if byte_range else 0, length, CHUNK) if length else iter(())
+    try:
+        first = next(chunks, b"")  # S3 answers before the status line does: its failure is a problem, not a cut 200
+    except StorageError as exc:
+        end(sent=0, status=503 if isinstance(exc, StorageUnavailable) else 502)
+        if isinstance(exc, StorageUnavailable):
+            raise
+        raise BadGateway(f"The store could not give file {key!r}; nothing was charged.") from exc
     db.session.close()  # the stream holds no connection: heartbeats and the settlement open their own
-    return Answer(status, headers, body)
+    return Answer(status, headers, _stream(end, first, chunks, status))
 
 
 def _length(length: int | None, byte_range: ByteRange | None) -> dict[str, str]:
@@ -142,12 +179,14 @@ def _length(length: int | None, byte_range: ByteRange | None) -> dict[str, str]:
 
 
 def _check_token(identity: Identity, item: Item, asset: ProductAsset, meta: RequestMeta) -> None:
-    """A data file needs a signed-in caller whose token holds data:download (refusals metered)."""
+    """A data file needs a signed-in caller whose token holds data:download (refusals metered); a
+    provider's or admin's catalog:write token also passes here, for the products ``asset:download``
+    lets it manage. A licence is drawn on with data:download only (the licence grant's own test)."""
     if identity.anonymous:
         quotas.record_refusal(identity, item, asset.asset_key, status=401, rule="authentication", meta=meta)
         raise AuthenticationNeeded("Data files are downloaded with an access token holding data:download.",
                                    rule="authentication", headers={"WWW-Authenticate": 'Bearer realm="sdx"'})
-    if not identity.has_scope("data:download"):
+    if not (identity.has_scope("data:download") or identity.has_scope("catalog:write")):
         quotas.record_refusal(identity, item, asset.asset_key, status=403, rule="scope", meta=meta)
         raise DownloadRefused("This token lacks the data:download scope that downloading data files needs.", "scope")
 
@@ -165,32 +204,45 @@ def _allowance(identity: Identity, item: Item, asset: ProductAsset, meta: Reques
     return quotas.allowance_for(quotas.licence_drawn_on(identity, item, decision), asset.asset_key)
 
 
-def _stream(hold: Hold | None, identity: Identity, item_key: int, asset_key: str, meta: RequestMeta,
-            source: tuple[str, int, int], status: int) -> Iterator[bytes]:
-    """Yield the bytes from S3, counting those the client took; settle (or meter) them at the end,
-    however it comes: complete, the client gone (GeneratorExit), S3 failing."""
-    object_key, offset, length = source
-    store = get_store()
+@dataclass(frozen=True)
+class _Ending:
+    """How a response that sends a body is closed: its hold settled, or (no allowance drawn on) metered."""
+
+    hold: Hold | None
+    identity: Identity
+    item_key: int
+    asset_key: str
+    meta: RequestMeta
+
+    def __call__(self, *, sent: int, status: int) -> None:
+        if self.hold is not None:
+            quotas.settle(self.hold, bytes_sent=sent, status=status)
+        else:
+            quotas.record_answer(self.identity, db.session.get(Item, self.item_key), self.asset_key, status=status,
+                                 meta=self.meta, bytes_sent=sent)
+        db.session.close()
+
+
+def _stream(end: _Ending, first: bytes, chunks: Iterator[bytes], status: int) -> Iterator[bytes]:
+    """Yield the bytes from S3, counting those the client took (a block counts once the server asks
+    for the next); heartbeat the hold; settle at the end, however it comes: complete, the client gone
+    (GeneratorExit), S3 failing."""
     sent = reported = 0
     beat = time.monotonic()
     ended = 502  # S3 failed, unless the loop ends or the client leaves
     try:
-        if length:
-            for block in transfers.stream_object(store, store.products_bucket, object_key, offset, length, CHUNK):
-                yield block
-                sent += len(block)
-                if hold is not None and (sent - reported >= HEARTBEAT_BYTES
+        for block in itertools.chain((first,) if first else (), chunks):
+            yield block
+            sent += len(block)
+            if end.hold is not None and (sent - reported >= HEARTBEAT_BYTES
                                          or time.monotonic() - beat >= HEARTBEAT_SECONDS):
-                    quotas.heartbeat(hold, sent)
-                    reported, beat = sent, time.monotonic()
+                quotas.heartbeat(end.hold, sent)
+                reported, beat = sent, time.monotonic()
         ended = status
     except GeneratorExit:
         ended = CLIENT_GONE
         raise
     finally:
-        if hold is not None:
-            quotas.settle(hold, bytes_sent=sent, status=ended)
-        else:
-            quotas.record_answer(identity, db.session.get(Item, item_key), asset_key, status=ended, meta=meta,
-                                 bytes_sent=sent)
-        db.session.close()
+        if hasattr(chunks, "close"):
+            chunks.close()
+        end(sent=sent, status=ended)

@@ -1,8 +1,11 @@
 """Licences held (entitlements): each organisation reads its own, a provider those granted on its
 products, admins all; another organisation's reads as absent. A usable licence opens the product's
-data files to the holder's members; none, expired, revoked or used up is refused by the rule "license"."""
+data files to the holder's members; none, expired, revoked or used up is refused, saying which."""
 from __future__ import annotations
 
+import hashlib
+import io
+import os
 import uuid
 
 from sqlalchemy import select
@@ -10,6 +13,7 @@ from sqlalchemy import select
 from exchange.catalog.models import Item
 from exchange.core.db import db, unit_of_work
 from exchange.ingest.models import AssetState, ProductAsset
+from storage.objectstore import get_store
 from tests.licensing.conftest import EntitlementStatus, Market, days
 
 
@@ -84,24 +88,28 @@ def test_licences_need_a_token_with_licenses_read(market: Market):
 
 
 def _stored_file(market: Market, product: str) -> str:
-    """A verified data file of the product, as ingest records it; the download route's path."""
+    """A verified data file of the product in the store, as ingest records it; the download route's path."""
+    data = os.urandom(1000)
     with market.live.app.app_context(), unit_of_work():
         item = db.session.scalar(select(Item).where(Item.item_id == product))
+        key = f"{item.collection_id}/{item.item_id}/data/scene.tif"
+        store = get_store()
+        store.client.put_object(store.products_bucket, key, io.BytesIO(data), len(data))
         db.session.add(ProductAsset(item_key=item.key, asset_key="data", state=AssetState.ready, filename="scene.tif",
-                                    media_type="image/tiff", roles=["data"], size=1000, sha256="0" * 64,
-                                    object_key=f"{item.collection_id}/{item.item_id}/data/scene.tif"))
+                                    media_type="image/tiff", roles=["data"], size=len(data),
+                                    sha256=hashlib.sha256(data).hexdigest(), object_key=key))
     return f"/stac/collections/{product.split('-')[0]}/items/{product}/assets/data/download"
 
 
 def test_a_usable_licence_opens_the_download_and_nothing_else_does(market: Market):
     path = _stored_file(market, "alice-1")
-    def download(who: str):
-        return market.api("GET", path, who, allow_redirects=False)
+    def download(who: str, **headers):
+        return market.api("GET", path, who, headers=headers)
     refused = download("buyer")
-    assert refused.status_code == 403 and refused.json()["rule"] == "license"
+    assert refused.status_code == 403 and refused.json()["rule"] == "no-license"
     assert "licence" in refused.json()["detail"]
-    assert download("alice").status_code == 302  # the owner, as before
-    # used up, expired, revoked, not yet valid, or another product's licence: still refused
+    assert download("alice").status_code == 200  # the owner, as before
+    # used up, expired, revoked, not yet valid, or another product's licence: still refused, saying why
     market.entitlement("buyer", "alice-1", bytes_used=3000)
     market.entitlement("buyer", "alice-1", valid_from=days(-30), valid_until=days(-1))
     market.entitlement("buyer", "alice-1", status=EntitlementStatus.revoked)
@@ -109,17 +117,18 @@ def test_a_usable_licence_opens_the_download_and_nothing_else_does(market: Marke
     market.entitlement("buyer", "alice-1", bytes_used=2000, bytes_reserved=1000)
     market.entitlement("buyer", "bob-1")
     market.entitlement("bob", "alice-2")
-    for who in ("buyer", "bob"):
+    for who, rule in (("buyer", "bytes-used-up"), ("bob", "no-license")):
         answer = download(who)
-        assert answer.status_code == 403 and answer.json()["rule"] == "license", who
-    # a usable one: the redirect to the stored object
-    market.entitlement("buyer", "alice-1", valid_until=days(1), bytes_used=2999)
-    granted = download("buyer")
-    assert granted.status_code == 302 and "alice/alice-1/data/scene.tif" in granted.headers["Location"]
+        assert answer.status_code == 403 and answer.json()["rule"] == rule, who
+    # a usable one with a byte left: that byte, and no more
+    usable = market.entitlement("buyer", "alice-1", valid_until=days(1), bytes_used=2999)
+    granted = download("buyer", Range="bytes=0-0")
+    assert granted.status_code == 206 and len(granted.content) == 1 and granted.headers["SDX-License-Id"] == usable
+    assert download("buyer").json()["rule"] == "bytes-used-up"
     # a member of the same organisation whose token lacks data:download is refused
     live = market.live
     live.user("reader@lic.example", roles=["buyer"], org="Org buyer")
     client_id, _ = live.client("reader@lic.example", "catalog:read")
-    reader = live.api("GET", path, live.minted_token(client_id), allow_redirects=False)
-    assert reader.status_code == 403 and reader.json()["rule"] == "license"
-    assert market.api("GET", path, None, allow_redirects=False).status_code in (401, 403)
+    reader = live.api("GET", path, live.minted_token(client_id))
+    assert reader.status_code == 403 and reader.json()["rule"] == "scope"
+    assert market.api("GET", path, None).status_code == 401

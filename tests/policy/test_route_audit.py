@@ -204,7 +204,7 @@ def test_every_route_that_reaches_data_asks_the_policy(app):
     assert not findings, "\n".join(findings)
     # The walk reached the catalogue and the uploads, not only their refusals.
     assert {"stac.collections", "stac.item", "stac.search", "uploads.get_upload", "uploads.part_urls",
-            "uploads.complete_upload", "stac.download_asset", "stac.delete_item"} <= reached
+            "uploads.complete_upload", "gateway.download_asset", "stac.delete_item"} <= reached
     assert {"ledger.top_up", "ledger.get_transfer", "ledger.own_wallet", "ledger.ledger"} <= reached
     assert {"webhooks.list_webhooks", "webhooks.get_webhook", "webhooks.list_deliveries"} <= reached
 
