@@ -16,7 +16,12 @@ PROBLEM = "application/problem+json"
 ANSWERS = {206: "One byte range (Content-Range)", 304: "Not modified (If-None-Match)",
            401: "A data file needs a token", 403: "Refused: the detail says why, `rule` names what decided",
            404: "No such item (or not visible) or file", 409: "The file is not ready",
-           416: "Range not satisfiable (Content-Range: bytes */size)", 429: "Too many downloads at once (Retry-After)"}
+           416: "Range not satisfiable (Content-Range: bytes */size)", 429: "Too many downloads at once (Retry-After)",
+           502: "The store lost the file (nothing charged)"}
+HEADERS = [{"in": "header", "name": name, "required": False, "schema": {"type": "string"}, "description": text}
+           for name, text in (("Range", "one range: bytes=a-b, bytes=a-, bytes=-n (several: the whole file)"),
+                              ("If-Range", "the ETag the range is of (otherwise the whole file)"),
+                              ("If-None-Match", "the ETag you hold: 304 without a body"))]
 
 
 def _answers(view):
@@ -30,7 +35,7 @@ def _answers(view):
 
 @blp.route("/stac/collections/<cid>/items/<iid>/assets/<key>/download", methods=["GET"])
 @require_scopes(allow_anonymous=True)
-@blp.doc(security=[{"oauth2": ["data:download"]}, {"oauth2": ["catalog:read"]}, {}])
+@blp.doc(security=[{"oauth2": ["data:download"]}, {"oauth2": ["catalog:read"]}, {}], parameters=HEADERS)
 @_answers
 def download_asset(cid: str, iid: str, key: str):
     """A file SDX stores for the product, streamed (GET and HEAD; Range, If-Range, If-None-Match).

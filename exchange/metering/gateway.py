@@ -91,10 +91,9 @@ def download(identity: Identity, collection_id: str, item_id: str, key: str, wan
                                                          ProductAsset.asset_key == key))
     if asset is None:
         raise NotFound(f"Item {item_id!r} holds no file {key!r} on SDX; an external asset's link is in the item.")
-    if asset.state is not AssetState.ready:
-        raise Conflict(f"Asset {key!r} is {asset.state.value}, not ready for download.", state=asset.state.value)
-    etag, item_key = strong_etag(asset.sha256), item.key
-    validators = {"Accept-Ranges": "bytes", "ETag": etag, "Cache-Control": "private, no-store"}
+    ready = asset.state is AssetState.ready
+    etag, item_key = strong_etag(asset.sha256) if ready else None, item.key
+    validators = {"Accept-Ranges": "bytes", **({"ETag": etag} if ready else {}), "Cache-Control": "private, no-store"}
     try:
         return _answer(identity, item, asset, wanted, etag, validators)
     except Problem as problem:
@@ -120,11 +119,20 @@ def _used_up(problem: Problem, org_id, item_key: int, asset_key: str) -> dict[st
     return quotas.allowance_for(licence, asset_key).headers()
 
 
-def _answer(identity: Identity, item: Item, asset: ProductAsset, wanted: Wanted, etag: str,
+def _answer(identity: Identity, item: Item, asset: ProductAsset, wanted: Wanted, etag: str | None,
             validators: dict[str, str]) -> Answer:
     file_headers = {**validators, "Content-Type": transfers.download_media_type(asset.media_type),
                     "Content-Disposition": transfers.content_disposition(asset.filename)}
     meta = wanted.meta
+    if asset.is_data:
+        _check_token(identity, item, asset, meta)
+    elif not (identity.anonymous or identity.has_scope("catalog:read") or identity.has_scope("data:download")):
+        quotas.record_refusal(identity, item, asset.asset_key, status=403, rule="scope", meta=meta)
+        raise DownloadRefused("This token holds neither catalog:read nor data:download.", "scope")
+    if asset.state is not AssetState.ready:
+        _allowance(identity, item, asset, meta)  # refused first: who may not download learns nothing of the file
+        raise Conflict(f"Asset {asset.asset_key!r} is {asset.state.value}, not ready for download.",
+                       state=asset.state.value)
     try:
         byte_range = requested_range(wanted.range, wanted.if_range, etag, asset.size)
     except Unsatisfiable:
@@ -134,22 +142,18 @@ def _answer(identity: Identity, item: Item, asset: ProductAsset, wanted: Wanted,
         unsatisfiable = False
         if byte_range is not None:
             meta = replace(meta, range_start=byte_range.start, range_end=byte_range.end)
-    if asset.is_data:
-        _check_token(identity, item, asset, meta)
-    elif not (identity.anonymous or identity.has_scope("catalog:read") or identity.has_scope("data:download")):
-        quotas.record_refusal(identity, item, asset.asset_key, status=403, rule="scope", meta=meta)
-        raise DownloadRefused("This token holds neither catalog:read nor data:download.", "scope")
     status = 206 if byte_range else 200
     length = byte_range.length if byte_range else asset.size
-    if unsatisfiable or not_modified(wanted.if_none_match, etag) or wanted.head:
+    fresh = not_modified(wanted.if_none_match, etag)  # RFC 9110 §13.2.2: before Range, for GET and HEAD
+    if fresh or unsatisfiable or wanted.head:
         allowance = _allowance(identity, item, asset, meta)
-        if unsatisfiable:
+        if fresh:
+            status, length, byte_range = 304, None, None
+        elif unsatisfiable:
             quotas.record_answer(identity, item, asset.asset_key, status=416, meta=meta,
                                  entitlement_id=allowance.license_id)
             raise RangeNotSatisfiable(f"File {asset.asset_key!r} has {asset.size} bytes; the range asks for none.",
                                       headers={"Content-Range": f"bytes */{asset.size}", **allowance.headers()})
-        if not wanted.head:
-            status, length = 304, None
         quotas.record_answer(identity, item, asset.asset_key, status=status, meta=meta,
                              entitlement_id=allowance.license_id)
         return Answer(status, {**file_headers, **_length(length, byte_range), **allowance.headers()})

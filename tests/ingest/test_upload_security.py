@@ -33,11 +33,11 @@ def products(live) -> list[str]:
 
 
 def download(provider, item_id: str, key: str) -> requests.Response:
-    """Follow the asset's download link as a browser would: the platform's redirect, then S3."""
-    redirect = provider.api("GET", f"/stac/collections/{provider.collection}/items/{item_id}/assets/{key}/download",
-                            allow_redirects=False)
-    assert redirect.status_code == 302, redirect.text
-    return requests.get(redirect.headers["Location"], timeout=10)
+    """Follow the asset's download link as a browser would (the gateway streams the file)."""
+    answer = provider.api("GET", f"/stac/collections/{provider.collection}/items/{item_id}/assets/{key}/download",
+                          allow_redirects=False)
+    assert answer.status_code == 200, answer.text
+    return answer
 
 
 # -- file names and the download's headers -----------------------------------------------------------------
