@@ -275,13 +275,14 @@ def read_public(store: ObjectStore, key: str) -> bytes | None:
 
 def stream_object(store: ObjectStore, bucket: str, key: str, offset: int = 0, length: int | None = None,
                   chunk: int = MIB) -> Iterator[bytes]:
-    """Yield ``length`` bytes (default: to the end) of an object from ``offset``, ``chunk`` at a time.
-    The S3 connection goes back to the pool however the caller stops (end, ``close()``, an error)."""
+    """Yield ``length`` bytes (default: to the end) of an object from ``offset``, ``chunk`` at a time,
+    as stored (never decoded: the length and SHA-256 are the stored bytes'). The S3 connection goes
+    back to the pool however the caller stops (end, ``close()``, an error)."""
     with translated():
         response = store.client.get_object(bucket, key, offset=offset, length=length or 0)
     try:
         with translated():
-            yield from response.stream(chunk)
+            yield from response.stream(chunk, decode_content=False)
     finally:
         response.close()
         response.release_conn()

@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 
 from exchange.core.db import db, unit_of_work
 from exchange.licensing.models import EntitlementStatus
+from exchange.metering import gateway
 from exchange.metering.models import DownloadReservation
 from tests.metering.meter import MIB, age_visits, days, entitlement, events, settled
 
@@ -340,7 +341,8 @@ def test_a_file_missing_from_the_store_is_502_and_charges_nothing(shop):
     assert [(e.status, e.bytes_sent) for e in events(shop, item_id="alice-1")] == [(502, 0)]
 
 
-def test_a_long_stream_reports_its_progress_while_it_runs(shop):
+def test_a_long_stream_reports_its_progress_while_it_runs(shop, monkeypatch):
+    monkeypatch.setattr(gateway, "HEARTBEAT_BYTES", 8 * MIB)  # the live server runs in this process
     size = 40 * MIB
     path = shop.stored_file("alice-1", size)
     shop.entitlement("buyer", "alice-1", bytes_allowed=2 * size)
