@@ -6,8 +6,9 @@ audience, unexpired, not revoked (looked up by ``jti``), and its user's organisa
 Failures answer 401 with ``WWW-Authenticate: Bearer error="invalid_token"``; a missing scope
 answers 403 with ``error="insufficient_scope"`` naming the scopes needed. A licence-scoped token
 (RFC 9396 ``sdx_license`` details) acts with ``Identity.license_ids`` and is refused (403, rule
-``license-scope``) on routes that need no scope: those manage the account (API clients), which a
-token meant to read one licence's data must not do.
+``license-scope``) on signed-in routes that need no scope: those manage the account (API clients),
+which a token meant to read one licence's data must not do. Public reads (and the download gateway,
+which decides per file) take it.
 """
 from __future__ import annotations
 
@@ -150,7 +151,7 @@ def require_scopes(*scopes: str, allow_anonymous: bool = False):
                 missing = [scope for scope in scopes if scope not in identity.scopes]
                 if missing:
                     raise InsufficientScope(missing)
-                if identity.license_ids is not None and not scopes:
+                if identity.license_ids is not None and not scopes and not allow_anonymous:
                     raise Forbidden("A licence-scoped token (authorization_details of type sdx_license) only "
                                     "reads the catalogue and downloads under its licences.", rule="license-scope")
                 g.identity = identity

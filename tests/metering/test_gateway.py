@@ -18,13 +18,6 @@ from tests.metering.meter import MIB, age_visits, days, entitlement, events, set
 pytestmark = pytest.mark.usefixtures("backend")
 
 
-@pytest.fixture(autouse=True)
-def _settled_before_the_tables_are_emptied(shop):
-    """A response's settlement lands after its last byte: let it land in this test, not the next."""
-    yield
-    settled(shop)
-
-
 def test_a_licensee_downloads_the_whole_file_with_every_header(shop):
     data = os.urandom(3 * MIB + 17)
     path = shop.stored_file("alice-1", data)

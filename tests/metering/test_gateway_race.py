@@ -10,16 +10,11 @@ import pytest
 import requests
 
 from tests.conftest import serving
-from tests.metering.meter import entitlement, events, settled
+from tests.metering.meter import entitlement, events
 
 pytestmark = pytest.mark.usefixtures("backend")
 
 
-@pytest.fixture(autouse=True)
-def _settled_before_the_tables_are_emptied(shop):
-    """A response's settlement lands after its last byte: let it land in this test, not the next."""
-    yield
-    settled(shop)
 N = 10
 SIZE = 2 * 1024 * 1024
 
