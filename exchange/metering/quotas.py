@@ -24,7 +24,7 @@ from sqlalchemy import and_, func, or_, select, update
 
 from auth.models import Organisation
 from exchange.catalog.models import Item
-from exchange.core.db import db, hold_sqlite_write_lock, unit_of_work, utcnow
+from exchange.core.db import db, hold_sqlite_write_lock, new_id, unit_of_work, utcnow
 from exchange.core.problems import Forbidden, Problem
 from exchange.ingest.models import ProductAsset
 from exchange.licensing.entitlements import usable_entitlement
@@ -242,44 +242,52 @@ def _hold(identity: Identity, item: Item, asset: ProductAsset, nbytes: int, meta
         raise TooManyStreams(limit)
     visit = _join_visit(identity, item, asset, meta.range_start, now)
     counted = visit is None
+    per_asset = entitlement.downloads_per_asset if entitlement is not None else None
+    done = _downloads_counted(entitlement.id, asset.asset_key) if per_asset is not None else 0
     if visit is None:
-        if entitlement is not None and entitlement.downloads_per_asset is not None \
-                and _downloads_counted(entitlement.id, asset.asset_key) >= entitlement.downloads_per_asset:
+        if per_asset is not None and done >= per_asset:
             raise DownloadRefused(
-                f"Your licence {entitlement.id} allows {entitlement.downloads_per_asset} download(s) of each asset; "
+                f"Your licence {entitlement.id} allows {per_asset} download(s) of each asset; "
                 f"{asset.asset_key!r} has had them all.", "downloads-used-up", allowance_for(entitlement, asset.asset_key))
         visit = DownloadVisit(entitlement_id=entitlement.id if entitlement else None, org_id=org_id,
                               user_id=identity.user_id, item_key=item.key, asset_key=asset.asset_key,
                               etag=asset.sha256, first_at=now, last_at=now)
         db.session.add(visit)
+        db.session.flush()  # its id, for the reservation
+        done += 1
     else:
         visit.last_at = now
-    if entitlement is not None and nbytes:
-        reserved = db.session.execute(
-            update(Entitlement).where(
-                Entitlement.id == entitlement.id,
-                or_(Entitlement.bytes_allowed.is_(None),
-                    Entitlement.bytes_used + Entitlement.bytes_reserved + nbytes <= Entitlement.bytes_allowed))
-            .values(bytes_reserved=Entitlement.bytes_reserved + nbytes)
-            .execution_options(synchronize_session=False))
-        if reserved.rowcount != 1:
-            db.session.refresh(entitlement)
-            left = allowance_for(entitlement, asset.asset_key)
-            raise DownloadRefused(
-                f"Your licence {entitlement.id} has {left.bytes_remaining} bytes left; this response needs {nbytes} "
-                f"(ask for a smaller range, or wait for downloads in progress to end).", "bytes-used-up", left)
-    db.session.flush()
+    allowance = Allowance()
+    if entitlement is not None:
+        allowance = Allowance(entitlement.id, None if per_asset is None else max(per_asset - done, 0),
+                              _reserve_bytes(entitlement, asset, nbytes))
     reservation = DownloadReservation(
-        entitlement_id=entitlement.id if entitlement else None, org_id=org_id, user_id=identity.user_id,
+        id=new_id(), entitlement_id=entitlement.id if entitlement else None, org_id=org_id, user_id=identity.user_id,
         visit_id=visit.id, item_key=item.key, asset_key=asset.asset_key, bytes_reserved=nbytes, bytes_observed=0,
         created_at=now, expires_at=now + _reservation_life(), counted=counted)
     db.session.add(reservation)
-    db.session.flush()
-    if entitlement is not None:
-        db.session.refresh(entitlement)
     return Hold(reservation.id, reservation.entitlement_id, org_id, item.provider_org_id, identity.user_id, item.key,
-                item.collection_id, item.item_id, asset.asset_key, nbytes, counted,
-                allowance_for(entitlement, asset.asset_key), meta)
+                item.collection_id, item.item_id, asset.asset_key, nbytes, counted, allowance, meta)
+
+
+def _reserve_bytes(entitlement: Entitlement, asset: ProductAsset, nbytes: int) -> int | None:
+    """Hold ``nbytes`` of the licence's bytes with one conditional UPDATE (the CHECK constraint behind
+    it); the bytes left after it (None: unlimited). Not enough left: ``DownloadRefused``."""
+    left = Entitlement.bytes_allowed - Entitlement.bytes_used - Entitlement.bytes_reserved
+    row = db.session.execute(
+        update(Entitlement).where(
+            Entitlement.id == entitlement.id,
+            or_(Entitlement.bytes_allowed.is_(None),
+                Entitlement.bytes_used + Entitlement.bytes_reserved + nbytes <= Entitlement.bytes_allowed))
+        .values(bytes_reserved=Entitlement.bytes_reserved + nbytes).returning(left)
+        .execution_options(synchronize_session=False)).first()
+    if row is None:
+        db.session.refresh(entitlement)
+        refused = allowance_for(entitlement, asset.asset_key)
+        raise DownloadRefused(
+            f"Your licence {entitlement.id} has {refused.bytes_remaining} bytes left; this response needs {nbytes} "
+            f"(ask for a smaller range, or wait for downloads in progress to end).", "bytes-used-up", refused)
+    return row[0]
 
 
 def _reservation_life() -> dt.timedelta:
@@ -302,11 +310,13 @@ def settle(hold: Hold, *, bytes_sent: int, status: int) -> None:
     bytes_sent = max(0, min(bytes_sent, hold.bytes_reserved))
     now = utcnow()
     with unit_of_work():
-        observed = db.session.scalar(select(DownloadReservation.bytes_observed).where(
-            DownloadReservation.id == hold.reservation_id))
         claimed = db.session.execute(update(DownloadReservation).where(
             DownloadReservation.id == hold.reservation_id, DownloadReservation.settled_at.is_(None))
             .values(settled_at=now, bytes_observed=bytes_sent).execution_options(synchronize_session=False))
+        observed = None
+        if claimed.rowcount != 1:  # the reaper settled it: what had its heartbeat reported?
+            observed = db.session.scalar(select(DownloadReservation.bytes_observed).where(
+                DownloadReservation.id == hold.reservation_id))
         if hold.entitlement_id is not None:
             if claimed.rowcount == 1:
                 _charge(hold.entitlement_id, released=hold.bytes_reserved, used=bytes_sent)
