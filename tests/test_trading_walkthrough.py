@@ -113,6 +113,9 @@ def download_steps(url: str, accounts: dict, item: dict, licence: dict, *, provi
     refused = requests.get(href, headers=buyer, timeout=30)
     assert refused.status_code == 403 and refused.json()["rule"] == "bytes-used-up"
     assert f"has {size - 1024} bytes left" in refused.json()["detail"]
+    held = requests.get(url + f"api/v1/licenses/{licence['id']}", headers=buyer, timeout=10).json()
+    assert (held["downloads_per_asset"], held["downloads_remaining"]) == (3, 2)
+    assert (held["bytes_used"], held["bytes_reserved"], held["bytes_remaining"]) == (2 * size + 1024, 0, size - 1024)
 
     # 7. A token scoped to this licence downloads under it, and nothing else.
     client = accounts["buyer@sdx.example"]

@@ -10,12 +10,13 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 
 from exchange.core import paging
 from exchange.core.db import db, utcnow
 from exchange.core.problems import Forbidden, ValidationProblem
 from exchange.licensing.models import Entitlement, EntitlementStatus
+from exchange.metering.models import DownloadVisit
 from exchange.policy import Identity, decide, query_filter, require_own
 
 
@@ -61,9 +62,23 @@ def _status_filter(status: EntitlementStatus, now: dt.datetime):
     return Entitlement.status == status
 
 
-def view(entitlement: Entitlement, now: dt.datetime | None = None) -> dict:
-    """An entitlement as the API shows it (None: unlimited)."""
+def downloads_taken(entitlement_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
+    """Per entitlement, the most downloads any one of its assets has had (the gateway's counted
+    visits): what its least-remaining asset has used."""
+    if not entitlement_ids:
+        return {}
+    per_asset = (select(DownloadVisit.entitlement_id, func.count().label("n"))
+                 .where(DownloadVisit.entitlement_id.in_(entitlement_ids))
+                 .group_by(DownloadVisit.entitlement_id, DownloadVisit.asset_key).subquery())
+    return dict(db.session.execute(select(per_asset.c.entitlement_id, func.max(per_asset.c.n))
+                                   .group_by(per_asset.c.entitlement_id)).all())
+
+
+def view(entitlement: Entitlement, now: dt.datetime | None = None, taken: int | None = None) -> dict:
+    """An entitlement as the API shows it (None: unlimited); ``taken``: its ``downloads_taken``."""
     now = now or utcnow()
+    if taken is None:
+        taken = downloads_taken([entitlement.id]).get(entitlement.id, 0)
     remaining = None
     if entitlement.bytes_allowed is not None:
         remaining = max(entitlement.bytes_allowed - entitlement.bytes_used - entitlement.bytes_reserved, 0)
@@ -73,8 +88,10 @@ def view(entitlement: Entitlement, now: dt.datetime | None = None) -> dict:
         "licensee_org_id": entitlement.org_id, "provider_org_id": entitlement.provider_org_id,
         "offer_id": entitlement.offer_id, "order_id": entitlement.order_id,
         "valid_from": entitlement.valid_from, "valid_until": entitlement.valid_until,
-        # Downloads are not counted until the download gateway (issue 14): the per-asset allowance.
-        "downloads_remaining": entitlement.downloads_per_asset,
+        # Counted per asset by the download gateway: what the least-remaining asset has left.
+        "downloads_per_asset": entitlement.downloads_per_asset,
+        "downloads_remaining": None if entitlement.downloads_per_asset is None
+        else max(entitlement.downloads_per_asset - taken, 0),
         "bytes_allowed": entitlement.bytes_allowed, "bytes_used": entitlement.bytes_used,
         "bytes_reserved": entitlement.bytes_reserved, "bytes_remaining": remaining,
         "aoi": entitlement.aoi, "created_at": entitlement.created_at,
@@ -107,7 +124,8 @@ def list_entitlements(identity: Identity, *, product: int | None = None, status:
             raise ValidationProblem("The cursor is not valid.", errors=[
                 {"field": "after", "message": "is not a cursor this listing issued"}]) from None
     rows, more = paging.cut(list(db.session.scalars(query.order_by(Entitlement.id).limit(limit + 1))), limit)
-    return [view(row, now) for row in rows], (paging.encode(str(rows[-1].id)) if more else None)
+    taken = downloads_taken([row.id for row in rows])
+    return [view(row, now, taken.get(row.id, 0)) for row in rows], (paging.encode(str(rows[-1].id)) if more else None)
 
 
 def get_entitlement(identity: Identity, entitlement_id: uuid.UUID) -> dict:

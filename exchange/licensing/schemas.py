@@ -256,7 +256,9 @@ class EntitlementSchema(Schema):
     order_id = fields.UUID(allow_none=True)
     valid_from = fields.DateTime()
     valid_until = fields.DateTime(allow_none=True)
-    downloads_remaining = fields.Integer(allow_none=True, metadata={"description": "per asset; null: unlimited"})
+    downloads_per_asset = fields.Integer(allow_none=True, metadata={"description": "null: unlimited"})
+    downloads_remaining = fields.Integer(allow_none=True, metadata={
+        "description": "downloads left of the asset that has had the most (per asset; null: unlimited)"})
     bytes_allowed = fields.Integer(allow_none=True)
     bytes_used = fields.Integer()
     bytes_reserved = fields.Integer()
