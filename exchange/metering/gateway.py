@@ -29,7 +29,8 @@ from exchange.core.problems import Conflict, NotFound, Problem
 from exchange.ingest.models import AssetState, ProductAsset
 from exchange.licensing.models import Entitlement, EntitlementStatus
 from exchange.metering import quotas
-from exchange.metering.quotas import Allowance, DownloadRefused, Hold, RequestMeta
+from exchange.metering.quotas import Allowance, Hold, RequestMeta
+from exchange.metering.refusals import DownloadRefused, explain_refusal
 from exchange.metering.ranges import ByteRange, Unsatisfiable, not_modified, requested_range, strong_etag
 from exchange.policy import Identity, decide
 from storage import transfers
@@ -202,7 +203,7 @@ def _allowance(identity: Identity, item: Item, asset: ProductAsset, meta: Reques
         return Allowance()
     decision = decide(identity, "asset:download", item)
     if not decision:
-        detail, rule = quotas.explain_refusal(identity, item, decision)
+        detail, rule = explain_refusal(identity, item, decision)
         quotas.record_refusal(identity, item, asset.asset_key, status=403, rule=rule, meta=meta)
         raise DownloadRefused(detail, rule)
     return quotas.allowance_for(quotas.licence_drawn_on(identity, item, decision), asset.asset_key)

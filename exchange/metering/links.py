@@ -21,7 +21,8 @@ from exchange.core.problems import Forbidden, Problem, ValidationProblem, body_o
 from exchange.ingest.models import AssetState, ProductAsset
 from exchange.licensing.models import Entitlement
 from exchange.metering import quotas
-from exchange.metering.quotas import DownloadRefused, RequestMeta, TooManyStreams
+from exchange.metering.quotas import RequestMeta
+from exchange.metering.refusals import DownloadRefused, TooManyStreams
 from exchange.policy import Identity, require_own
 from exchange.trading import idempotency
 from storage import transfers

@@ -17,7 +17,8 @@ from exchange.ingest.models import ProductAsset
 from exchange.licensing.models import Entitlement
 from exchange.metering import quotas
 from exchange.metering.models import DownloadReservation, DownloadVisit, MeterEvent
-from exchange.metering.quotas import DownloadRefused, RequestMeta, TooManyStreams
+from exchange.metering.quotas import RequestMeta
+from exchange.metering.refusals import DownloadRefused, TooManyStreams
 from tests.conftest import add_user, identity_for
 from tests.metering.conftest import BUYER_SCOPES
 

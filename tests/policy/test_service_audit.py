@@ -20,7 +20,7 @@ EXEMPT = {
     # The download gateway's steps after grant_download (or the gateway) asked "asset:download":
     ("exchange.metering.quotas", "_hold"): "grant_download's step inside the organisation's lock",
     ("exchange.metering.quotas", "_join_visit"): "grant_download's step: which counted download this continues",
-    ("exchange.metering.quotas", "explain_refusal"): "explains a refusal decide already gave",
+    ("exchange.metering.refusals", "explain_refusal"): "explains a refusal decide already gave",
     ("exchange.metering.quotas", "licence_drawn_on"): "the entitlement a decision already allowed draws on",
     ("exchange.metering.quotas", "record_answer"): "meters an answer the gateway sent after asking",
     ("exchange.metering.quotas", "record_refusal"): "meters a refusal decide (or the allowance) gave",
