@@ -45,6 +45,8 @@ HEARTBEAT_BYTES = 64 * transfers.MIB
 HEARTBEAT_SECONDS = 5.0
 #: Status recorded for a response the client stopped reading (nginx's "client closed request").
 CLIENT_GONE = 499
+#: Status recorded for a response cut because its client stalled until the reaper released its hold.
+STALLED = 408
 
 
 class RangeNotSatisfiable(Problem):
@@ -98,7 +100,7 @@ def download(identity: Identity, collection_id: str, item_id: str, key: str, wan
     try:
         return _answer(identity, item, asset, wanted, etag, validators)
     except Problem as problem:
-        problem.headers = {**validators, **_used_up(problem, identity.org_id, item_key, key), **problem.headers}
+        problem.headers = {**validators, **_used_up(problem, identity, item_key, key), **problem.headers}
         raise
 
 
@@ -106,17 +108,21 @@ def download(identity: Identity, collection_id: str, item_id: str, key: str, wan
 USED_UP = ("bytes-used-up", "downloads-used-up")
 
 
-def _used_up(problem: Problem, org_id, item_key: int, asset_key: str) -> dict[str, str]:
+def _used_up(problem: Problem, identity: Identity, item_key: int, asset_key: str) -> dict[str, str]:
     """The allowance headers of a "used up" refusal that does not carry them (the decision refused
-    before any licence was drawn on): the organisation's licence in force that ends last."""
-    if problem.extra.get("rule") not in USED_UP or org_id is None:
+    before any licence was drawn on): the organisation's licence in force that ends last (of the
+    token's licences, for a licence-scoped token)."""
+    if problem.extra.get("rule") not in USED_UP or identity.org_id is None:
         return {}
     now = utcnow()
-    licence = db.session.scalar(select(Entitlement).where(
-        Entitlement.org_id == org_id, Entitlement.item_key == item_key,
+    query = select(Entitlement).where(
+        Entitlement.org_id == identity.org_id, Entitlement.item_key == item_key,
         Entitlement.status == EntitlementStatus.active, Entitlement.valid_from <= now,
         or_(Entitlement.valid_until.is_(None), Entitlement.valid_until > now))
-        .order_by(Entitlement.valid_until.is_(None).desc(), Entitlement.valid_until.desc()).limit(1))
+    if identity.license_ids is not None:
+        query = query.where(Entitlement.id.in_(identity.license_ids))
+    licence = db.session.scalar(
+        query.order_by(Entitlement.valid_until.is_(None).desc(), Entitlement.valid_until.desc()).limit(1))
     return quotas.allowance_for(licence, asset_key).headers()
 
 
@@ -162,16 +168,19 @@ def _answer(identity: Identity, item: Item, asset: ProductAsset, wanted: Wanted,
     headers = {**file_headers, **_length(length, byte_range), **(hold.allowance.headers() if hold else {})}
     key = asset.asset_key
     end = _Ending(hold, identity, item.key, key, meta)
-    store = get_store()
-    chunks = transfers.stream_object(store, store.products_bucket, asset.object_key,
-                                     byte_range.start if byte_range else 0, length, CHUNK) if length else iter(())
     try:
+        store = get_store()
+        chunks = transfers.stream_object(store, store.products_bucket, asset.object_key,
+                                         byte_range.start if byte_range else 0, length, CHUNK) if length else iter(())
         first = next(chunks, b"")  # S3 answers before the status line does: its failure is a problem, not a cut 200
     except StorageError as exc:
         end(sent=0, status=503 if isinstance(exc, StorageUnavailable) else 502)
         if isinstance(exc, StorageUnavailable):
             raise
         raise BadGateway(f"The store could not give file {key!r}; nothing was charged.") from exc
+    except BaseException:
+        end(sent=0, status=500)  # whatever it was, the hold goes now, not when the reaper comes
+        raise
     db.session.close()  # the stream holds no connection: heartbeats and the settlement open their own
     return Answer(status, headers, _stream(end, first, chunks, status))
 
@@ -241,7 +250,9 @@ def _stream(end: _Ending, first: bytes, chunks: Iterator[bytes], status: int) ->
             sent += len(block)
             if end.hold is not None and (sent - reported >= HEARTBEAT_BYTES
                                          or time.monotonic() - beat >= HEARTBEAT_SECONDS):
-                quotas.heartbeat(end.hold, sent)
+                if not quotas.heartbeat(end.hold, sent):  # stalled past its reservation: reaped, so stop
+                    ended = STALLED
+                    return
                 reported, beat = sent, time.monotonic()
         ended = status
     except GeneratorExit:

@@ -63,6 +63,7 @@ class DownloadVisit(db.Model):
     item_key: Mapped[int | None] = mapped_column(ForeignKey("items.key", ondelete="SET NULL"))
     asset_key: Mapped[str] = mapped_column(String(255))
     etag: Mapped[str] = mapped_column(String(64))  # the object's SHA-256: a resumed download is of the same bytes
+    served_to: Mapped[int] = mapped_column(BigInteger, default=0)  # bytes 0 … served_to − 1 went out: a resume's start
     first_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -87,6 +87,7 @@ class Hold:
     bytes_reserved: int
     counted: bool
     allowance: Allowance
+    visit_id: int | None
     meta: RequestMeta
     started: float = field(default_factory=time.monotonic)
 
@@ -135,18 +136,23 @@ def _lock_organisation(org_id: uuid.UUID) -> None:
         db.session.execute(select(Organisation.id).where(Organisation.id == org_id).with_for_update())
 
 
-def _join_visit(identity: Identity, item: Item, asset: ProductAsset, range_start: int | None,
-                now: dt.datetime) -> DownloadVisit | None:
-    """The user's visit this request continues (COUNTER): the same asset within 30 s, or the same
-    bytes resumed (a range not starting at 0) within a day."""
-    recent = DownloadVisit.last_at >= now - COUNTER_WINDOW
-    if range_start:
-        recent = or_(recent, and_(DownloadVisit.last_at >= now - RESUME_WINDOW, DownloadVisit.etag == asset.sha256))
+def _join_visit(identity: Identity, item: Item, asset: ProductAsset, entitlement: Entitlement | None,
+                range_start: int | None, now: dt.datetime) -> DownloadVisit | None:
+    """The user's visit (under the same licence) this request continues, as COUNTER counts: one that
+    began less than 30 s ago, or — a range from where an unfinished download of the same bytes
+    stopped, within a day — the download it resumes. A finished download is not resumed, and the
+    30 s run from the visit's first request, so neither stretches one download over many."""
     if identity.user_id is None:
         return None
+    joins = DownloadVisit.first_at >= now - COUNTER_WINDOW
+    if range_start:
+        joins = or_(joins, and_(DownloadVisit.last_at >= now - RESUME_WINDOW, DownloadVisit.etag == asset.sha256,
+                                DownloadVisit.served_to >= range_start, DownloadVisit.served_to < asset.size))
+    licence = DownloadVisit.entitlement_id == entitlement.id if entitlement is not None \
+        else DownloadVisit.entitlement_id.is_(None)
     return db.session.scalar(select(DownloadVisit).where(
         DownloadVisit.user_id == identity.user_id, DownloadVisit.item_key == item.key,
-        DownloadVisit.asset_key == asset.asset_key, recent).order_by(DownloadVisit.last_at.desc()).limit(1))
+        DownloadVisit.asset_key == asset.asset_key, licence, joins).order_by(DownloadVisit.last_at.desc()).limit(1))
 
 
 def grant_download(identity: Identity, item: Item, asset: ProductAsset, nbytes: int, meta: RequestMeta) -> Hold:
@@ -184,7 +190,7 @@ def _hold(identity: Identity, item: Item, asset: ProductAsset, nbytes: int, meta
         DownloadReservation.expires_at > now)) or 0
     if streaming >= limit:
         raise TooManyStreams(limit)
-    visit = _join_visit(identity, item, asset, meta.range_start, now)
+    visit = _join_visit(identity, item, asset, entitlement, meta.range_start, now)
     counted = visit is None
     per_asset = entitlement.downloads_per_asset if entitlement is not None else None
     done = _downloads_counted(entitlement.id, asset.asset_key) if per_asset is not None else 0
@@ -195,7 +201,7 @@ def _hold(identity: Identity, item: Item, asset: ProductAsset, nbytes: int, meta
                 f"{asset.asset_key!r} has had them all.", "downloads-used-up", allowance_for(entitlement, asset.asset_key))
         visit = DownloadVisit(entitlement_id=entitlement.id if entitlement else None, org_id=org_id,
                               user_id=identity.user_id, item_key=item.key, asset_key=asset.asset_key,
-                              etag=asset.sha256, first_at=now, last_at=now)
+                              etag=asset.sha256, served_to=0, first_at=now, last_at=now)
         db.session.add(visit)
         db.session.flush()  # its id, for the reservation
         done += 1
@@ -211,7 +217,7 @@ def _hold(identity: Identity, item: Item, asset: ProductAsset, nbytes: int, meta
         created_at=now, expires_at=now + _reservation_life(), counted=counted)
     db.session.add(reservation)
     return Hold(reservation.id, reservation.entitlement_id, org_id, item.provider_org_id, identity.user_id, item.key,
-                item.collection_id, item.item_id, asset.asset_key, nbytes, counted, allowance, meta)
+                item.collection_id, item.item_id, asset.asset_key, nbytes, counted, allowance, visit.id, meta)
 
 
 def _reserve_bytes(entitlement: Entitlement, asset: ProductAsset, nbytes: int) -> int | None:
@@ -238,13 +244,16 @@ def _reservation_life() -> dt.timedelta:
     return dt.timedelta(seconds=current_app.config["DOWNLOAD_RESERVATION_SECONDS"])
 
 
-def heartbeat(hold: Hold, bytes_sent: int) -> None:
-    """The stream is alive and has sent ``bytes_sent``: what a reaper may charge, and a later expiry."""
+def heartbeat(hold: Hold, bytes_sent: int) -> bool:
+    """The stream is alive and has sent ``bytes_sent``: what a reaper may charge, and a later expiry.
+    False: the reaper already released the hold (the stream stalled past its reservation), and the
+    stream must stop — its bytes and its place among the organisation's streams are no longer held."""
     with unit_of_work():
-        db.session.execute(update(DownloadReservation).where(
+        alive = db.session.execute(update(DownloadReservation).where(
             DownloadReservation.id == hold.reservation_id, DownloadReservation.settled_at.is_(None))
             .values(bytes_observed=bytes_sent, expires_at=utcnow() + _reservation_life())
             .execution_options(synchronize_session=False))
+    return alive.rowcount == 1
 
 
 def settle(hold: Hold, *, bytes_sent: int, status: int) -> None:
@@ -257,6 +266,13 @@ def settle(hold: Hold, *, bytes_sent: int, status: int) -> None:
         claimed = db.session.execute(update(DownloadReservation).where(
             DownloadReservation.id == hold.reservation_id, DownloadReservation.settled_at.is_(None))
             .values(settled_at=now, bytes_observed=bytes_sent).execution_options(synchronize_session=False))
+        # The visit before the licence, in the order a grant locks them (else two could deadlock).
+        start = hold.meta.range_start or 0
+        if hold.visit_id is not None and bytes_sent:  # how far the bytes from 0 have gone: where a resume may start
+            db.session.execute(update(DownloadVisit).where(
+                DownloadVisit.id == hold.visit_id, DownloadVisit.served_to >= start,
+                DownloadVisit.served_to < start + bytes_sent).values(served_to=start + bytes_sent)
+                .execution_options(synchronize_session=False))
         observed = None
         if claimed.rowcount != 1:  # the reaper settled it: what had its heartbeat reported?
             observed = db.session.scalar(select(DownloadReservation.bytes_observed).where(

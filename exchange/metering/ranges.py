@@ -11,7 +11,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_SPEC = re.compile(r"^\s*(\d*)\s*-\s*(\d*)\s*$")
+#: One range spec: ASCII digits only (``\d`` would take other scripts' digits), at most 19 of them (a
+#: 64-bit offset): a longer number is no range this server holds, and the header is ignored.
+_SPEC = re.compile(r"^[ \t]*([0-9]{0,19})[ \t]*-[ \t]*([0-9]{0,19})[ \t]*$")
 
 
 @dataclass(frozen=True)

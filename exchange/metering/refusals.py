@@ -45,7 +45,8 @@ def explain_refusal(identity: Identity, item: Item, decision: Decision) -> tuple
     if decision.rule != "license":
         return f"You may not download this product's data: {decision.reason}.", decision.rule
     rows = list(db.session.scalars(select(Entitlement).where(Entitlement.org_id == identity.org_id,
-                                                             Entitlement.item_key == item.key)))
+                                                             Entitlement.item_key == item.key)
+                                   .order_by(Entitlement.created_at, Entitlement.id)))
     if identity.license_ids is not None:
         rows = [row for row in rows if row.id in identity.license_ids]
         if not rows:

@@ -80,6 +80,7 @@ def upgrade():
     sa.Column('item_key', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('asset_key', sa.String(length=255), nullable=False),
     sa.Column('etag', sa.String(length=64), nullable=False),
+    sa.Column('served_to', sa.BigInteger(), nullable=False),
     sa.Column('first_at', exchange.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('last_at', exchange.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['entitlement_id'], ['entitlements.id'], name=op.f('fk_download_visits_entitlement_id_entitlements'), ondelete='CASCADE'),

@@ -18,11 +18,12 @@ def test_every_tasks_module_is_given_to_the_workers(app):
     assert on_disk and set(app.extensions["celery"].conf.include) == on_disk
     beat = {entry["task"] for entry in app.extensions["celery"].conf.beat_schedule.values()}
     assert beat == {"auth.purge_expired_credentials", "ingest.abort_stale_uploads",
-                    "webhooks.resend_overdue"}
+                    "webhooks.resend_overdue", "downloads.reap_reservations", "usage.roll_up"}
     app.extensions["celery"].loader.import_default_modules()
     assert {"ingest.ingest_asset", "catalog.build_property_index", "auth.purge_expired_credentials"} \
         <= set(app.extensions["celery"].tasks)
     assert {"webhooks.deliver", "webhooks.resend_overdue"} <= set(app.extensions["celery"].tasks)
+    assert {"downloads.reap_reservations", "usage.roll_up"} <= set(app.extensions["celery"].tasks)
 
 
 def test_every_domains_commands_are_in_the_sdx_group(app):
@@ -33,9 +34,10 @@ def test_every_domains_commands_are_in_the_sdx_group(app):
 
 
 def test_demo_data_is_seeded_accounts_first(app):
-    """The demo catalogue belongs to the demo provider, so the accounts' seeder runs before it."""
+    """The demo catalogue belongs to the demo provider, so the accounts' seeder runs before it, and
+    the demo's data files are stored for products of that catalogue, after it."""
     seeders = domains.demo_seeders(app)
-    assert [seed.__module__ for seed in seeders] == ["auth", "exchange.catalog"]
+    assert [seed.__module__ for seed in seeders] == ["auth", "exchange.catalog", "exchange.metering"]
 
 
 def test_the_openapi_paths_follow_the_order_of_the_domains(client):

@@ -87,7 +87,8 @@ def test_the_download_count_of_the_licence_applies(shop):
     assert shop.api("POST", links_path(licence), "buyer", json=body).status_code == 201
     with shop.live.app.app_context():  # COUNTER's 30 s window passed: a new download
         db.session.query(DownloadVisit).update(
-            {"last_at": dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=1)})
+            {"first_at": dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=1),
+             "last_at": dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=1)})
         db.session.commit()
     again = shop.api("POST", links_path(licence), "buyer", json=body)
     assert again.status_code == 403 and again.json()["rule"] == "downloads-used-up"

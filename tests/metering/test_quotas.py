@@ -15,7 +15,7 @@ from exchange.catalog.models import Item
 from exchange.core.db import db, unit_of_work
 from exchange.ingest.models import ProductAsset
 from exchange.licensing.models import Entitlement
-from exchange.metering import quotas
+from exchange.metering import gateway, quotas
 from exchange.metering.models import DownloadReservation, DownloadVisit, MeterEvent
 from exchange.metering.quotas import RequestMeta
 from exchange.metering.refusals import DownloadRefused, TooManyStreams
@@ -126,25 +126,76 @@ def test_counter_counts_a_visit_once(shop):
     held = shop.entitlement("buyer", "alice-1", downloads_per_asset=5, bytes_allowed=None)
     buyer = _who(app, "buyer")
 
-    def download(range_start=None):
+    def download(range_start=0, sent=SIZE):
         with app.app_context():
             item, asset = _product(app, "alice-1")
-            hold = quotas.grant_download(buyer, item, asset, 10, RequestMeta(range_start=range_start))
-            quotas.settle(hold, bytes_sent=10, status=200)
+            hold = quotas.grant_download(buyer, item, asset, SIZE - range_start,
+                                         RequestMeta(range_start=range_start or None))
+            quotas.settle(hold, bytes_sent=sent, status=200)
             return hold
 
-    assert download().counted and not download().counted  # twice within 30 s: one download
-    with app.app_context(), unit_of_work():  # a minute later …
-        db.session.execute(update(DownloadVisit).values(last_at=quotas.utcnow() - dt.timedelta(minutes=1)))
-    assert not download(range_start=2048).counted  # … a resumed range continues the same download
-    with app.app_context(), unit_of_work():
-        db.session.execute(update(DownloadVisit).values(last_at=quotas.utcnow() - dt.timedelta(minutes=1)))
-    third = download()  # a new request from byte 0 a minute on: a second download
-    assert third.counted and third.allowance.downloads_remaining == 3
+    def a_minute_later():
+        with app.app_context(), unit_of_work():
+            earlier = quotas.utcnow() - dt.timedelta(minutes=1)
+            db.session.execute(update(DownloadVisit).values(first_at=earlier, last_at=earlier))
+
+    assert download(sent=1000).counted and not download(sent=1000).counted  # within 30 s: one download
+    a_minute_later()
+    assert not download(range_start=1000, sent=1000).counted  # resumed where it stopped: the same download
+    a_minute_later()
+    assert download(range_start=3000, sent=10).counted  # past where it stopped: not a resume
+    a_minute_later()
+    third = download()  # a new request from byte 0 a minute on: a new download
+    assert third.counted and third.allowance.downloads_remaining == 2
+    a_minute_later()
+    assert download(range_start=2500).counted  # a finished download (the last one) is not resumed
     with app.app_context():
-        assert db.session.scalar(select(func.count()).select_from(DownloadVisit)) == 2
-        assert db.session.scalar(select(func.sum(MeterEvent.bytes_sent))) == 40  # bytes always count
-    assert _entitlement(app, held).bytes_used == 40  # unlimited bytes are still counted
+        assert db.session.scalar(select(func.count()).select_from(DownloadVisit)) == 4
+        assert db.session.scalar(select(func.sum(MeterEvent.bytes_sent))) == 3010 + 2 * SIZE - 2500
+    assert _entitlement(app, held).bytes_used == 3010 + 2 * SIZE - 2500  # unlimited bytes are still counted
+
+
+def test_thirty_seconds_run_from_the_first_request(shop):
+    """Asking again every 25 s does not stretch one download forever."""
+    app = shop.live.app
+    shop.stored_file("alice-1", SIZE)
+    shop.entitlement("buyer", "alice-1", downloads_per_asset=1, bytes_allowed=None)
+    buyer = _who(app, "buyer")
+    with app.app_context():
+        item, asset = _product(app, "alice-1")
+        quotas.settle(quotas.grant_download(buyer, item, asset, SIZE, RequestMeta()), bytes_sent=SIZE, status=200)
+        with unit_of_work():
+            db.session.execute(update(DownloadVisit).values(first_at=quotas.utcnow() - dt.timedelta(seconds=31),
+                                                            last_at=quotas.utcnow() - dt.timedelta(seconds=5)))
+        with pytest.raises(DownloadRefused) as refused:
+            quotas.grant_download(buyer, item, asset, SIZE, RequestMeta())
+        assert refused.value.rule == "downloads-used-up"
+        with pytest.raises(DownloadRefused):  # nor is a finished download "resumed"
+            quotas.grant_download(buyer, item, asset, SIZE - 1, RequestMeta(range_start=1))
+
+
+def test_a_stream_stalled_past_its_reservation_is_cut(shop, monkeypatch):
+    """The reaper released a stalled stream's hold: when the client reads again, the stream ends after
+    the block in flight, so the released bytes and stream place cannot be used twice."""
+    app = shop.live.app
+    shop.stored_file("alice-1", SIZE)
+    held = shop.entitlement("buyer", "alice-1", bytes_allowed=10 * SIZE)
+    buyer = _who(app, "buyer")
+    monkeypatch.setattr(gateway, "HEARTBEAT_SECONDS", 0)  # the stall outlasted the heartbeat period
+    with app.app_context():
+        item, asset = _product(app, "alice-1")
+        hold = quotas.grant_download(buyer, item, asset, SIZE, RequestMeta())
+        later = quotas.utcnow() + dt.timedelta(seconds=app.config["DOWNLOAD_RESERVATION_SECONDS"] + 1)
+        assert quotas.reap_expired(later) == 1
+        assert not quotas.heartbeat(hold, 0)
+        end = gateway._Ending(hold, buyer, item.key, asset.asset_key, hold.meta)
+        blocks = list(gateway._stream(end, b"x" * 1000, iter([b"y" * 1000] * 3), 200))
+    assert blocks == [b"x" * 1000]
+    row = _entitlement(app, held)
+    assert (row.bytes_used, row.bytes_reserved) == (1000, 0)
+    with app.app_context():
+        ends = db.session.execute(select(MeterEvent.status, MeterEvent.bytes_sent).order_by(MeterEvent.id)).all()
+    assert [tuple(e) for e in ends] == [(0, 0), (gateway.STALLED, 1000)]
 
 
 def test_the_stream_cap_refuses_the_next_stream(shop):

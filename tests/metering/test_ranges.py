@@ -20,7 +20,8 @@ def test_one_range(header, size, expected):
 
 
 @pytest.mark.parametrize("header", [None, "", "bytes=0-1,3-4", "bytes=9-2", "bytes=-", "bytes=a-b", "lines=0-1",
-                                    "bytes=0-1;x", "bytes=1-2-3"])
+                                    "bytes=0-1;x", "bytes=1-2-3", "bytes=" + "9" * 5000 + "-",
+                                    "bytes=-" + "9" * 20, "bytes=\u0661-\u0662", "bytes=" + " " * 8000 + "0-1x"])
 def test_ignored_ranges_mean_the_whole_file(header):
     assert requested_range(header, None, ETAG, 100) is None
 
