@@ -20,19 +20,12 @@ from exchange.ingest.models import AssetState, ProductAsset
 from exchange.licensing.models import Entitlement
 from exchange.policy import SYSTEM
 from storage.objectstore import get_store
+from tests.licensing.conftest import item_doc
 from tests.metering.meter import settled
 
 PROVIDER_SCOPES = "catalog:read catalog:write licenses:read data:download usage:read"
 BUYER_SCOPES = "catalog:read licenses:read data:download orders:write usage:read"
 ADMIN_SCOPES = "catalog:read catalog:write admin:policies licenses:read data:download usage:read"
-
-
-def item_doc(item_id: str, collection: str, west: float = 10.0) -> dict:
-    return {"type": "Feature", "stac_version": "1.0.0", "id": item_id, "collection": collection,
-            "geometry": {"type": "Polygon", "coordinates": [[[west, 0], [west + 1, 0], [west + 1, 1], [west, 1],
-                                                             [west, 0]]]},
-            "properties": {"datetime": "2026-06-01T10:00:00Z", "gsd": 10},
-            "assets": {"data": {"href": "scene.tif", "type": "image/tiff", "roles": ["data"]}}}
 
 
 @dataclass
