@@ -16,9 +16,7 @@ day on, so what happened a second ago is in it whether or not the beat task has 
 """
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import uuid
 from dataclasses import dataclass
 
@@ -28,6 +26,7 @@ from auth.models import Organisation, Role
 from exchange.core import paging
 from exchange.core.db import db, unit_of_work, utcnow
 from exchange.core.problems import Forbidden, ValidationProblem
+from exchange.core.spreadsheets import csv_text
 from exchange.metering.models import DailyUsage, MeterEvent
 from exchange.policy import Identity, query_filter, require
 
@@ -243,24 +242,8 @@ def _name_organisations(items: list[dict]) -> None:
 
 
 # -- CSV --------------------------------------------------------------------------------------------------
-def _cell(value) -> str:
-    """Text a spreadsheet would take for a formula (=, +, -, @ first) gets a leading quote (OWASP's
-    CSV injection advice); numbers, days and ids are written as they are."""
-    if value is None:
-        return ""
-    if isinstance(value, (int, dt.date, uuid.UUID)):
-        return value.isoformat() if isinstance(value, dt.date) else str(value)
-    text_value = str(value)
-    return "'" + text_value if text_value[:1] in ("=", "+", "-", "@", "\t", "\r") else text_value
-
-
 def report_csv(items: list[dict], group_by: tuple[str, ...]) -> str:
     """The report as CSV: a header row, then one row per group (the same columns as the JSON items)."""
     columns = list(_group_fields({"day": None, "item_key": None, "collection_id": None, "item_id": None,
                                   "provider_org_id": None, "org_id": None}, group_by))
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(columns)
-    for item in items:
-        writer.writerow([_cell(item.get(column)) for column in columns])
-    return out.getvalue()
+    return csv_text(columns, ([item.get(column) for column in columns] for item in items))

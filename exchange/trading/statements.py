@@ -8,9 +8,7 @@ net refunds − payouts. Amounts are integer minor units per currency, never mix
 """
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import uuid
 from collections import defaultdict
 
@@ -19,6 +17,7 @@ from sqlalchemy import func, select
 from auth.models import Organisation
 from exchange.catalog.models import Item
 from exchange.core.db import db
+from exchange.core.spreadsheets import csv_text
 from exchange.policy import Identity, require_own
 from exchange.trading.models import AccountKind, LedgerAccount, Order, OrderLine, OrderStatus, Posting, Transfer, \
     TransferKind
@@ -140,22 +139,8 @@ def _receivable_at(receivables: list[int], bound: dt.datetime) -> dict[str, int]
 CSV_COLUMNS = ("section", "currency", "id", "name", "date", "lines", "gross", "fees", "net")
 
 
-def _cell(value) -> str:
-    """Text a spreadsheet would take for a formula (=, +, -, @ first) gets a leading quote (OWASP's
-    CSV injection advice); numbers are written as they are."""
-    if value is None:
-        return ""
-    if isinstance(value, (int, dt.datetime, uuid.UUID)):
-        return value.isoformat() if isinstance(value, dt.datetime) else str(value)
-    text = str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def statement_csv(doc: dict) -> str:
     """The statement as one CSV table: a section column, then per-row figures in minor units."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
     rows = []
     for entry in doc["by_product"]:
         rows.append(("product", entry["currency"], entry["product_id"], entry["product"], None, entry["lines"],
@@ -172,6 +157,4 @@ def statement_csv(doc: dict) -> str:
     for currency, figures in doc["totals"].items():
         for name in TOTALS:
             rows.append(("total", currency, None, name, None, None, None, None, figures[name]))
-    for row in rows:
-        writer.writerow([_cell(v) for v in row])
-    return out.getvalue()
+    return csv_text(CSV_COLUMNS, rows)
