@@ -317,28 +317,27 @@ def _event(hold: Hold, at: dt.datetime, *, status: int, bytes_sent: int, counted
 def record_refusal(identity: Identity, item: Item | None, asset_key: str | None, *, status: int, rule: str,
                    meta: RequestMeta) -> None:
     """Meter a refused attempt (in its own transaction: the refusal rolled back everything else)."""
-    with unit_of_work():
-        db.session.add(MeterEvent(
-            at=utcnow(), via=meta.via, method=meta.method, org_id=identity.org_id,
-            provider_org_id=item.provider_org_id if item else None, user_id=identity.user_id,
-            client_id=meta.client_id, item_key=item.key if item else None,
-            collection_id=item.collection_id if item else None, item_id=item.item_id if item else None,
-            asset_key=asset_key, range_start=meta.range_start, range_end=meta.range_end, bytes_sent=0,
-            status=status, counted=False, duration_ms=0, client_hash=meta.client_hash,
-            user_agent=(meta.user_agent or "")[:512] or None, rule=rule))
+    _record(identity, item, asset_key, meta, status=status, rule=rule)
 
 
 def record_answer(identity: Identity, item: Item, asset_key: str, *, status: int, meta: RequestMeta,
                   entitlement_id: uuid.UUID | None = None, bytes_sent: int = 0) -> None:
     """Meter an allowed attempt that draws on no allowance (HEAD, 304 Not Modified, 416, a file that
     is not data): nothing reserved, nothing counted."""
+    _record(identity, item, asset_key, meta, status=status, entitlement_id=entitlement_id, bytes_sent=bytes_sent)
+
+
+def _record(identity: Identity, item: Item | None, asset_key: str | None, meta: RequestMeta, **outcome) -> None:
+    """One meter event for an attempt that holds no reservation, in a unit of work of its own."""
     with unit_of_work():
         db.session.add(MeterEvent(
-            at=utcnow(), via=meta.via, method=meta.method, entitlement_id=entitlement_id, org_id=identity.org_id,
-            provider_org_id=item.provider_org_id, user_id=identity.user_id, client_id=meta.client_id,
-            item_key=item.key, collection_id=item.collection_id, item_id=item.item_id, asset_key=asset_key,
-            range_start=meta.range_start, range_end=meta.range_end, bytes_sent=bytes_sent, status=status,
-            counted=False, duration_ms=0, client_hash=meta.client_hash, user_agent=(meta.user_agent or "")[:512] or None))
+            at=utcnow(), via=meta.via, method=meta.method, org_id=identity.org_id,
+            provider_org_id=item.provider_org_id if item else None, user_id=identity.user_id,
+            client_id=meta.client_id, item_key=item.key if item else None,
+            collection_id=item.collection_id if item else None, item_id=item.item_id if item else None,
+            asset_key=asset_key, range_start=meta.range_start, range_end=meta.range_end, counted=False,
+            duration_ms=0, client_hash=meta.client_hash, user_agent=(meta.user_agent or "")[:512] or None,
+            **{"bytes_sent": 0, **outcome}))
 
 
 # -- the reaper ---------------------------------------------------------------------------------------

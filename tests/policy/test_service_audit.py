@@ -24,6 +24,7 @@ EXEMPT = {
     ("exchange.metering.quotas", "licence_drawn_on"): "the entitlement a decision already allowed draws on",
     ("exchange.metering.quotas", "record_answer"): "meters an answer the gateway sent after asking",
     ("exchange.metering.quotas", "record_refusal"): "meters a refusal decide (or the allowance) gave",
+    ("exchange.metering.quotas", "_record"): "writes the event of record_refusal and record_answer",
     ("exchange.metering.gateway", "_check_token"): "the gateway's token check before it asks asset:download",
 }
 
