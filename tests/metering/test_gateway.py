@@ -13,6 +13,7 @@ from exchange.core.db import db, unit_of_work
 from exchange.licensing.models import EntitlementStatus
 from exchange.metering import gateway
 from exchange.metering.models import DownloadReservation
+from storage.embedded import free_ports
 from tests.metering.meter import MIB, age_visits, days, entitlement, events, settled
 
 pytestmark = pytest.mark.usefixtures("backend")
@@ -317,6 +318,24 @@ def test_too_many_streams_is_429_with_retry_after_and_a_cut_stream_is_charged_wh
     assert [e.rule for e in events(shop, status=429)] == ["streams"]
     # with the streams gone, the next download goes through
     assert shop.api("GET", path, "buyer", headers={"Range": "bytes=0-99"}).status_code == 206
+
+
+def test_a_store_that_is_down_is_503_and_charges_nothing(shop):
+    path = shop.stored_file("alice-1", 1000)
+    licence = shop.entitlement("buyer", "alice-1")
+    config = shop.live.app.config  # the live server runs in this process: the next request sees it
+    (dead,) = free_ports(1)
+    endpoint, config["S3_ENDPOINT"] = config["S3_ENDPOINT"], f"127.0.0.1:{dead}"
+    try:
+        answer = shop.api("GET", path, "buyer")
+    finally:
+        config["S3_ENDPOINT"] = endpoint
+    assert answer.status_code == 503 and answer.headers["Content-Type"] == "application/problem+json"
+    assert str(dead) not in answer.text  # the store's address is not the caller's business
+    row = entitlement(shop, licence)
+    assert (row.bytes_used, row.bytes_reserved) == (0, 0)
+    assert [(e.status, e.bytes_sent) for e in events(shop, item_id="alice-1")] == [(503, 0)]
+    assert shop.api("GET", path, "buyer").status_code == 200  # back up: nothing was lost
 
 
 def test_a_file_missing_from_the_store_is_502_and_charges_nothing(shop):

@@ -162,6 +162,23 @@ def test_an_idempotency_key_replays_the_first_answer_and_charges_once(shop):
     assert other.status_code == 422
 
 
+def test_the_same_key_sent_six_times_at_once_charges_once(shop):
+    shop.stored_file("alice-1", 500)
+    licence = shop.entitlement("buyer", "alice-1")
+    body = {"assets": [{"product_id": shop.products["alice-1"], "key": "data"}]}
+
+    def post(_):
+        return shop.api("POST", links_path(licence), "buyer", json=body, headers={"Idempotency-Key": "at-once"})
+
+    with ThreadPoolExecutor(6) as pool:
+        answers = list(pool.map(post, range(6)))
+    issued = [a for a in answers if a.status_code == 201]
+    assert issued and all(a.status_code in (201, 409) for a in answers), [a.status_code for a in answers]
+    assert all(a.json() == issued[0].json() for a in issued)  # the others are replays of the first
+    assert all(a.headers["Retry-After"] for a in answers if a.status_code == 409)
+    assert charged(shop, licence) == (500, 0, 1)
+
+
 def test_a_token_without_data_download_is_refused(shop):
     shop.stored_file("alice-1", 100)
     licence = shop.entitlement("buyer", "alice-1")
