@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import parse_qs, urlsplit
@@ -177,6 +178,25 @@ def test_the_same_key_sent_six_times_at_once_charges_once(shop):
     assert all(a.json() == issued[0].json() for a in issued)  # the others are replays of the first
     assert all(a.headers["Retry-After"] for a in answers if a.status_code == 409)
     assert charged(shop, licence) == (500, 0, 1)
+
+
+def test_a_licence_scoped_token_links_only_under_its_licence(shop):
+    shop.stored_file("alice-1", 100)
+    shop.stored_file("alice-2", 100)
+    mine, other = shop.entitlement("buyer", "alice-1"), shop.entitlement("buyer", "alice-2")
+    client_id, secret = shop.clients["buyer"]
+    details = json.dumps([{"type": "sdx_license", "license_ids": [mine]}])
+    minted = requests.post(shop.live.url + "/oauth/token", auth=(client_id, secret), timeout=10,
+                           data={"grant_type": "client_credentials", "authorization_details": details})
+    assert minted.status_code == 200, minted.text
+    token = minted.json()["access_token"]
+    refused = shop.live.api("POST", links_path(other), token,
+                            json={"assets": [{"product_id": shop.products["alice-2"], "key": "data"}]})
+    assert refused.status_code == 403 and refused.json()["rule"] == "license-scope"
+    assert charged(shop, other) == (0, 0, 0)
+    issued = shop.live.api("POST", links_path(mine), token,
+                           json={"assets": [{"product_id": shop.products["alice-1"], "key": "data"}]})
+    assert issued.status_code == 201 and charged(shop, mine) == (100, 0, 1)
 
 
 def test_a_token_without_data_download_is_refused(shop):
