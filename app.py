@@ -18,7 +18,7 @@ MIGRATIONS_DIR = str(Path(__file__).resolve().parent / "migrations")
 #: The installed domain packages, each plugged in by its ``init_app(app)``. Their order is the order
 #: of the blueprints and of the paths in /api/openapi.json (ingest's API before the STAC paths).
 DOMAINS = ("auth", "exchange.ingest", "exchange.catalog", "exchange.licensing", "exchange.trading", "exchange.metering",
-           "exchange.web")
+           "exchange.sharing", "exchange.web")
 
 migrate = Migrate(compare_type=True, render_as_batch=True)
 

@@ -1,17 +1,18 @@
 """Account and client endpoints of the platform API (thin: parse, call the service, serialise)."""
 from __future__ import annotations
 
-from flask import current_app
+from flask import current_app, request
 from flask_smorest import Blueprint
 
 from auth import clients, orgs, service
 from exchange.policy import ANONYMOUS
 from auth.schemas import (AdminOrganisationSchema, ClientCreatedSchema, ClientInSchema, ClientPageSchema, ClientSchema,
                           OrganisationPageSchema, OrganisationSchema, OrgListArgsSchema, PageArgsSchema,
-                          SignupResultSchema, SignupSchema)
+                          SignupResultSchema, SignupSchema, VerifyOrgSchema)
 from auth.tokens import current_identity, require_scopes
 from auth.views import limiter
 from exchange.core.body import json_object
+from exchange.core.problems import load_or_problem
 from exchange.core.location import LOCATION_HEADER, location
 
 blp = Blueprint("accounts", __name__, url_prefix="/api/v1", description="Organisations, users and API clients")
@@ -109,6 +110,17 @@ def admin_get_org(org_id):
 def approve_org(org_id):
     """Activate a pending organisation (administrators); 409 if it is not pending."""
     return service.approve_org(current_identity(), org_id)
+
+
+@blp.route("/admin/orgs/<uuid:org_id>/verify", methods=["POST"])
+@require_scopes("admin:accounts")
+@blp.doc(requestBody={"content": {"application/json": {"schema": VerifyOrgSchema}}})
+@blp.response(200, OrganisationSchema)
+def verify_org(org_id):
+    """Mark an organisation verified (or, with `{"verified": false}`, not): sharing policies may
+    treat verified organisations differently (administrators). No body: verified."""
+    body = load_or_problem(VerifyOrgSchema(), json_object()) if request.content_length else {"verified": True}
+    return service.verify_org(current_identity(), org_id, body["verified"])
 
 
 @blp.route("/admin/orgs/<uuid:org_id>/suspend", methods=["POST"])

@@ -5,7 +5,7 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, Uuid
+from sqlalchemy import Boolean, ForeignKey, String, Uuid, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from exchange.core.db import UTCDateTime, db, new_id, string_enum, utcnow
@@ -38,6 +38,8 @@ class Organisation(db.Model):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     kind: Mapped[OrgKind] = mapped_column(string_enum(OrgKind, "org_kind"))
     status: Mapped[OrgStatus] = mapped_column(string_enum(OrgStatus, "org_status"), default=OrgStatus.pending)
+    #: Set by administrators (``POST /api/v1/admin/orgs/{id}/verify``); sharing policies may name it.
+    verified: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     users: Mapped[list["User"]] = relationship(back_populates="organisation")

@@ -31,7 +31,7 @@ def _signup_emails(org_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
 
 
 def _view(org: Organisation, emails: dict[uuid.UUID, str]) -> dict:
-    return {"id": org.id, "name": org.name, "kind": org.kind, "status": org.status, "created_at": org.created_at,
+    return {"id": org.id, "name": org.name, "kind": org.kind, "status": org.status, "verified": org.verified, "created_at": org.created_at,
             "signup_email": emails.get(org.id)}
 
 

@@ -36,7 +36,7 @@ def _admins(scope: str) -> Rule:
 
 
 for _action in ("account:create-org", "account:create-user", "account:list-orgs", "account:approve-org",
-                "account:reactivate-org", "account:suspend-org", "account:read-org", "client:list-all",
+                "account:reactivate-org", "account:suspend-org", "account:verify-org", "account:read-org", "client:list-all",
                 "client:disable"):
     register(_action, _admins("admin:accounts"))
 

@@ -59,7 +59,12 @@ class OrganisationSchema(_Strict):
     name = fields.String()
     kind = fields.Enum(OrgKind, by_value=True)
     status = fields.Enum(OrgStatus, by_value=True)
+    verified = fields.Boolean(metadata={"description": "Set by administrators; sharing policies may name it"})
     created_at = fields.DateTime(format="iso")
+
+
+class VerifyOrgSchema(_Strict):
+    verified = fields.Boolean(truthy={True}, falsy={False}, load_default=True)
 
 
 class UserSchema(_Strict):

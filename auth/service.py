@@ -143,6 +143,15 @@ def approve_org(identity: Identity, org_id) -> Organisation:
     return _activate(identity, org_id, action="account:approve-org", only_from=OrgStatus.pending, verb="approved")
 
 
+def verify_org(identity: Identity, org_id, verified: bool) -> Organisation:
+    """Set (or clear) an organisation's ``verified`` flag, which sharing policies may name."""
+    require(identity, "account:verify-org")
+    org = _org(org_id)
+    with unit_of_work():
+        org.verified = verified
+    return org
+
+
 def suspend_org(identity: Identity, org_id) -> Organisation:
     """Suspend an organisation and kill, for good, every token, code and session of its users: a later
     reactivation starts them afresh instead of reviving what was issued before."""

@@ -4,11 +4,11 @@ from __future__ import annotations
 from typing import Any
 
 from blinker import Namespace
-from sqlalchemy import false, or_, true
+from sqlalchemy import and_, false, or_, true
 
 from exchange.core.problems import Forbidden, NotFound
 from exchange.policy.identity import Identity
-from exchange.policy.registry import restrictions_for, rule_for
+from exchange.policy.registry import restriction_wheres_for, restrictions_for, rule_for
 from exchange.policy.rules import Decision, allow, deny
 
 #: Sent (sender: the action) each time the policy is asked, per object or for a list filter: what
@@ -43,8 +43,17 @@ def require(identity: Identity, action: str, resource: Any = None) -> Decision:
     """Ask ``decide`` and raise 403, with its reason and rule, when the answer is no."""
     decision = decide(identity, action, resource)
     if not decision.allowed:
-        raise Forbidden(decision.reason, rule=decision.rule)
+        raise forbidden(decision)
     return decision
+
+
+def forbidden(decision: Decision) -> Forbidden:
+    """The 403 of a refusal: its reason, its ``rule`` and, when a sharing policy decided, the
+    ``policy`` (id, version, name) and what would change the answer (``remedy``)."""
+    extra = {"policy": decision.policy} if decision.policy is not None else {}
+    if decision.remedy:
+        extra["remedy"] = decision.remedy
+    return Forbidden(decision.reason, rule=decision.rule, **extra)
 
 
 def require_own(identity: Identity, action: str, thing: Any, what: str, thing_id: Any) -> Decision:
@@ -54,7 +63,7 @@ def require_own(identity: Identity, action: str, thing: Any, what: str, thing_id
     if decision is None or (not decision and decision.rule == "ownership"):
         raise NotFound(f"No {what} {thing_id}.")
     if not decision:
-        raise Forbidden(decision.reason, rule=decision.rule)
+        raise forbidden(decision)
     return decision
 
 
@@ -72,8 +81,15 @@ def query_filter(identity: Identity, action: str, model: Any):
         if not grant.who(identity):
             continue
         if grant.test is None:
-            return true()
+            clauses = [true()]
+            break
         if grant.where is None:
             raise LookupError(f"the grant {grant.rule!r} of {action!r} has no query form")
         clauses.append(grant.where(identity, model))
-    return or_(*clauses) if clauses else false()
+    if not clauses:
+        return false()
+    granted = or_(*clauses) if len(clauses) > 1 else clauses[0]
+    wheres = restriction_wheres_for(action)
+    if any(where is None for where in wheres):
+        raise LookupError(f"a restriction of {action!r} has no query form")
+    return and_(granted, *[where(identity, model) for where in wheres]) if wheres else granted

@@ -16,7 +16,10 @@ from exchange.policy.rules import Because, Decision, Grant, Rule
 _rules: dict[str, Rule] = {}
 #: Per action, checks asked after a grant allowed: each may refuse (a Decision) or pass (None).
 Restriction = Callable[[Identity, Any], "Decision | None"]
+#: A restriction's query form: (identity, model) -> the SQL predicate of the rows it lets through.
+RestrictionWhere = Callable[[Identity, Any], Any]
 _restrictions: dict[str, list[Restriction]] = {}
+_restriction_wheres: dict[str, list[RestrictionWhere]] = {}
 
 
 def register(action: str, rule: Rule) -> None:
@@ -37,17 +40,25 @@ def extend(action: str, grant: Grant, refused: Because | None = None) -> None:
         _rules[action] = replace(rule, grants=rule.grants + (grant,), refused=refused or rule.refused)
 
 
-def restrict(action: str, check: Restriction) -> None:
+def restrict(action: str, check: Restriction, where: RestrictionWhere | None = None) -> None:
     """Let another rule set refuse what a grant allowed: the hook the sharing policies plug into
     (a policy may forbid a download a licence would allow). ``check(identity, resource)`` answers a
-    refusing ``Decision`` or None; the first refusal wins. Adding the same check twice adds it once."""
+    refusing ``Decision`` or None; the first refusal wins. An action that lists (``query_filter``)
+    needs the check's query form too, ``where``: the rows the check lets through, so a list never
+    shows what a read would refuse. Adding the same check twice adds it once."""
     checks = _restrictions.setdefault(action, [])
     if check not in checks:
         checks.append(check)
+        _restriction_wheres.setdefault(action, []).append(where)
 
 
 def restrictions_for(action: str) -> list[Restriction]:
     return _restrictions.get(action, [])
+
+
+def restriction_wheres_for(action: str) -> list[RestrictionWhere | None]:
+    """The query forms of the action's restrictions (None where a check has none)."""
+    return _restriction_wheres.get(action, [])
 
 
 def rule_for(action: str) -> Rule | None:

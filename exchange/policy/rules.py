@@ -23,6 +23,10 @@ class Decision:
     allowed: bool
     reason: str
     rule: str
+    #: The sharing policy that decided, ``{"id", "version", "name"}`` (None: a base rule did).
+    policy: dict | None = None
+    #: For a refusal, what would change it (order an offer, ask for approval, wait until a date).
+    remedy: str | None = None
 
     def __bool__(self) -> bool:
         return self.allowed

@@ -1,0 +1,75 @@
+"""Sharing's rules for the decision point: who writes and reads policies, access requests and the
+audit log, and — through ``exchange.policy.restrict`` and ``extend`` — how the sharing policies
+take part in other domains' decisions (discover, view a footprint, license, download).
+
+Registered when this module is imported, which the domain's ``init_app`` does. Each part keeps its
+rules in one block below.
+"""
+from __future__ import annotations
+
+import exchange.catalog.policies  # noqa: F401  (registers the catalogue's actions, restricted below)
+import exchange.licensing.policies  # noqa: F401  (extends asset:download, restricted below)
+from sqlalchemy import exists, or_, select, true
+
+from auth.models import Role
+from exchange.catalog.models import Item, ItemStatus
+from exchange.core.db import db
+from exchange.policy import Grant, Identity, Rule, owner_org, register, restrict
+from exchange.policy.rules import Decision
+from exchange.sharing import evaluation
+
+
+# -- policies: writing, reading, dry-run, explanations --------------------------------------------------
+# The platform's policies: administrators with admin:policies.
+register("sharing-policy:administer", Rule(
+    roles=frozenset({Role.admin}), roles_refused=("role-admin", "only administrators write platform policies"),
+    scope="admin:policies", grants=(Grant("role-admin", "administrators write sharing policies"),)))
+# A provider's own policies, asked with the policy or with each collection it targets: the provider's
+# organisation's, with catalog:write.
+register("sharing-policy:write-own", Rule(
+    roles=frozenset({Role.provider}), roles_refused=("role-provider", "only providers write policies on their "
+                                                                      "collections"),
+    scope="catalog:write", needs_resource=True,
+    grants=(Grant("ownership", "providers share their organisation's collections",
+                  test=lambda i, resource: owner_org(resource) == i.org_id),),
+    refused=("ownership", "this belongs to another organisation")))
+
+
+# -- discover and view_footprint (catalogue reads, search, thumbnails) -----------------------------------
+# "discover": an item read (and so search, item lists, counts, thumbnails, quotes of it) passes only
+# what the policies let the caller discover; a collection, only if the caller may discover one of its
+# published items (or owns it). Both in their per-object and their SQL form.
+def _discover_refusal(identity: Identity, item) -> Decision | None:
+    decision = evaluation.evaluate(identity, "discover", item)
+    return None if decision.allowed else evaluation.as_decision(decision)
+
+
+def _collection_refusal(identity: Identity, collection) -> Decision | None:
+    if identity.is_system or identity.acts_as(Role.admin) or collection.owner_org_id == identity.org_id \
+            or not evaluation.candidates(identity, "discover"):
+        return None
+    if db.session.scalar(select(exists().where(Item.collection_id == collection.id, Item.status == ItemStatus.published,
+                                               evaluation.discoverable(identity, Item)))):
+        return None
+    return Decision(False, "no published item of this collection is shared with you", "policy-deny")
+
+
+def _collections_discoverable(identity: Identity, collections):
+    if identity.is_system or identity.acts_as(Role.admin) or not evaluation.candidates(identity, "discover"):
+        return true()
+    shared = exists().where(Item.collection_id == collections.id, Item.status == ItemStatus.published,
+                            evaluation.discoverable(identity, Item))
+    return or_(collections.owner_org_id == identity.org_id, shared) if identity.org_id is not None else shared
+
+
+restrict("item:read", _discover_refusal, where=evaluation.discoverable)
+restrict("collection:read", _collection_refusal, where=_collections_discoverable)
+
+
+# -- license and download (quotes, orders, the gateway) ------------------------------------------------
+
+
+# -- access requests and notifications ----------------------------------------------------------------
+
+
+# -- the audit log -----------------------------------------------------------------------------------

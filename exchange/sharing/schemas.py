@@ -1,0 +1,156 @@
+"""What the sharing API reads: a policy document, checked whole (every bad field named) and normalised
+so that the engine (``exchange.sharing.targets``) can trust it."""
+from __future__ import annotations
+
+import json
+
+import shapely
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from shapely.errors import ShapelyError
+from shapely.geometry import shape
+
+from auth.models import OrgKind
+from exchange.catalog.cql2_filter import FilterError, parse_filter
+from exchange.catalog.spatial import range_problem
+from exchange.core import limits
+from exchange.licensing.schemas import _CrossChecked, _Int, _json_bool, _Number
+
+ACTIONS = ("discover", "view_footprint", "license", "download")
+EFFECTS = ("permit", "deny", "require_approval")
+#: The purposes a caller may declare (``SDX-Purpose`` header, an access request's ``purpose``).
+PURPOSES = ("research", "education", "commercial", "government", "humanitarian", "personal")
+#: Organisation kinds a policy may name (the platform's own organisation is never an assignee).
+ASSIGNABLE_KINDS = tuple(kind.value for kind in OrgKind if kind is not OrgKind.platform)
+MAX_NAMED = 1000
+MAX_REGION_VERTICES = 10_000
+
+
+class _Uuid(fields.UUID):
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, str):
+            raise ValidationError("Not a valid UUID.")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+def _list(inner, **kwargs):
+    return fields.List(inner, load_default=list, validate=validate.Length(max=MAX_NAMED), **kwargs)
+
+
+class FilterField(fields.Raw):
+    """A CQL2 JSON filter over item properties, the catalogue's own dialect (same queryables)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, dict):
+            raise ValidationError("must be a CQL2 JSON object")
+        try:
+            return parse_filter(value, "cql2-json")
+        except (FilterError, limits.LimitExceeded) as exc:
+            raise ValidationError(str(exc)) from None
+
+
+class RegionField(fields.Raw):
+    """A GeoJSON Polygon or MultiPolygon in WGS84 degrees: items whose footprint intersects it."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, dict) or value.get("type") not in ("Polygon", "MultiPolygon"):
+            raise ValidationError("must be a GeoJSON Polygon or MultiPolygon")
+        try:
+            limits.check_vertices(value, "region", MAX_REGION_VERTICES)
+            geometry = shapely.force_2d(shape(value))
+        except limits.LimitExceeded as exc:
+            raise ValidationError(str(exc)) from None
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError, ShapelyError) as exc:
+            raise ValidationError(f"not a valid GeoJSON geometry: {exc}") from None
+        if geometry.is_empty or not geometry.is_valid:
+            raise ValidationError("the polygon is empty or not valid (self-intersecting, unclosed ring)")
+        problem = range_problem(*geometry.bounds)
+        if problem:
+            raise ValidationError(problem)
+        return json.loads(shapely.to_geojson(geometry))
+
+
+class TargetSchema(Schema):
+    collections = _list(fields.String(validate=validate.Length(min=1, max=255)))
+    filter = FilterField(load_default=None, allow_none=True)
+    region = RegionField(load_default=None, allow_none=True)
+
+
+class AssigneeSchema(Schema):
+    org_kinds = _list(fields.String(validate=validate.OneOf(ASSIGNABLE_KINDS)))
+    org_ids = _list(_Uuid())
+    verified = _json_bool(load_default=None, allow_none=True)
+
+
+class ExceptSchema(Schema):
+    org_kinds = _list(fields.String(validate=validate.OneOf(ASSIGNABLE_KINDS)))
+    org_ids = _list(_Uuid())
+
+
+class ConstraintsSchema(_CrossChecked):
+    min_age_days = _Int(load_default=None, allow_none=True, validate=validate.Range(min=0, max=36_500))
+    max_age_days = _Int(load_default=None, allow_none=True, validate=validate.Range(min=0, max=36_500))
+    # "from" is a keyword: the attribute is from_, the JSON name "from".
+    from_ = fields.AwareDateTime(data_key="from", load_default=None, allow_none=True, format="iso")
+    until = fields.AwareDateTime(load_default=None, allow_none=True, format="iso")
+    gsd_lt = _Number(load_default=None, allow_none=True, validate=validate.Range(min=0, max=1e6))
+    gsd_gte = _Number(load_default=None, allow_none=True, validate=validate.Range(min=0, max=1e6))
+    purposes = _list(fields.String(validate=validate.OneOf(PURPOSES)))
+
+    @validates_schema
+    def _ordered(self, data, **kwargs):
+        errors = {}
+        if None not in (data.get("from_"), data.get("until")) and data["from_"] > data["until"]:
+            errors["until"] = ["is before from"]
+        if None not in (data.get("min_age_days"), data.get("max_age_days")) \
+                and data["min_age_days"] > data["max_age_days"]:
+            errors["max_age_days"] = ["is below min_age_days: no item could match"]
+        if errors:
+            raise ValidationError(errors)
+
+
+class DutiesSchema(Schema):
+    attribution = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+
+
+class PolicySchema(_CrossChecked):
+    """A sharing policy as an administrator or provider writes it (``POST /api/v1/admin/policies``).
+    Omitted parts of ``target`` and ``assignee`` mean "any"."""
+
+    name = fields.String(required=True, validate=[validate.Length(min=1, max=200),
+                                                  validate.Regexp(r"\S", error="must not be blank")])
+    description = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=5000))
+    target = fields.Nested(TargetSchema, load_default=lambda: TargetSchema().load({}))
+    assignee = fields.Nested(AssigneeSchema, load_default=lambda: AssigneeSchema().load({}))
+    except_ = fields.Nested(ExceptSchema, data_key="except", load_default=lambda: ExceptSchema().load({}))
+    actions = fields.List(fields.String(validate=validate.OneOf(ACTIONS)), required=True,
+                          validate=validate.Length(min=1, max=len(ACTIONS)))
+    effect = fields.String(required=True, validate=validate.OneOf(EFFECTS))
+    free_access = _json_bool(load_default=False)
+    constraints = fields.Nested(ConstraintsSchema, load_default=lambda: ConstraintsSchema().load({}))
+    duties = fields.Nested(DutiesSchema, load_default=lambda: DutiesSchema().load({}))
+
+    @validates_schema
+    def _consistent(self, data, **kwargs):
+        errors = {}
+        actions = data.get("actions") or []
+        if len(set(actions)) != len(actions):
+            errors["actions"] = ["lists an action twice"]
+        if data.get("free_access") and (data.get("effect") != "permit" or "download" not in actions):
+            errors["free_access"] = ["only a permit that covers download may grant free access"]
+        if errors:
+            raise ValidationError(errors)
+
+
+def normalised(data: dict) -> dict:
+    """The loaded policy as the JSON document a version stores (and the API shows)."""
+    constraints = dict(data["constraints"])
+    window = {"from": constraints.pop("from_"), "until": constraints.pop("until")}
+    constraints.update({key: value.isoformat() if value is not None else None for key, value in window.items()})
+    return {
+        "name": data["name"], "description": data.get("description"),
+        "target": dict(data["target"]),
+        "assignee": {**data["assignee"], "org_ids": [str(i) for i in data["assignee"]["org_ids"]]},
+        "except": {**data["except_"], "org_ids": [str(i) for i in data["except_"]["org_ids"]]},
+        "actions": list(data["actions"]), "effect": data["effect"], "free_access": data["free_access"],
+        "constraints": constraints, "duties": dict(data["duties"]),
+    }

@@ -1,0 +1,118 @@
+"""Writing and reading sharing policies. Every change is a new version; the old ones stay readable.
+
+Administrators (``admin:policies``) write the platform's policies; a provider (``catalog:write``)
+writes policies restricted to its own organisation's collections, which reach only its own products.
+"""
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+
+from exchange.catalog.models import Collection
+from exchange.core.db import db, unit_of_work, utcnow
+from exchange.core.problems import NotFound, ValidationProblem, load_or_problem
+from exchange.policy import Identity, decide, require, require_own
+from exchange.sharing import audit, evaluation
+from exchange.sharing.models import SharingPolicy, SharingPolicyVersion
+from exchange.sharing.schemas import PolicySchema, normalised
+
+
+def _checked(identity: Identity, body: object, *, own: bool) -> dict:
+    """The policy document, loaded and normalised; for a provider's own policy, its target must name
+    collections, all of the provider's organisation (each foreign or unknown one is named)."""
+    document = normalised(load_or_problem(PolicySchema(), body))
+    if own:
+        names = document["target"]["collections"]
+        if not names:
+            raise ValidationProblem("A provider's policy must name its collections.",
+                                    errors=[{"field": "target.collections",
+                                             "message": "name at least one of your organisation's collections"}])
+        found = {c.id: c for c in db.session.scalars(select(Collection).where(Collection.id.in_(names)))}
+        bad = [name for name in names
+               if name not in found or not decide(identity, "sharing-policy:write-own", found[name])]
+        if bad:
+            raise ValidationProblem("A provider's policy may only target its own organisation's collections.",
+                                    errors=[{"field": "target.collections",
+                                             "message": f"not a collection of your organisation: {name!r}"}
+                                            for name in bad])
+    return document
+
+
+def _audit(actor: Identity, event: str, policy: SharingPolicy, document: dict | None) -> None:
+    audit.record(event, actor_user_id=actor.user_id, actor_org_id=actor.org_id, object_type="policy",
+                 object_id=policy.id, details={"version": policy.current_version, "document": document})
+
+
+def create_policy(identity: Identity, body: object, *, own: bool) -> SharingPolicy:
+    """Version 1 of a new policy: the platform's (``own`` False, administrators) or the caller's
+    organisation's (``own`` True, providers)."""
+    require(identity, "sharing-policy:write-own" if own else "sharing-policy:administer")
+    document = _checked(identity, body, own=own)
+    with unit_of_work():
+        policy = SharingPolicy(owner_org_id=identity.org_id if own else None, current_version=1,
+                               created_by=identity.user_id)
+        db.session.add(policy)
+        db.session.flush()
+        db.session.add(SharingPolicyVersion(policy_id=policy.id, version=1, name=document["name"],
+                                            document=document, created_by=identity.user_id))
+        _audit(identity, "policy.created", policy, document)
+    evaluation.forget()
+    return policy
+
+
+def _policy_for_write(identity: Identity, policy_id: uuid.UUID, *, own: bool) -> SharingPolicy:
+    """The policy if the caller may change it: 404 when absent or, on the providers' routes, another
+    organisation's (or the platform's); administrators reach every policy on theirs."""
+    policy = db.session.get(SharingPolicy, policy_id)
+    if own:
+        if policy is not None and policy.owner_org_id is None:
+            policy = None
+        require_own(identity, "sharing-policy:write-own", policy, "policy", policy_id)
+    else:
+        require(identity, "sharing-policy:administer")
+        if policy is None:
+            raise NotFound(f"No policy {policy_id}.")
+    return policy
+
+
+def update_policy(identity: Identity, policy_id: uuid.UUID, body: object, *, own: bool) -> SharingPolicy:
+    """A new version of the policy, replacing its whole document (a deactivated policy is reactivated)."""
+    policy = _policy_for_write(identity, policy_id, own=own)
+    document = _checked(identity, body, own=own and policy.owner_org_id is not None)
+    with unit_of_work():
+        policy = db.session.scalar(select(SharingPolicy).where(SharingPolicy.id == policy.id).with_for_update())
+        policy.current_version += 1
+        policy.active = True
+        policy.updated_at = utcnow()
+        db.session.add(SharingPolicyVersion(policy_id=policy.id, version=policy.current_version,
+                                            name=document["name"], document=document, created_by=identity.user_id))
+        _audit(identity, "policy.updated", policy, document)
+    evaluation.forget()
+    return policy
+
+
+def deactivate_policy(identity: Identity, policy_id: uuid.UUID, *, own: bool) -> SharingPolicy:
+    """Stop enforcing the policy (its versions stay readable; a PUT activates it again)."""
+    policy = _policy_for_write(identity, policy_id, own=own)
+    with unit_of_work():
+        policy.active = False
+        policy.updated_at = utcnow()
+        _audit(identity, "policy.deactivated", policy, None)
+    evaluation.forget()
+    return policy
+
+
+def policy_view(policy: SharingPolicy, version: SharingPolicyVersion | None = None) -> dict:
+    """A policy at one version (its current one by default), as the API shows it."""
+    version = version or db.session.scalar(select(SharingPolicyVersion).where(
+        SharingPolicyVersion.policy_id == policy.id, SharingPolicyVersion.version == policy.current_version))
+    return {"id": str(policy.id), "version": version.version, "current_version": policy.current_version,
+            "active": policy.active, "owner_org_id": str(policy.owner_org_id) if policy.owner_org_id else None,
+            "created_at": policy.created_at.isoformat(), "updated_at": policy.updated_at.isoformat(),
+            "version_created_at": version.created_at.isoformat(), **version.document}
+
+
+def get_policy(identity: Identity, policy_id: uuid.UUID, *, own: bool) -> dict:
+    """One policy at its current version (administrators: any; providers: their organisation's)."""
+    return policy_view(_policy_for_write(identity, policy_id, own=own))
