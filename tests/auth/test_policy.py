@@ -93,8 +93,9 @@ def provider(*roles, scopes=None) -> Identity:
     (Identity(user_id=ME, org_id=None, roles=frozenset({Role.admin}), extra={"client_id": "c1"}),
      "oauth:introspect", SimpleNamespace(client_id="c2"), True, "role-admin"),
 ])
-def test_domain_rules(identity, action, resource, allowed, rule):
-    decision = decide(identity, action, resource)
+def test_domain_rules(app, identity, action, resource, allowed, rule):
+    with app.app_context():  # the sharing policies (none here) are asked too, from the database
+        decision = decide(identity, action, resource)
     assert (decision.allowed, decision.rule) == (allowed, rule)
 
 
