@@ -10,6 +10,7 @@ from shapely.errors import ShapelyError
 from shapely.geometry import shape
 
 from auth.models import OrgKind
+from auth.schemas import PageArgsSchema
 from exchange.catalog.cql2_filter import FilterError, parse_filter
 from exchange.catalog.spatial import range_problem
 from exchange.core import limits
@@ -154,3 +155,120 @@ def normalised(data: dict) -> dict:
         "actions": list(data["actions"]), "effect": data["effect"], "free_access": data["free_access"],
         "constraints": constraints, "duties": dict(data["duties"]),
     }
+
+
+# -- what the API answers (OpenAPI output schemas) -----------------------------------------------------
+class PolicyWrittenSchema(Schema):
+    id = fields.String(metadata={"description": "The policy's id"})
+    version = fields.Integer(metadata={"description": "Its current version, the one just written"})
+    active = fields.Boolean()
+
+
+class PolicyViewSchema(Schema):
+    """A policy at one version: its state, and that version's whole document."""
+
+    id = fields.String()
+    version = fields.Integer(metadata={"description": "The version shown"})
+    current_version = fields.Integer()
+    active = fields.Boolean()
+    owner_org_id = fields.String(allow_none=True, metadata={"description": "A provider's own policy; null: the "
+                                                                           "platform's"})
+    created_at = fields.String()
+    updated_at = fields.String()
+    version_created_at = fields.String()
+    name = fields.String()
+    description = fields.String(allow_none=True)
+    target = fields.Dict()
+    assignee = fields.Dict()
+    except_ = fields.Dict(attribute="except", data_key="except")
+    actions = fields.List(fields.String())
+    effect = fields.String()
+    free_access = fields.Boolean()
+    constraints = fields.Dict()
+    duties = fields.Dict()
+
+
+class PolicyPageSchema(Schema):
+    items = fields.List(fields.Nested(PolicyViewSchema))
+    next = fields.String(allow_none=True, metadata={"description": "Cursor for the next page; null on the last"})
+
+
+class PolicyVersionsSchema(Schema):
+    items = fields.List(fields.Nested(PolicyViewSchema), metadata={"description": "Oldest first"})
+
+
+class PolicyListArgsSchema(PageArgsSchema):
+    active = fields.Boolean(load_default=None, allow_none=True)
+    owner_org_id = fields.UUID(load_default=None, allow_none=True,
+                               metadata={"description": "Only this provider organisation's policies"})
+
+
+# -- dry-run and explanations --------------------------------------------------------------------------
+MAX_SAMPLE_PRODUCTS = 200
+MAX_SAMPLE_ORGS = 50
+
+
+class SampleSchema(Schema):
+    """What a dry-run compares on: the first products (by id, of these collections if named) and the
+    first active organisations (by name), with the purpose they would declare."""
+
+    products = _Int(load_default=MAX_SAMPLE_PRODUCTS, validate=validate.Range(min=1, max=MAX_SAMPLE_PRODUCTS))
+    organisations = _Int(load_default=MAX_SAMPLE_ORGS, validate=validate.Range(min=1, max=MAX_SAMPLE_ORGS))
+    collections = _list(fields.String(validate=validate.Length(min=1, max=255)))
+    purpose = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(PURPOSES))
+
+
+class DryRunSchema(PolicySchema):
+    """A draft policy, the policy it would replace (if any), and the sample to compare on."""
+
+    replaces = _Uuid(load_default=None, allow_none=True)
+    sample = fields.Nested(SampleSchema, load_default=lambda: SampleSchema().load({}))
+
+
+class ExplainArgsSchema(Schema):
+    action = fields.String(required=True, validate=validate.OneOf(ACTIONS))
+    product_id = fields.Integer(required=True, strict=False, validate=validate.Range(min=1, max=2**63 - 1),
+                                metadata={"description": "The product (its numeric id, the item key)"})
+    org_id = fields.UUID(load_default=None, metadata={"description": "Administrators: ask for this organisation"})
+
+
+class _SharingAnswerSchema(Schema):
+    allowed = fields.Boolean()
+    rule = fields.String()
+    effect = fields.String(allow_none=True)
+    policy = fields.Dict(allow_none=True, metadata={"description": "`{id, version, name}`; null: no policy"})
+    free_access = fields.Boolean()
+
+
+class DryRunChangeSchema(Schema):
+    product_id = fields.Integer()
+    collection_id = fields.String()
+    item_id = fields.String()
+    org_id = fields.String()
+    org_name = fields.String()
+    use = fields.String(metadata={"description": "discover, view_footprint, license or download"})
+    before = fields.Nested(_SharingAnswerSchema)
+    after = fields.Nested(_SharingAnswerSchema)
+
+
+class DryRunResultSchema(Schema):
+    draft = fields.Dict(metadata={"description": "The draft as it would be stored, and the policy it replaces"})
+    sampled = fields.Dict(keys=fields.String(), values=fields.Integer(),
+                          metadata={"description": "products, organisations and decisions compared"})
+    changed = fields.Integer()
+    changes = fields.List(fields.Nested(DryRunChangeSchema))
+
+
+class ExplanationSchema(Schema):
+    allowed = fields.Boolean()
+    effect = fields.String(allow_none=True, metadata={"description": "The deciding policy's effect; null: none"})
+    rule = fields.String()
+    policy = fields.Dict(allow_none=True, metadata={"description": "`{id, version, name}`; null: a base rule"})
+    reason = fields.String()
+    remedy = fields.String(allow_none=True, metadata={"description": "What would change a refusal, in words"})
+    remedies = fields.List(fields.Dict(), metadata={"description": "The same, as data: `order` (offer_id), "
+                                                                   "`request_access`, `wait` (until)"})
+    free_access = fields.Boolean()
+    attribution = fields.String(allow_none=True)
+    attributions = fields.List(fields.String())
+    base = fields.Boolean(metadata={"description": "true: a platform base rule refused, before any policy"})
