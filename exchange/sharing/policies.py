@@ -25,11 +25,11 @@ register("sharing-policy:administer", Rule(
     roles=frozenset({Role.admin}), roles_refused=("role-admin", "only administrators write platform policies"),
     scope="admin:policies", grants=(Grant("role-admin", "administrators write sharing policies"),)))
 # A provider's own policies, asked with the policy or with each collection it targets: the provider's
-# organisation's, with catalog:write.
+# organisation's, with catalog:write (asked with none, before a new policy: the role and scope).
 register("sharing-policy:write-own", Rule(
     roles=frozenset({Role.provider}), roles_refused=("role-provider", "only providers write policies on their "
                                                                       "collections"),
-    scope="catalog:write", needs_resource=True,
+    scope="catalog:write",
     grants=(Grant("ownership", "providers share their organisation's collections",
                   test=lambda i, resource: owner_org(resource) == i.org_id),),
     refused=("ownership", "this belongs to another organisation")))

@@ -11,7 +11,9 @@ from shapely.geometry import shape
 
 from auth.models import OrgKind
 from auth.schemas import PageArgsSchema
-from exchange.catalog.cql2_filter import FilterError, parse_filter
+from exchange.catalog import properties
+from exchange.catalog.cql2_filter import FilterError, parse_filter, to_sqlalchemy
+from exchange.catalog.query import QUERYABLES, spatial_ops
 from exchange.catalog.spatial import range_problem
 from exchange.core import limits
 from exchange.licensing.schemas import _CrossChecked, _Int, _json_bool, _Number
@@ -44,9 +46,12 @@ class FilterField(fields.Raw):
         if not isinstance(value, dict):
             raise ValidationError("must be a CQL2 JSON object")
         try:
-            return parse_filter(value, "cql2-json")
+            parsed = parse_filter(value, "cql2-json")
+            # compiled once here so that operators and their arguments are checked now, not at evaluation
+            to_sqlalchemy(parsed, QUERYABLES, spatial_ops(), properties.DocumentProperties())
         except (FilterError, limits.LimitExceeded) as exc:
             raise ValidationError(str(exc)) from None
+        return parsed
 
 
 class RegionField(fields.Raw):
@@ -97,7 +102,7 @@ class ConstraintsSchema(_CrossChecked):
     gsd_gte = _Number(load_default=None, allow_none=True, validate=validate.Range(min=0, max=1e6))
     purposes = _list(fields.String(validate=validate.OneOf(PURPOSES)))
 
-    @validates_schema
+    @validates_schema(skip_on_field_errors=False)
     def _ordered(self, data, **kwargs):
         errors = {}
         if None not in (data.get("from_"), data.get("until")) and data["from_"] > data["until"]:
@@ -130,13 +135,15 @@ class PolicySchema(_CrossChecked):
     constraints = fields.Nested(ConstraintsSchema, load_default=lambda: ConstraintsSchema().load({}))
     duties = fields.Nested(DutiesSchema, load_default=lambda: DutiesSchema().load({}))
 
-    @validates_schema
+    @validates_schema(skip_on_field_errors=False)
     def _consistent(self, data, **kwargs):
         errors = {}
         actions = data.get("actions") or []
         if len(set(actions)) != len(actions):
             errors["actions"] = ["lists an action twice"]
-        if data.get("free_access") and (data.get("effect") != "permit" or "download" not in actions):
+        # an effect or actions that failed on their own say so; only what loaded is held against free_access
+        if data.get("free_access") and (data.get("effect") not in (None, "permit")
+                                        or (not self.failed(data, "actions") and "download" not in actions)):
             errors["free_access"] = ["only a permit that covers download may grant free access"]
         if errors:
             raise ValidationError(errors)
