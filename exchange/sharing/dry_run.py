@@ -67,9 +67,11 @@ def _decision(member: Identity, use: str, item: Item, policies: list[CompiledPol
     return evaluation.combine(member, [p for p in found if hits[id(p)]], item, now)
 
 
-def _shown(decision) -> dict:
-    return {"allowed": decision.allowed, "rule": decision.rule, "effect": decision.effect,
-            "policy": decision.policy.ref if decision.policy is not None else None,
+def _shown(decision, draft: CompiledPolicy, replaced: SharingPolicy | None) -> dict:
+    policy = decision.policy.ref if decision.policy is not None else None
+    if decision.policy is draft:  # the draft has no id of its own (the one it replaces, if any)
+        policy = {**policy, "id": str(replaced.id) if replaced is not None else None, "draft": True}
+    return {"allowed": decision.allowed, "rule": decision.rule, "effect": decision.effect, "policy": policy,
             "free_access": decision.free_access}
 
 
@@ -107,7 +109,8 @@ def dry_run(identity: Identity, body: object, *, own: bool) -> dict:
                 if _key(old) != _key(new):
                     changes.append({"product_id": item.key, "collection_id": item.collection_id,
                                     "item_id": item.item_id, "org_id": str(org.id), "org_name": org.name,
-                                    "use": use, "before": _shown(old), "after": _shown(new)})
+                                    "use": use, "before": _shown(old, draft, replaced),
+                                    "after": _shown(new, draft, replaced)})
     return {"draft": {**document, "replaces": str(replaced.id) if replaced is not None else None},
             "sampled": {"products": len(products), "organisations": len(organisations),
                         "decisions": len(products) * len(organisations) * len(ACTIONS)},
