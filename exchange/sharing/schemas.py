@@ -262,8 +262,9 @@ class DryRunResultSchema(Schema):
     draft = fields.Dict(metadata={"description": "The draft as it would be stored, and the policy it replaces"})
     sampled = fields.Dict(keys=fields.String(), values=fields.Integer(),
                           metadata={"description": "products, organisations and decisions compared"})
-    changed = fields.Integer()
-    changes = fields.List(fields.Nested(DryRunChangeSchema))
+    changed = fields.Integer(metadata={"description": "How many decisions would change"})
+    changes = fields.List(fields.Nested(DryRunChangeSchema), metadata={"description": "The first 1,000 of them"})
+    truncated = fields.Boolean(metadata={"description": "true: more changed than are listed"})
 
 
 class ExplanationSchema(Schema):

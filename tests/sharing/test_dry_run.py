@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from exchange.sharing import dry_run
 from tests.licensing import conftest as licensing
 from tests.licensing.conftest import Market
 from tests.sharing.test_policies_api import DENY_BUYERS, fields_named, rows, written
@@ -80,7 +81,12 @@ def test_a_provider_dry_runs_on_its_own_collections_only(market: Market):
     assert rows(market) == before
 
 
-def test_the_sample_is_bounded_and_every_bad_field_named(market: Market):
+def test_the_sample_is_bounded_and_every_bad_field_named(market: Market, monkeypatch):
+    monkeypatch.setattr(dry_run, "MAX_LISTED", 3)  # every change counted, the first ones listed
+    listed = market.api("POST", "/api/v1/admin/policies/dry-run", "admin", json=DENY_BUYERS).json()
+    assert (listed["changed"], len(listed["changes"]), listed["truncated"]) == (8, 3, True)
+    monkeypatch.undo()
+    assert market.api("POST", "/api/v1/admin/policies/dry-run", "admin", json=DENY_BUYERS).json()["truncated"] is False
     small = market.api("POST", "/api/v1/admin/policies/dry-run", "admin",
                        json={**DENY_BUYERS, "sample": {"products": 1, "organisations": 1, "collections": ["bob"]}})
     assert small.status_code == 200 and small.json()["sampled"] == {"products": 1, "organisations": 1,
