@@ -25,14 +25,32 @@ register("sharing-policy:administer", Rule(
     roles=frozenset({Role.admin}), roles_refused=("role-admin", "only administrators write platform policies"),
     scope="admin:policies", grants=(Grant("role-admin", "administrators write sharing policies"),)))
 # A provider's own policies, asked with the policy or with each collection it targets: the provider's
-# organisation's, with catalog:write.
+# organisation's, with catalog:write (asked with none, before a new policy: the role and scope).
 register("sharing-policy:write-own", Rule(
     roles=frozenset({Role.provider}), roles_refused=("role-provider", "only providers write policies on their "
                                                                       "collections"),
-    scope="catalog:write", needs_resource=True,
+    scope="catalog:write",
     grants=(Grant("ownership", "providers share their organisation's collections",
                   test=lambda i, resource: owner_org(resource) == i.org_id),),
     refused=("ownership", "this belongs to another organisation")))
+# Reading: administrators (admin:policies) read every policy, the platform's and providers', and
+# dry-run drafts against the active set; a provider (catalog:write) reads and dry-runs its own
+# organisation's policies only (lists filtered in SQL, another's reads as absent).
+register("sharing-policy:read-all", Rule(
+    roles=frozenset({Role.admin}), roles_refused=("role-admin", "only administrators read every policy"),
+    scope="admin:policies", grants=(Grant("role-admin", "administrators read every sharing policy"),)))
+register("sharing-policy:read-own", Rule(
+    roles=frozenset({Role.provider}), roles_refused=("role-provider", "only providers have policies of their own"),
+    scope="catalog:write",
+    grants=(Grant("ownership", "providers read their organisation's policies",
+                  test=lambda i, policy: policy.owner_org_id is not None and policy.owner_org_id == i.org_id,
+                  where=lambda i, policies: policies.owner_org_id == i.org_id),),
+    refused=("ownership", "this belongs to another organisation")))
+# Explanations: any signed-in caller about its own organisation; administrators about any.
+register("decision:explain", Rule(grants=(Grant("member", "anyone may ask why they may or may not do something"),)))
+register("decision:explain-for-org", Rule(
+    roles=frozenset({Role.admin}), roles_refused=("role-admin", "only administrators ask about another organisation"),
+    grants=(Grant("role-admin", "administrators explain any organisation's decisions"),)))
 
 
 # -- discover and view_footprint (catalogue reads, search, thumbnails) -----------------------------------

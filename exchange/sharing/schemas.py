@@ -10,7 +10,10 @@ from shapely.errors import ShapelyError
 from shapely.geometry import shape
 
 from auth.models import OrgKind
-from exchange.catalog.cql2_filter import FilterError, parse_filter
+from auth.schemas import PageArgsSchema
+from exchange.catalog import properties
+from exchange.catalog.cql2_filter import FilterError, parse_filter, to_sqlalchemy
+from exchange.catalog.query import QUERYABLES, spatial_ops
 from exchange.catalog.spatial import range_problem
 from exchange.core import limits
 from exchange.licensing.schemas import _CrossChecked, _Int, _json_bool, _Number
@@ -43,9 +46,12 @@ class FilterField(fields.Raw):
         if not isinstance(value, dict):
             raise ValidationError("must be a CQL2 JSON object")
         try:
-            return parse_filter(value, "cql2-json")
+            parsed = parse_filter(value, "cql2-json")
+            # compiled once here so that operators and their arguments are checked now, not at evaluation
+            to_sqlalchemy(parsed, QUERYABLES, spatial_ops(), properties.DocumentProperties())
         except (FilterError, limits.LimitExceeded) as exc:
             raise ValidationError(str(exc)) from None
+        return parsed
 
 
 class RegionField(fields.Raw):
@@ -96,7 +102,7 @@ class ConstraintsSchema(_CrossChecked):
     gsd_gte = _Number(load_default=None, allow_none=True, validate=validate.Range(min=0, max=1e6))
     purposes = _list(fields.String(validate=validate.OneOf(PURPOSES)))
 
-    @validates_schema
+    @validates_schema(skip_on_field_errors=False)
     def _ordered(self, data, **kwargs):
         errors = {}
         if None not in (data.get("from_"), data.get("until")) and data["from_"] > data["until"]:
@@ -129,13 +135,15 @@ class PolicySchema(_CrossChecked):
     constraints = fields.Nested(ConstraintsSchema, load_default=lambda: ConstraintsSchema().load({}))
     duties = fields.Nested(DutiesSchema, load_default=lambda: DutiesSchema().load({}))
 
-    @validates_schema
+    @validates_schema(skip_on_field_errors=False)
     def _consistent(self, data, **kwargs):
         errors = {}
         actions = data.get("actions") or []
         if len(set(actions)) != len(actions):
             errors["actions"] = ["lists an action twice"]
-        if data.get("free_access") and (data.get("effect") != "permit" or "download" not in actions):
+        # an effect or actions that failed on their own say so; only what loaded is held against free_access
+        if data.get("free_access") and (data.get("effect") not in (None, "permit")
+                                        or (not self.failed(data, "actions") and "download" not in actions)):
             errors["free_access"] = ["only a permit that covers download may grant free access"]
         if errors:
             raise ValidationError(errors)
@@ -154,3 +162,121 @@ def normalised(data: dict) -> dict:
         "actions": list(data["actions"]), "effect": data["effect"], "free_access": data["free_access"],
         "constraints": constraints, "duties": dict(data["duties"]),
     }
+
+
+# -- what the API answers (OpenAPI output schemas) -----------------------------------------------------
+class PolicyWrittenSchema(Schema):
+    id = fields.String(metadata={"description": "The policy's id"})
+    version = fields.Integer(metadata={"description": "Its current version, the one just written"})
+    active = fields.Boolean()
+
+
+class PolicyViewSchema(Schema):
+    """A policy at one version: its state, and that version's whole document."""
+
+    id = fields.String()
+    version = fields.Integer(metadata={"description": "The version shown"})
+    current_version = fields.Integer()
+    active = fields.Boolean()
+    owner_org_id = fields.String(allow_none=True, metadata={"description": "A provider's own policy; null: the "
+                                                                           "platform's"})
+    created_at = fields.String()
+    updated_at = fields.String()
+    version_created_at = fields.String()
+    name = fields.String()
+    description = fields.String(allow_none=True)
+    target = fields.Dict()
+    assignee = fields.Dict()
+    except_ = fields.Dict(attribute="except", data_key="except")
+    actions = fields.List(fields.String())
+    effect = fields.String()
+    free_access = fields.Boolean()
+    constraints = fields.Dict()
+    duties = fields.Dict()
+
+
+class PolicyPageSchema(Schema):
+    items = fields.List(fields.Nested(PolicyViewSchema))
+    next = fields.String(allow_none=True, metadata={"description": "Cursor for the next page; null on the last"})
+
+
+class PolicyVersionsSchema(Schema):
+    items = fields.List(fields.Nested(PolicyViewSchema), metadata={"description": "Oldest first"})
+
+
+class PolicyListArgsSchema(PageArgsSchema):
+    active = fields.Boolean(load_default=None, allow_none=True)
+    owner_org_id = fields.UUID(load_default=None, allow_none=True,
+                               metadata={"description": "Only this provider organisation's policies"})
+
+
+# -- dry-run and explanations --------------------------------------------------------------------------
+MAX_SAMPLE_PRODUCTS = 200
+MAX_SAMPLE_ORGS = 50
+
+
+class SampleSchema(Schema):
+    """What a dry-run compares on: the first products (by id, of these collections if named) and the
+    first active organisations (by name), with the purpose they would declare."""
+
+    products = _Int(load_default=MAX_SAMPLE_PRODUCTS, validate=validate.Range(min=1, max=MAX_SAMPLE_PRODUCTS))
+    organisations = _Int(load_default=MAX_SAMPLE_ORGS, validate=validate.Range(min=1, max=MAX_SAMPLE_ORGS))
+    collections = _list(fields.String(validate=validate.Length(min=1, max=255)))
+    purpose = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(PURPOSES))
+
+
+class DryRunSchema(PolicySchema):
+    """A draft policy, the policy it would replace (if any), and the sample to compare on."""
+
+    replaces = _Uuid(load_default=None, allow_none=True)
+    sample = fields.Nested(SampleSchema, load_default=lambda: SampleSchema().load({}))
+
+
+class ExplainArgsSchema(Schema):
+    action = fields.String(required=True, validate=validate.OneOf(ACTIONS))
+    product_id = fields.Integer(required=True, strict=False, validate=validate.Range(min=1, max=2**63 - 1),
+                                metadata={"description": "The product (its numeric id, the item key)"})
+    org_id = fields.UUID(load_default=None, metadata={"description": "Administrators: ask for this organisation"})
+
+
+class _SharingAnswerSchema(Schema):
+    allowed = fields.Boolean()
+    rule = fields.String()
+    effect = fields.String(allow_none=True)
+    policy = fields.Dict(allow_none=True, metadata={"description": "`{id, version, name}`; null: no policy"})
+    free_access = fields.Boolean()
+
+
+class DryRunChangeSchema(Schema):
+    product_id = fields.Integer()
+    collection_id = fields.String()
+    item_id = fields.String()
+    org_id = fields.String()
+    org_name = fields.String()
+    use = fields.String(metadata={"description": "discover, view_footprint, license or download"})
+    before = fields.Nested(_SharingAnswerSchema)
+    after = fields.Nested(_SharingAnswerSchema)
+
+
+class DryRunResultSchema(Schema):
+    draft = fields.Dict(metadata={"description": "The draft as it would be stored, and the policy it replaces"})
+    sampled = fields.Dict(keys=fields.String(), values=fields.Integer(),
+                          metadata={"description": "products, organisations and decisions compared"})
+    changed = fields.Integer(metadata={"description": "How many decisions would change"})
+    changes = fields.List(fields.Nested(DryRunChangeSchema), metadata={"description": "The first 1,000 of them"})
+    truncated = fields.Boolean(metadata={"description": "true: more changed than are listed"})
+
+
+class ExplanationSchema(Schema):
+    allowed = fields.Boolean()
+    effect = fields.String(allow_none=True, metadata={"description": "The deciding policy's effect; null: none"})
+    rule = fields.String()
+    policy = fields.Dict(allow_none=True, metadata={"description": "`{id, version, name}`; null: a base rule"})
+    reason = fields.String()
+    remedy = fields.String(allow_none=True, metadata={"description": "What would change a refusal, in words"})
+    remedies = fields.List(fields.Dict(), metadata={"description": "The same, as data: `order` (offer_id), "
+                                                                   "`request_access`, `wait` (until)"})
+    free_access = fields.Boolean()
+    attribution = fields.String(allow_none=True)
+    attributions = fields.List(fields.String())
+    base = fields.Boolean(metadata={"description": "true: a platform base rule refused, before any policy"})

@@ -7,21 +7,27 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 
 from exchange.catalog.models import Collection
+from exchange.core import paging
 from exchange.core.db import db, unit_of_work, utcnow
 from exchange.core.problems import NotFound, ValidationProblem, load_or_problem
-from exchange.policy import Identity, decide, require, require_own
+from exchange.policy import Identity, decide, query_filter, require, require_own
 from exchange.sharing import audit, evaluation
 from exchange.sharing.models import SharingPolicy, SharingPolicyVersion
 from exchange.sharing.schemas import PolicySchema, normalised
 
 
 def _checked(identity: Identity, body: object, *, own: bool) -> dict:
-    """The policy document, loaded and normalised; for a provider's own policy, its target must name
-    collections, all of the provider's organisation (each foreign or unknown one is named)."""
-    document = normalised(load_or_problem(PolicySchema(), body))
+    """The policy document, loaded and normalised, checked as ``checked_document`` does."""
+    return checked_document(identity, load_or_problem(PolicySchema(), body), own=own)
+
+
+def checked_document(identity: Identity, loaded: dict, *, own: bool) -> dict:
+    """A loaded policy, normalised; for a provider's own policy, its target must name collections,
+    all of the provider's organisation (each foreign or unknown one is named)."""
+    document = normalised(loaded)
     if own:
         names = document["target"]["collections"]
         if not names:
@@ -113,6 +119,65 @@ def policy_view(policy: SharingPolicy, version: SharingPolicyVersion | None = No
             "version_created_at": version.created_at.isoformat(), **version.document}
 
 
+#: The largest version number an INTEGER column holds: a larger one is absent, not asked of the database.
+MAX_VERSION = 2**31 - 1
+
+
+def policy_for_read(identity: Identity, policy_id: uuid.UUID, *, own: bool) -> SharingPolicy:
+    """The policy if the caller may read it: administrators any, on their routes; a provider its
+    organisation's, on its own (another organisation's or the platform's reads as absent: 404)."""
+    policy = db.session.get(SharingPolicy, policy_id)
+    if own:
+        require_own(identity, "sharing-policy:read-own", policy, "policy", policy_id)
+    else:
+        require(identity, "sharing-policy:read-all")
+        if policy is None:
+            raise NotFound(f"No policy {policy_id}.")
+    return policy
+
+
 def get_policy(identity: Identity, policy_id: uuid.UUID, *, own: bool) -> dict:
     """One policy at its current version (administrators: any; providers: their organisation's)."""
-    return policy_view(_policy_for_write(identity, policy_id, own=own))
+    return policy_view(policy_for_read(identity, policy_id, own=own))
+
+
+def list_policies(identity: Identity, *, own: bool, active: bool | None = None,
+                  owner_org_id: uuid.UUID | None = None, after: str | None = None,
+                  limit: int = 50) -> tuple[list[dict], str | None]:
+    """The policies the caller may read at their current versions, in id order, a page at a time."""
+    action = "sharing-policy:read-own" if own else "sharing-policy:read-all"
+    require(identity, action)
+    query = (select(SharingPolicy, SharingPolicyVersion)
+             .join(SharingPolicyVersion, and_(SharingPolicyVersion.policy_id == SharingPolicy.id,
+                                              SharingPolicyVersion.version == SharingPolicy.current_version))
+             .where(query_filter(identity, action, SharingPolicy)))
+    if active is not None:
+        query = query.where(SharingPolicy.active.is_(active))
+    if owner_org_id is not None:
+        query = query.where(SharingPolicy.owner_org_id == owner_org_id)
+    if after:
+        try:
+            query = query.where(SharingPolicy.id > uuid.UUID(paging.decode_key(after)))
+        except ValueError:  # paging.BadCursor is one
+            raise ValidationProblem("The cursor is not valid.", errors=[
+                {"field": "after", "message": "is not a cursor this listing issued"}]) from None
+    rows, more = paging.cut(list(db.session.execute(query.order_by(SharingPolicy.id).limit(limit + 1))), limit)
+    return [policy_view(p, v) for p, v in rows], (paging.encode(str(rows[-1][0].id)) if more else None)
+
+
+def list_versions(identity: Identity, policy_id: uuid.UUID, *, own: bool) -> list[dict]:
+    """Every version of a policy, oldest first (deactivated policies' too)."""
+    policy = policy_for_read(identity, policy_id, own=own)
+    versions = db.session.scalars(select(SharingPolicyVersion).where(SharingPolicyVersion.policy_id == policy.id)
+                                  .order_by(SharingPolicyVersion.version))
+    return [policy_view(policy, version) for version in versions]
+
+
+def get_version(identity: Identity, policy_id: uuid.UUID, number: int, *, own: bool) -> dict:
+    """One version of a policy (versions never change)."""
+    policy = policy_for_read(identity, policy_id, own=own)
+    version = None if not 0 < number <= MAX_VERSION else db.session.scalar(select(SharingPolicyVersion).where(
+        SharingPolicyVersion.policy_id == policy.id, SharingPolicyVersion.version == number))
+    if version is None:
+        raise NotFound(f"Policy {policy_id} has no version {number}.")
+    return policy_view(policy, version)
