@@ -41,6 +41,7 @@ from auth.policies import holdable_scopes, identity_of
 from auth.scopes import SCOPES, parse_scope
 from exchange.core.db import db, new_id, utcnow
 from exchange.policy import decide
+from exchange.sharing import audit
 
 CODE_LIFETIME = timedelta(minutes=10)
 CONFIDENTIAL_AUTH = ["client_secret_basic", "client_secret_post"]
@@ -274,11 +275,11 @@ def save_token(token: dict, request) -> None:
     client: OAuthClient = request.client
     user = request.user or client.owner
     if getattr(request, "authorization_code", None) is not None:
-        family_id = request.authorization_code.family_id
+        family_id, grant_type = request.authorization_code.family_id, "authorization_code"
     elif getattr(request, "refresh_token", None) is not None:
-        family_id = request.refresh_token.family_id
+        family_id, grant_type = request.refresh_token.family_id, "refresh_token"
     else:
-        family_id = new_id()
+        family_id, grant_type = new_id(), "client_credentials"
     _, claims = keys.peek(token["access_token"])
     details = token.get("authorization_details")
     db.session.add(AccessToken(jti=claims["jti"], family_id=family_id, client_id=client.client_id, user_id=user.id,
@@ -289,6 +290,10 @@ def save_token(token: dict, request) -> None:
         db.session.add(RefreshToken(token_hash=digest(token["refresh_token"]), family_id=family_id,
                                     client_id=client.client_id, user_id=user.id, scope=token.get("scope", ""),
                                     authorization_details=details, expires_at=utcnow() + lifetime))
+    audit.record("token.issued", actor_user_id=user.id, actor_org_id=user.org_id, object_type="token",
+                 object_id=claims["jti"], details={"client_id": client.client_id, "grant_type": grant_type,
+                                                  "scope": token.get("scope", ""), "family_id": str(family_id),
+                                                  "refresh_token": "refresh_token" in token})
 
 
 # -- revocation and introspection ----------------------------------------------------------------
@@ -303,6 +308,12 @@ class Revocation(RevocationEndpoint):
             revoke_family(token.family_id)  # RFC 7009 §2.1: and the access tokens of the same grant
         elif token.revoked_at is None:
             token.revoked_at = utcnow()
+        user = db.session.get(User, token.user_id)
+        refresh = isinstance(token, RefreshToken)
+        audit.record("token.revoked", actor_user_id=user.id, actor_org_id=user.org_id, object_type="token",
+                     object_id=None if refresh else token.jti,  # a refresh token has no jti: its family stands for it
+                     details={"client_id": token.client_id, "kind": "refresh_token" if refresh else "access_token",
+                              "family_id": str(token.family_id)})
 
 
 class Introspection(IntrospectionEndpoint):
