@@ -95,9 +95,10 @@ class ChainCheck:
 def verify(batch: int = 1000) -> ChainCheck:
     """Recompute the chain from the first entry: every seq present in order, every entry's hash its
     content's, every link its predecessor's hash, and the head row naming the last entry."""
-    head = db.session.scalar(select(AuditHead).where(AuditHead.id == 1)) or AuditHead(seq=0, hash=GENESIS)
+    head = db.session.scalar(select(AuditHead).where(AuditHead.id == 1).execution_options(populate_existing=True)) \
+        or AuditHead(seq=0, hash=GENESIS)
     expected_seq, prev_hash, count = 1, GENESIS, 0
-    query = select(AuditEntry).order_by(AuditEntry.seq).execution_options(yield_per=batch)
+    query = select(AuditEntry).order_by(AuditEntry.seq).execution_options(yield_per=batch, populate_existing=True)
     for entry in db.session.scalars(query):
         if entry.seq != expected_seq:
             missing = expected_seq if entry.seq > expected_seq else entry.seq
