@@ -24,10 +24,10 @@ def logged(live):
         from auth.service import find_user
         admin = find_user("admin@sdx.example")
         actors = {"admin": (admin.id, admin.org_id)}
+        made = [("order.placed", "order", "o-1"), ("order.refunded", "order", "o-1"),
+                ("wallet.topup", "transfer", "t-1"), ("order.placed", "order", "o-2"), ("orderly.thing", "other", "x")]
         with unit_of_work():
-            for n, (action, kind, ident) in enumerate([("order.placed", "order", "o-1"), ("order.refunded", "order", "o-1"),
-                                                       ("wallet.topup", "transfer", "t-1"), ("order.placed", "order", "o-2"),
-                                                       ("orderly.thing", "other", "x")]):
+            for n, (action, kind, ident) in enumerate(made):
                 audit.record(action, actor_user_id=admin.id if n % 2 == 0 else None,
                              actor_org_id=admin.org_id if n % 2 == 0 else None, object_type=kind, object_id=ident,
                              details={"n": n})

@@ -98,7 +98,8 @@ def test_top_ups_and_payouts(app, admin):
         org = add_user("payer@audit.example", org="Paying Org").org_id
         moved = wallets.top_up(admin, org, {"amount": 5000, "currency": "CNY", "reference": "bank 42"})
         entry = the("wallet.topup")
-        assert (entry.actor_user_id, entry.object_type, entry.object_id) == (admin.user_id, "transfer", str(moved["id"]))
+        assert (entry.actor_user_id, entry.object_type) == (admin.user_id, "transfer")
+        assert entry.object_id == str(moved["id"])
         assert entry.details == {"org_id": str(org), "amount": 5000, "currency": "CNY", "reference": "bank 42"}
         with pytest.raises(Exception):  # nothing earned: 409, and no entry
             wallets.pay_out(admin, org, {"amount": 1, "currency": "CNY", "reference": "too much"})
