@@ -72,6 +72,15 @@ def revoke_family(family_id) -> None:
                                                  AccessToken.revoked_at.is_(None)).values(revoked_at=now))
 
 
+def revoke_suspect_family(row: AuthorizationCode | RefreshToken, reason: str) -> None:
+    """Revoke the family of a replayed code or reused refresh token, and audit it: it may mean theft."""
+    revoke_family(row.family_id)
+    user = db.session.get(User, row.user_id)
+    audit.record("token.family_revoked", actor_user_id=row.user_id, actor_org_id=user.org_id if user else None,
+                 object_type="token_family", object_id=row.family_id, details={"client_id": row.client_id,
+                                                                             "reason": reason})
+
+
 def _claim(model, row_id_column, row_id) -> bool:
     """Mark a single-use credential used; False if someone used it first (atomic on every backend)."""
     result = db.session.execute(update(model).where(row_id_column == row_id, model.used_at.is_(None))
@@ -181,7 +190,7 @@ class CodeGrant(LicenceScoped, grants.AuthorizationCodeGrant):
         if row is None or row.expires_at <= utcnow():
             return None
         if row.used_at is not None:
-            revoke_family(row.family_id)  # a replayed code: whatever it issued is now suspect
+            revoke_suspect_family(row, "code replayed")  # a replayed code: whatever it issued is now suspect
             return None
         return row
 
@@ -192,7 +201,7 @@ class CodeGrant(LicenceScoped, grants.AuthorizationCodeGrant):
         self.settle_details(rar.narrowed(row.authorization_details, self.request.form.get("authorization_details")),
                             None, row.scope)
         if not _claim(AuthorizationCode, AuthorizationCode.id, row.id):
-            revoke_family(row.family_id)  # used by a concurrent request: treat as a replay
+            revoke_suspect_family(row, "code replayed")  # used by a concurrent request: treat as a replay
             raise InvalidGrantError("Invalid 'code' in request.")
 
     def delete_authorization_code(self, authorization_code: AuthorizationCode) -> None:
@@ -231,7 +240,7 @@ class RotatingRefreshGrant(LicenceScoped, grants.RefreshTokenGrant):
         if row.client_id != self.request.client.client_id:
             return None
         if row.used_at is not None:
-            revoke_family(row.family_id)  # reuse of a rotated token: assume it was stolen
+            revoke_suspect_family(row, "refresh token reused")  # reuse of a rotated token: assume it was stolen
             return None
         return row
 
@@ -242,7 +251,7 @@ class RotatingRefreshGrant(LicenceScoped, grants.RefreshTokenGrant):
         self.settle_details(rar.narrowed(row.authorization_details, self.request.form.get("authorization_details")),
                             self.request.payload.scope, row.scope)
         if not _claim(RefreshToken, RefreshToken.id, row.id):
-            revoke_family(row.family_id)  # rotated by a concurrent request: treat as reuse
+            revoke_suspect_family(row, "refresh token reused")  # rotated by a concurrent request: treat as reuse
             raise InvalidGrantError()
 
     def authenticate_user(self, refresh_token: RefreshToken) -> User:

@@ -17,7 +17,7 @@ from exchange.policy import SYSTEM
 from exchange.sharing import audit
 from exchange.sharing.models import AuditEntry
 from exchange.trading import wallets
-from tests.auth.conftest import sign_in
+from tests.auth.conftest import code_flow, sign_in
 from tests.conftest import PASSWORD, add_user, identity_for
 from tests.trading.orders_world import QUARTER, build_world
 
@@ -181,3 +181,23 @@ def test_a_download_refusal_is_audited_with_its_meter_event(shop):
         metered = list(db.session.scalars(select(MeterEvent).where(MeterEvent.status == 403)))
         assert len(metered) == 1 and metered[0].user_id == shop.users["other"]
         assert isinstance(entry.actor_user_id, uuid.UUID)
+
+
+@pytest.mark.committed
+def test_a_reused_refresh_token_revokes_its_family_on_the_record(live):
+    user_id = live.user("rotate@audit.example", org="Rotating Org")
+    client_id, secret = live.client("rotate@audit.example", "catalog:read")
+    oauth, first = code_flow(live, "rotate@audit.example", client_id, secret, "catalog:read")
+    oauth.refresh_token(f"{live.url}/oauth/token", refresh_token=first["refresh_token"])
+    replay = requests.post(f"{live.url}/oauth/token", data={"grant_type": "refresh_token",
+                                                            "refresh_token": first["refresh_token"]},
+                           auth=(client_id, secret), timeout=10)
+    assert replay.status_code == 400
+    with live.app.app_context():
+        issued = entries("token.issued")
+        assert [e.details["grant_type"] for e in issued] == ["authorization_code", "refresh_token"]
+        family = the("token.family_revoked")
+        assert (family.actor_user_id, family.object_type) == (user_id, "token_family")
+        assert family.object_id == issued[0].details["family_id"]
+        assert family.details == {"client_id": client_id, "reason": "refresh token reused"}
+        assert first["refresh_token"] not in everything_logged()
