@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from exchange.core import paging
 from exchange.core.db import db, hold_sqlite_write_lock, utcnow
@@ -45,12 +46,12 @@ def entry_hash(*, seq: int, at: datetime, actor_user_id, actor_org_id, action: s
 def _head() -> AuditHead:
     hold_sqlite_write_lock(AuditHead.seq, AuditHead.id == 1)
     # populate_existing: a head this session loaded before the lock was taken must be read again.
-    head = db.session.scalar(select(AuditHead).where(AuditHead.id == 1).with_for_update()
-                             .execution_options(populate_existing=True))
-    if head is None:  # a database made without the migrations (which seed the head)
-        head = AuditHead(id=1, seq=0, hash=GENESIS)
-        db.session.add(head)
-        db.session.flush()
+    locked = select(AuditHead).where(AuditHead.id == 1).with_for_update().execution_options(populate_existing=True)
+    head = db.session.scalar(locked)
+    if head is None:  # the migrations seed the head; without it, the first writers race to make it
+        dialect = {"postgresql": postgresql, "sqlite": sqlite}[db.session.get_bind().dialect.name]
+        db.session.execute(dialect.insert(AuditHead).values(id=1, seq=0, hash=GENESIS).on_conflict_do_nothing())
+        head = db.session.scalar(locked)
     return head
 
 

@@ -109,6 +109,22 @@ def test_a_rolled_back_action_leaves_no_entry(app):
 def test_concurrent_appends_make_one_chain(app, backend):
     if backend != "postgresql":
         pytest.skip("SQLite has one writer at a time; the row lock is PostgreSQL's")
+    append_from_threads(app)
+
+
+@pytest.mark.committed
+def test_the_first_appends_make_the_head_when_it_is_missing(app, backend):
+    """The migrations seed the head row; without it, concurrent first writers still make one chain."""
+    if backend != "postgresql":
+        pytest.skip("SQLite has one writer at a time; the row lock is PostgreSQL's")
+    with app.app_context():
+        db.session.execute(delete(AuditHead))
+        db.session.commit()
+    append_from_threads(app)
+
+
+def append_from_threads(app) -> None:
+    """Eight threads append fifteen entries each, each in its own transaction: one gapless, valid chain."""
     threads, per_thread = 8, 15
     start = threading.Barrier(threads)
     failures = []
@@ -134,3 +150,4 @@ def test_concurrent_appends_make_one_chain(app, backend):
         assert seqs == list(range(1, threads * per_thread + 1))
         check = audit.verify()
         assert check.holds and check.entries == threads * per_thread, check.problem
+
