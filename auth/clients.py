@@ -20,6 +20,7 @@ from auth.scopes import SCOPES, join_scope, parse_scope
 from exchange.core import paging
 from exchange.core.db import db, unit_of_work
 from exchange.core.problems import NotFound, ValidationProblem, load_or_problem
+from exchange.sharing import audit
 
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "[::1]", "::1"}
 
@@ -72,7 +73,15 @@ def create_client(identity: Identity, data: dict, *, owner: User | None = None) 
                              name=body["name"].strip(), owner_id=owner.id, grant_types=sorted(set(grant_types)),
                              redirect_uris=body["redirect_uris"], scope=join_scope(scopes))
         uow.add(client)
+        _audit(identity, "client.created", client.client_id, name=client.name, owner_id=str(owner.id),
+               scope=client.scope, grant_types=client.grant_types, public=secret is None)
     return client, secret
+
+
+def _audit(actor: Identity, event: str, client_id: str, **details) -> None:
+    """A client change in the audit log (never its secret)."""
+    audit.record(event, actor_user_id=actor.user_id, actor_org_id=actor.org_id, object_type="client",
+                 object_id=client_id, details=details)
 
 
 def _page(query, after: str | None, limit: int) -> tuple[list[OAuthClient], str | None]:
@@ -125,6 +134,7 @@ def delete_client(identity: Identity, client_id: str) -> None:
         for model in (AccessToken, RefreshToken, AuthorizationCode):
             db.session.execute(delete(model).where(model.client_id == client.client_id))
         db.session.delete(client)
+        _audit(identity, "client.deleted", client_id, name=client.name, owner_id=str(client.owner_id))
 
 
 def disable_client(identity: Identity, client_id: str) -> OAuthClient:
@@ -137,4 +147,6 @@ def disable_client(identity: Identity, client_id: str) -> OAuthClient:
         families |= set(db.session.scalars(select(RefreshToken.family_id).where(RefreshToken.client_id == client_id)))
         for family_id in families:
             revoke_family(family_id)
+        _audit(identity, "client.disabled", client_id, name=client.name, owner_id=str(client.owner_id),
+               token_families_revoked=len(families))
     return client

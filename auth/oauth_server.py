@@ -41,6 +41,7 @@ from auth.policies import holdable_scopes, identity_of
 from auth.scopes import SCOPES, parse_scope
 from exchange.core.db import db, new_id, utcnow
 from exchange.policy import decide
+from exchange.sharing import audit
 
 CODE_LIFETIME = timedelta(minutes=10)
 CONFIDENTIAL_AUTH = ["client_secret_basic", "client_secret_post"]
@@ -69,6 +70,15 @@ def revoke_family(family_id) -> None:
                                                   RefreshToken.revoked_at.is_(None)).values(revoked_at=now))
     db.session.execute(update(AccessToken).where(AccessToken.family_id == family_id,
                                                  AccessToken.revoked_at.is_(None)).values(revoked_at=now))
+
+
+def revoke_suspect_family(row: AuthorizationCode | RefreshToken, reason: str) -> None:
+    """Revoke the family of a replayed code or reused refresh token, and audit it: it may mean theft."""
+    revoke_family(row.family_id)
+    user = db.session.get(User, row.user_id)
+    audit.record("token.family_revoked", actor_user_id=row.user_id, actor_org_id=user.org_id if user else None,
+                 object_type="token_family", object_id=row.family_id, details={"client_id": row.client_id,
+                                                                             "reason": reason})
 
 
 def _claim(model, row_id_column, row_id) -> bool:
@@ -180,7 +190,7 @@ class CodeGrant(LicenceScoped, grants.AuthorizationCodeGrant):
         if row is None or row.expires_at <= utcnow():
             return None
         if row.used_at is not None:
-            revoke_family(row.family_id)  # a replayed code: whatever it issued is now suspect
+            revoke_suspect_family(row, "code replayed")  # a replayed code: whatever it issued is now suspect
             return None
         return row
 
@@ -191,7 +201,7 @@ class CodeGrant(LicenceScoped, grants.AuthorizationCodeGrant):
         self.settle_details(rar.narrowed(row.authorization_details, self.request.form.get("authorization_details")),
                             None, row.scope)
         if not _claim(AuthorizationCode, AuthorizationCode.id, row.id):
-            revoke_family(row.family_id)  # used by a concurrent request: treat as a replay
+            revoke_suspect_family(row, "code replayed")  # used by a concurrent request: treat as a replay
             raise InvalidGrantError("Invalid 'code' in request.")
 
     def delete_authorization_code(self, authorization_code: AuthorizationCode) -> None:
@@ -230,7 +240,7 @@ class RotatingRefreshGrant(LicenceScoped, grants.RefreshTokenGrant):
         if row.client_id != self.request.client.client_id:
             return None
         if row.used_at is not None:
-            revoke_family(row.family_id)  # reuse of a rotated token: assume it was stolen
+            revoke_suspect_family(row, "refresh token reused")  # reuse of a rotated token: assume it was stolen
             return None
         return row
 
@@ -241,7 +251,7 @@ class RotatingRefreshGrant(LicenceScoped, grants.RefreshTokenGrant):
         self.settle_details(rar.narrowed(row.authorization_details, self.request.form.get("authorization_details")),
                             self.request.payload.scope, row.scope)
         if not _claim(RefreshToken, RefreshToken.id, row.id):
-            revoke_family(row.family_id)  # rotated by a concurrent request: treat as reuse
+            revoke_suspect_family(row, "refresh token reused")  # rotated by a concurrent request: treat as reuse
             raise InvalidGrantError()
 
     def authenticate_user(self, refresh_token: RefreshToken) -> User:
@@ -274,11 +284,11 @@ def save_token(token: dict, request) -> None:
     client: OAuthClient = request.client
     user = request.user or client.owner
     if getattr(request, "authorization_code", None) is not None:
-        family_id = request.authorization_code.family_id
+        family_id, grant_type = request.authorization_code.family_id, "authorization_code"
     elif getattr(request, "refresh_token", None) is not None:
-        family_id = request.refresh_token.family_id
+        family_id, grant_type = request.refresh_token.family_id, "refresh_token"
     else:
-        family_id = new_id()
+        family_id, grant_type = new_id(), "client_credentials"
     _, claims = keys.peek(token["access_token"])
     details = token.get("authorization_details")
     db.session.add(AccessToken(jti=claims["jti"], family_id=family_id, client_id=client.client_id, user_id=user.id,
@@ -289,6 +299,10 @@ def save_token(token: dict, request) -> None:
         db.session.add(RefreshToken(token_hash=digest(token["refresh_token"]), family_id=family_id,
                                     client_id=client.client_id, user_id=user.id, scope=token.get("scope", ""),
                                     authorization_details=details, expires_at=utcnow() + lifetime))
+    audit.record("token.issued", actor_user_id=user.id, actor_org_id=user.org_id, object_type="token",
+                 object_id=claims["jti"], details={"client_id": client.client_id, "grant_type": grant_type,
+                                                  "scope": token.get("scope", ""), "family_id": str(family_id),
+                                                  "refresh_token": "refresh_token" in token})
 
 
 # -- revocation and introspection ----------------------------------------------------------------
@@ -303,6 +317,12 @@ class Revocation(RevocationEndpoint):
             revoke_family(token.family_id)  # RFC 7009 §2.1: and the access tokens of the same grant
         elif token.revoked_at is None:
             token.revoked_at = utcnow()
+        user = db.session.get(User, token.user_id)
+        refresh = isinstance(token, RefreshToken)
+        audit.record("token.revoked", actor_user_id=user.id, actor_org_id=user.org_id, object_type="token",
+                     object_id=None if refresh else token.jti,  # a refresh token has no jti: its family stands for it
+                     details={"client_id": token.client_id, "kind": "refresh_token" if refresh else "access_token",
+                              "family_id": str(token.family_id)})
 
 
 class Introspection(IntrospectionEndpoint):

@@ -16,6 +16,7 @@ from exchange.policy import Identity, require
 from auth.schemas import OrganisationInSchema, SignupSchema, UserInSchema
 from exchange.core.db import db, unit_of_work, utcnow
 from exchange.core.problems import Conflict, NotFound, ValidationProblem, load_or_problem
+from exchange.sharing import audit
 
 
 def _org_name_taken(name: str) -> bool:
@@ -135,7 +136,13 @@ def _activate(identity: Identity, org_id, *, action: str, only_from: OrgStatus, 
         raise Conflict(f"The organisation is {org.status.value}; only a {only_from.value} organisation can be {verb}.")
     with unit_of_work():
         org.status = OrgStatus.active
+        _audit(identity, f"org.{verb}", org)
     return org
+
+
+def _audit(actor: Identity, event: str, org: Organisation, **details) -> None:
+    audit.record(event, actor_user_id=actor.user_id, actor_org_id=actor.org_id, object_type="organisation",
+                 object_id=org.id, details={"name": org.name, **details})
 
 
 def approve_org(identity: Identity, org_id) -> Organisation:
@@ -149,6 +156,7 @@ def verify_org(identity: Identity, org_id, verified: bool) -> Organisation:
     org = _org(org_id)
     with unit_of_work():
         org.verified = verified
+        _audit(identity, "org.verified", org, verified=verified)
     return org
 
 
@@ -168,6 +176,7 @@ def suspend_org(identity: Identity, org_id) -> Organisation:
                                                            AuthorizationCode.used_at.is_(None)).values(used_at=now))
         db.session.execute(update(User).where(User.org_id == org.id)
                            .values(session_version=User.session_version + 1))
+        _audit(identity, "org.suspended", org)
     return org
 
 

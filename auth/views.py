@@ -21,7 +21,7 @@ from wtforms import ValidationError as CSRFInvalid
 
 from auth import keys
 from auth.authorization_details import TYPES_SUPPORTED, license_ids
-from auth.login import LoginFailed, authenticate_password
+from auth.login import LoginFailed, sign_in
 from auth.models import OrgStatus, User
 from auth.policies import holdable_scopes, identity_of
 from auth.scopes import SCOPES, parse_scope
@@ -98,7 +98,7 @@ def login():
         return render_template("login.html", next=next_url, csrf_token=generate_csrf(),
                                error="The form expired; please try again."), 400
     try:
-        user = authenticate_password(request.form.get("email", ""), request.form.get("password", ""))
+        user = sign_in(request.form.get("email", ""), request.form.get("password", ""), address=request.remote_addr)
     except LoginFailed as problem:
         response = render_template("login.html", next=next_url, csrf_token=generate_csrf(), error=problem.detail,
                                    email=request.form.get("email", ""))

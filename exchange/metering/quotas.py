@@ -31,6 +31,7 @@ from exchange.licensing.models import Entitlement
 from exchange.metering.models import DownloadReservation, DownloadVisit, MeterEvent
 from exchange.metering.refusals import DownloadRefused, TooManyStreams, explain_refusal
 from exchange.policy import Decision, Identity, decide
+from exchange.sharing import audit
 
 #: COUNTER: requests of the same asset by the same user this close together are one download.
 COUNTER_WINDOW = dt.timedelta(seconds=30)
@@ -316,8 +317,14 @@ def _event(hold: Hold, at: dt.datetime, *, status: int, bytes_sent: int, counted
 
 def record_refusal(identity: Identity, item: Item | None, asset_key: str | None, *, status: int, rule: str,
                    meta: RequestMeta) -> None:
-    """Meter a refused attempt (in its own transaction: the refusal rolled back everything else)."""
-    _record(identity, item, asset_key, meta, status=status, rule=rule)
+    """Meter a refused attempt and audit it, in one transaction of their own (the refusal rolled back
+    everything else)."""
+    with unit_of_work():
+        _record(identity, item, asset_key, meta, status=status, rule=rule)
+        audit.record("download.refused", actor_user_id=identity.user_id, actor_org_id=identity.org_id,
+                     object_type="product" if item else None, object_id=item.key if item else None,
+                     details={"status": status, "rule": rule, "asset": asset_key, "via": meta.via,
+                              "client_id": meta.client_id})
 
 
 def record_answer(identity: Identity, item: Item, asset_key: str, *, status: int, meta: RequestMeta,

@@ -91,3 +91,7 @@ restrict("collection:read", _collection_refusal, where=_collections_discoverable
 
 
 # -- the audit log -----------------------------------------------------------------------------------
+# Reading the log and checking its chain: administrators with admin:audit.
+register("audit:read", Rule(
+    roles=frozenset({Role.admin}), roles_refused=("role-admin", "only administrators read the audit log"),
+    scope="admin:audit", grants=(Grant("role-admin", "administrators read the audit log"),)))

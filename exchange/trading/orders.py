@@ -29,6 +29,7 @@ from exchange.core.db import db, hold_sqlite_write_lock, new_id, unit_of_work, u
 from exchange.core.problems import Conflict, Problem, ValidationProblem, body_of
 from exchange.licensing.models import Entitlement, EntitlementStatus, Offer
 from exchange.policy import Identity, decide, query_filter, require_own
+from exchange.sharing import audit
 from exchange.trading import caps, events, fulfilment, idempotency, ledger, pricing
 from exchange.trading.models import AccountKind, LedgerAccount, Order, OrderLine, OrderStatus, Quote, TransferKind
 from exchange.trading.quotes import licenses_of, offer_for, valid_lines
@@ -203,6 +204,9 @@ def _fulfil(uow, quote: Quote, current: list, accepted: list[str], key: str, use
     _announce(uow, events.order_fulfilled, order)
     for currency, lines in sorted(by_currency.items()):
         _pay(order, currency, lines, now)
+    audit.record("order.placed", actor_user_id=user_id, actor_org_id=order.org_id, object_type="order",
+                 object_id=order.id, details={"quote_id": str(quote.id), "totals": order.totals,
+                                              "lines": len(order.lines)})
     return answer
 
 
@@ -254,6 +258,9 @@ def cancel_order(identity: Identity, order_id: uuid.UUID) -> dict:
                 events.announce(events.entitlement_refunded, uow=uow, org_id=org_id,
                                 data={"entitlement_id": str(entitlement.id), "order_id": str(order.id)})
         _announce(uow, events.order_refunded, order)
+        audit.record("order.refunded", actor_user_id=identity.user_id, actor_org_id=identity.org_id,
+                     object_type="order", object_id=order.id, details={"totals": order.totals,
+                                                                      "buyer_org_id": str(order.org_id)})
     return order_view(order)
 
 

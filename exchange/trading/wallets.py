@@ -17,6 +17,7 @@ from exchange.core import paging
 from exchange.core.db import db, unit_of_work
 from exchange.core.problems import Conflict, NotFound, ValidationProblem
 from exchange.policy import Identity, require
+from exchange.sharing import audit
 from exchange.trading import ledger
 from exchange.trading.ledger import Leg
 from exchange.trading.models import AccountKind, LedgerAccount, Posting, Transfer, TransferKind
@@ -89,6 +90,10 @@ def _movement(identity: Identity, action: str, org_id: uuid.UUID, body: dict) ->
         except ledger.OutOfRange:
             raise Conflict(f"This would take a {currency} balance beyond what the ledger can hold; nothing was "
                            "moved.", currency=currency, requested=amount) from None
+        audit.record("wallet.topup" if action == "ledger:topup" else "wallet.payout", actor_user_id=identity.user_id,
+                     actor_org_id=identity.org_id, object_type="transfer", object_id=record.id,
+                     details={"org_id": str(org.id), "amount": amount, "currency": currency,
+                              "reference": body["reference"]})
         return transfer_view(record, mine)
 
 
