@@ -18,7 +18,7 @@ from exchange.core.db import db, unit_of_work, utcnow
 from exchange.core.problems import ValidationProblem
 from exchange.licensing.availability import active_offers
 from exchange.licensing.models import Offer
-from exchange.policy import Identity, decide, require, require_own
+from exchange.policy import Decision, Identity, decide, require, require_own
 from exchange.trading import pricing
 from exchange.trading.models import Quote, QuoteLine
 
@@ -29,7 +29,19 @@ MAX_LINE_TOTAL = 10**15
 
 
 class Unlicensable(Exception):
-    """Why one line cannot be licensed (its message is the line's reason)."""
+    """Why one line cannot be licensed (its message is the line's reason); refused by a sharing
+    policy, also the ``rule``, ``policy`` and ``remedy`` of that refusal (``refusal``)."""
+
+    def __init__(self, reason: str, refusal: dict | None = None) -> None:
+        super().__init__(reason)
+        self.refusal = refusal or {}
+
+
+def license_refusal(decision: Decision) -> dict:
+    """What a line refused by ``item:license`` shows besides its reason: the rule, the sharing policy
+    and what would change the answer."""
+    return {"rule": decision.rule, "policy": decision.policy,
+            **({"remedy": decision.remedy} if decision.remedy else {})}
 
 
 def offer_for(offer_id: uuid.UUID, item: Item, now) -> tuple[Offer | None, str | None]:
@@ -57,6 +69,9 @@ def price_line(identity: Identity, org_kind: str, product_id: int, offer_id: uui
         raise Unlicensable(f"no product {product_id} that you may see")  # absent and hidden read alike
     if item.provider_org_id == identity.org_id:
         raise Unlicensable("this is your own organisation's product")
+    licensing = decide(identity, "item:license", item)
+    if not licensing:
+        raise Unlicensable(licensing.reason, license_refusal(licensing))
     offer, why = offer_for(offer_id, item, now)
     if why:
         raise Unlicensable(why)
@@ -96,7 +111,7 @@ def create_quote(identity: Identity, items: list[dict]) -> Quote:
             if asked["product_id"] in seen:  # one entitlement per product: the first valid line stands
                 raise Unlicensable("this product is already in the quote")
         except Unlicensable as exc:
-            line.reason = str(exc)
+            line.reason, line.refusal = str(exc), exc.refusal
         else:
             seen.add(asked["product_id"])
             line.offer_revision, line.license_ref = offer.revision, offer.template.ref
@@ -106,7 +121,8 @@ def create_quote(identity: Identity, items: list[dict]) -> Quote:
         quote.lines.append(line)
     if all(line.reason for line in quote.lines):
         raise ValidationProblem("No line of this quote can be licensed.", errors=[
-            {"field": f"items.{line.position}", "message": line.reason} for line in quote.lines])
+            {"field": f"items.{line.position}", "message": line.reason, **getattr(line, "refusal", {})}
+            for line in quote.lines])
     quote.totals = dict(totals)
     with unit_of_work() as uow:
         uow.add(quote)
@@ -124,7 +140,10 @@ def line_view(line: QuoteLine) -> dict:
     return {"product_id": line.item_key, "offer_id": str(line.offer_id) if line.offer_id else None, "license": line.license_ref,
             "quantity": line.quantity, "unit": line.unit, "unit_price": line.unit_price,
             "discount_percent": line.discount_percent if line.reason is None else None, "total": line.total,
-            "currency": line.currency, "aoi": line.aoi, "reason": line.reason}
+            "currency": line.currency, "aoi": line.aoi, "reason": line.reason,
+            # The rule, policy and remedy of a line a sharing policy refused, as the quote is made
+            # (a later read of the quote keeps the reason only).
+            **getattr(line, "refusal", {})}
 
 
 def quote_view(quote: Quote) -> dict:
