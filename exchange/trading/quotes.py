@@ -102,6 +102,7 @@ def create_quote(identity: Identity, items: list[dict]) -> Quote:
                   expires_at=now + QUOTE_LIFETIME)
     totals: dict[str, int] = defaultdict(int)
     seen: set[int] = set()
+    refusals: dict[int, dict] = {}  # position -> rule, policy, remedy of a line a sharing policy refused
     for position, asked in enumerate(items):
         line = QuoteLine(position=position, item_key=asked["product_id"], offer_id=asked["offer_id"],
                          aoi=asked.get("aoi"))
@@ -111,7 +112,9 @@ def create_quote(identity: Identity, items: list[dict]) -> Quote:
             if asked["product_id"] in seen:  # one entitlement per product: the first valid line stands
                 raise Unlicensable("this product is already in the quote")
         except Unlicensable as exc:
-            line.reason, line.refusal = str(exc), exc.refusal
+            line.reason = str(exc)
+            if exc.refusal:
+                refusals[position] = exc.refusal
         else:
             seen.add(asked["product_id"])
             line.offer_revision, line.license_ref = offer.revision, offer.template.ref
@@ -121,9 +124,11 @@ def create_quote(identity: Identity, items: list[dict]) -> Quote:
         quote.lines.append(line)
     if all(line.reason for line in quote.lines):
         raise ValidationProblem("No line of this quote can be licensed.", errors=[
-            {"field": f"items.{line.position}", "message": line.reason, **getattr(line, "refusal", {})}
+            {"field": f"items.{line.position}", "message": line.reason, **refusals.get(line.position, {})}
             for line in quote.lines])
     quote.totals = dict(totals)
+    # Shown with the quote as it is made (not stored: a later read of the quote keeps the reason only).
+    quote.refusals = refusals
     with unit_of_work() as uow:
         uow.add(quote)
     return quote
@@ -136,19 +141,17 @@ def get_quote(identity: Identity, quote_id: uuid.UUID) -> Quote:
     return quote
 
 
-def line_view(line: QuoteLine) -> dict:
+def line_view(line: QuoteLine, refusal: dict | None = None) -> dict:
     return {"product_id": line.item_key, "offer_id": str(line.offer_id) if line.offer_id else None, "license": line.license_ref,
             "quantity": line.quantity, "unit": line.unit, "unit_price": line.unit_price,
             "discount_percent": line.discount_percent if line.reason is None else None, "total": line.total,
-            "currency": line.currency, "aoi": line.aoi, "reason": line.reason,
-            # The rule, policy and remedy of a line a sharing policy refused, as the quote is made
-            # (a later read of the quote keeps the reason only).
-            **getattr(line, "refusal", {})}
+            "currency": line.currency, "aoi": line.aoi, "reason": line.reason, **(refusal or {})}
 
 
 def quote_view(quote: Quote) -> dict:
+    refused = getattr(quote, "refusals", {})  # set by create_quote on the quote it makes
     return {"id": str(quote.id), "created_at": quote.created_at.isoformat(), "expires_at": quote.expires_at.isoformat(),
-            "lines": [line_view(line) for line in quote.lines], "totals": quote.totals,
+            "lines": [line_view(line, refused.get(line.position)) for line in quote.lines], "totals": quote.totals,
             "licenses": sorted(licenses_of(quote))}
 
 
