@@ -13,6 +13,7 @@ from exchange.core.db import db, utcnow
 from exchange.core.problems import Forbidden, Problem
 from exchange.licensing.models import Entitlement, EntitlementStatus
 from exchange.policy import Decision, Identity
+from exchange.sharing import evaluation
 
 #: What a client told "too many streams" should wait before trying again.
 RETRY_AFTER_SECONDS = 5
@@ -31,7 +32,13 @@ class DownloadRefused(Forbidden):
 
 def refusal_of(identity: Identity, item: Item, decision: Decision) -> DownloadRefused:
     """The 403 of a refused ``asset:download``: why (``explain_refusal``), and when a sharing policy
-    refused, its ``policy`` and ``remedy``, as every policy refusal carries them."""
+    refused, its ``policy`` and ``remedy``, as every policy refusal carries them. Refused for want of a
+    licence where a sharing policy would refuse the download anyway, the policy's refusal is the
+    answer: a licence would not change it."""
+    if decision.rule == "license":
+        shared = evaluation.evaluate(identity, "download", item)
+        if not shared.allowed:
+            decision = evaluation.as_decision(shared)
     detail, rule = explain_refusal(identity, item, decision)
     return DownloadRefused(detail, rule, policy=decision.policy, remedy=decision.remedy)
 
