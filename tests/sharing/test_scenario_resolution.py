@@ -33,7 +33,7 @@ def test_fine_products_need_approval_until_the_organisation_is_verified(shop):
     assert error["policy"] == {"id": made["id"], "version": made["version"], "name": "Sub-0.5 m release rule"}
     assert "/api/v1/access-requests" in error["remedy"]
     # The product stays visible (only licensing and downloading it are held), and a coarse one sells.
-    assert shop.api("GET", f"/stac/collections/alice/items/alice-fine", "buyer").status_code == 200
+    assert shop.api("GET", "/stac/collections/alice/items/alice-fine", "buyer").status_code == 200
     mixed = _quote(shop, "buyer", ("alice-fine", fine_offer), ("alice-coarse", coarse_offer))
     assert mixed.status_code == 201
     held, sold = mixed.json()["lines"]
