@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import exchange.catalog.policies  # noqa: F401  (registers the catalogue's actions, restricted below)
 import exchange.licensing.policies  # noqa: F401  (extends asset:download, restricted below)
-import exchange.trading.policies  # noqa: F401  (registers item:license, restricted below)
 from sqlalchemy import exists, or_, select, true
 
 from auth.models import Role
