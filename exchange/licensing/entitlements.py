@@ -12,12 +12,14 @@ import uuid
 
 from sqlalchemy import and_, func, or_, select
 
+from exchange.catalog.models import Item
 from exchange.core import paging
 from exchange.core.db import db, utcnow
 from exchange.core.problems import Forbidden, ValidationProblem
 from exchange.licensing.models import Entitlement, EntitlementStatus
 from exchange.metering.models import DownloadVisit
 from exchange.policy import Identity, decide, query_filter, require_own
+from exchange.sharing import duties
 
 
 def _in_force(now: dt.datetime):
@@ -95,7 +97,15 @@ def view(entitlement: Entitlement, now: dt.datetime | None = None, taken: int | 
         "bytes_allowed": entitlement.bytes_allowed, "bytes_used": entitlement.bytes_used,
         "bytes_reserved": entitlement.bytes_reserved, "bytes_remaining": remaining,
         "aoi": entitlement.aoi, "created_at": entitlement.created_at,
+        "attribution": _policy_attribution(entitlement),
     }
+
+
+def _policy_attribution(entitlement: Entitlement) -> list[str]:
+    """The attribution the sharing policies ask of the licensee for the product (the template's own
+    is in ``license``)."""
+    item = db.session.get(Item, entitlement.item_key) if entitlement.item_key is not None else None
+    return duties.licensee_attributions(entitlement, item) if item is not None else []
 
 
 def _require_reader(identity: Identity) -> None:

@@ -265,6 +265,9 @@ class EntitlementSchema(Schema):
     bytes_remaining = fields.Integer(allow_none=True, metadata={"description": "null: unlimited"})
     aoi = fields.Dict(allow_none=True)
     created_at = fields.DateTime()
+    attribution = fields.List(fields.String(), metadata={
+        "description": "the attribution the sharing policies that apply ask of the licensee for this product "
+                       "(besides the template's own, in license.attribution)"})
 
 
 class EntitlementPageSchema(Schema):

@@ -30,9 +30,10 @@ from exchange.ingest.models import AssetState, ProductAsset
 from exchange.licensing.models import Entitlement, EntitlementStatus
 from exchange.metering import quotas
 from exchange.metering.quotas import Allowance, Hold, RequestMeta
-from exchange.metering.refusals import DownloadRefused, explain_refusal
+from exchange.metering.refusals import DownloadRefused, refusal_of
 from exchange.metering.ranges import ByteRange, Unsatisfiable, not_modified, requested_range, strong_etag
 from exchange.policy import Identity, decide
+from exchange.sharing import duties
 from storage import transfers
 from storage.errors import StorageError, StorageUnavailable
 from storage.objectstore import get_store
@@ -129,7 +130,8 @@ def _used_up(problem: Problem, identity: Identity, item_key: int, asset_key: str
 def _answer(identity: Identity, item: Item, asset: ProductAsset, wanted: Wanted, etag: str | None,
             validators: dict[str, str]) -> Answer:
     file_headers = {**validators, "Content-Type": transfers.download_media_type(asset.media_type),
-                    "Content-Disposition": transfers.content_disposition(asset.filename)}
+                    "Content-Disposition": transfers.content_disposition(asset.filename),
+                    **duties.header(identity, item)}  # the attribution the sharing policies ask
     meta = wanted.meta
     if asset.is_data:
         _check_token(identity, item, asset, meta)
@@ -212,9 +214,9 @@ def _allowance(identity: Identity, item: Item, asset: ProductAsset, meta: Reques
         return Allowance()
     decision = decide(identity, "asset:download", item)
     if not decision:
-        detail, rule = explain_refusal(identity, item, decision)
-        quotas.record_refusal(identity, item, asset.asset_key, status=403, rule=rule, meta=meta)
-        raise DownloadRefused(detail, rule)
+        refusal = refusal_of(identity, item, decision)
+        quotas.record_refusal(identity, item, asset.asset_key, status=403, rule=refusal.rule, meta=meta)
+        raise refusal
     return quotas.allowance_for(quotas.licence_drawn_on(identity, item, decision), asset.asset_key)
 
 

@@ -24,6 +24,7 @@ from exchange.metering import quotas
 from exchange.metering.quotas import RequestMeta
 from exchange.metering.refusals import DownloadRefused, TooManyStreams
 from exchange.policy import Identity, require_own
+from exchange.sharing import duties
 from exchange.trading import idempotency
 from storage import transfers
 from storage.objectstore import get_store
@@ -108,7 +109,8 @@ def _issue(identity: Identity, entitlement: Entitlement, assets: list[ProductAss
                 links.append({"product_id": item.key, "key": current.asset_key, "url": url, "size": current.size,
                               "sha256": current.sha256, "expires_at": (issued + LINK_LIFETIME).isoformat()})
             answer = {"license_id": entitlement.id, "links": links,
-                      "bytes_remaining": hold.allowance.bytes_remaining}
+                      "bytes_remaining": hold.allowance.bytes_remaining,
+                      "attribution": duties.attributions(identity, item)}  # S3 sends no SDX-Attribution
             if key is not None:
                 idempotency.record(identity.org_id, key, 201, answer)
     except (DownloadRefused, TooManyStreams) as refusal:

@@ -29,7 +29,7 @@ from exchange.ingest.models import ProductAsset
 from exchange.licensing.entitlements import usable_entitlement
 from exchange.licensing.models import Entitlement
 from exchange.metering.models import DownloadReservation, DownloadVisit, MeterEvent
-from exchange.metering.refusals import DownloadRefused, TooManyStreams, explain_refusal
+from exchange.metering.refusals import DownloadRefused, TooManyStreams, explain_refusal, refusal_of
 from exchange.policy import Decision, Identity, decide
 from exchange.sharing import audit
 
@@ -162,9 +162,9 @@ def grant_download(identity: Identity, item: Item, asset: ProductAsset, nbytes: 
     ``TooManyStreams`` (429)."""
     decision = decide(identity, "asset:download", item)
     if not decision:
-        detail, rule = explain_refusal(identity, item, decision)
-        record_refusal(identity, item, asset.asset_key, status=403, rule=rule, meta=meta)
-        raise DownloadRefused(detail, rule)
+        refusal = refusal_of(identity, item, decision)
+        record_refusal(identity, item, asset.asset_key, status=403, rule=refusal.rule, meta=meta)
+        raise refusal
     org_id = identity.org_id if identity.org_id is not None else item.provider_org_id
     try:
         with unit_of_work():

@@ -13,6 +13,7 @@ from exchange.core.db import db, utcnow
 from exchange.core.problems import Forbidden, Problem
 from exchange.licensing.models import Entitlement, EntitlementStatus
 from exchange.policy import Decision, Identity
+from exchange.sharing import evaluation
 
 #: What a client told "too many streams" should wait before trying again.
 RETRY_AFTER_SECONDS = 5
@@ -22,9 +23,24 @@ class DownloadRefused(Forbidden):
     """A 403 whose ``detail`` says why and whose ``rule`` names what decided; with the licence's
     ``Allowance`` (what is left) when one was drawn on."""
 
-    def __init__(self, detail: str, rule: str, allowance=None) -> None:
-        super().__init__(detail, rule=rule, headers=allowance.headers() if allowance else None)
+    def __init__(self, detail: str, rule: str, allowance=None, *, policy: dict | None = None,
+                 remedy: str | None = None) -> None:
+        extra = {key: value for key, value in (("policy", policy), ("remedy", remedy)) if value is not None}
+        super().__init__(detail, rule=rule, headers=allowance.headers() if allowance else None, **extra)
         self.rule = rule
+
+
+def refusal_of(identity: Identity, item: Item, decision: Decision) -> DownloadRefused:
+    """The 403 of a refused ``asset:download``: why (``explain_refusal``), and when a sharing policy
+    refused, its ``policy`` and ``remedy``, as every policy refusal carries them. Refused for want of a
+    licence where a sharing policy would refuse the download anyway, the policy's refusal is the
+    answer: a licence would not change it."""
+    if decision.rule == "license":
+        shared = evaluation.evaluate(identity, "download", item)
+        if not shared.allowed:
+            decision = evaluation.as_decision(shared)
+    detail, rule = explain_refusal(identity, item, decision)
+    return DownloadRefused(detail, rule, policy=decision.policy, remedy=decision.remedy)
 
 
 class TooManyStreams(Problem):

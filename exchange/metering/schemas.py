@@ -120,3 +120,6 @@ class PresignedLinksSchema(Schema):
     license_id = fields.UUID()
     links = fields.List(fields.Nested(PresignedLinkSchema))
     bytes_remaining = fields.Integer(allow_none=True, metadata={"description": "Left on the licence; null: unlimited"})
+    attribution = fields.List(fields.String(), metadata={
+        "description": "the attribution the sharing policies ask (a download through the gateway sends it as "
+                       "SDX-Attribution)"})

@@ -14,7 +14,7 @@ from sqlalchemy import exists, or_, select, true
 from auth.models import Role
 from exchange.catalog.models import Item, ItemStatus
 from exchange.core.db import db
-from exchange.policy import Grant, Identity, Rule, owner_org, register, restrict
+from exchange.policy import Grant, Identity, Rule, extend, owner_org, register, restrict
 from exchange.policy.rules import Decision
 from exchange.sharing import evaluation
 
@@ -85,6 +85,29 @@ restrict("collection:read", _collection_refusal, where=_collections_discoverable
 
 
 # -- license and download (quotes, orders, the gateway) ------------------------------------------------
+# "license": a quote line and an order line ask item:license of their product; a policy's deny or
+# require_approval refuses it. "download": asset:download (the gateway, presigned links) is refused by
+# a deny or require_approval even to a licence holder; a permit with free_access grants it, without
+# a licence, to a signed-in member whose token holds data:download (metered as usual, no allowance).
+def _license_refusal(identity: Identity, item) -> Decision | None:
+    decision = evaluation.evaluate(identity, "license", item)
+    return None if decision.allowed else evaluation.as_decision(decision)
+
+
+def _download_refusal(identity: Identity, item) -> Decision | None:
+    decision = evaluation.evaluate(identity, "download", item)
+    return None if decision.allowed else evaluation.as_decision(decision)
+
+
+def _free_access(identity: Identity, item) -> bool:
+    return evaluation.evaluate(identity, "download", item).free_access
+
+
+restrict("item:license", _license_refusal)
+restrict("asset:download", _download_refusal)
+extend("asset:download",
+       Grant("free-access", "a sharing policy gives your organisation free access to this product",
+             who=lambda i: i.org_id is not None and i.has_scope("data:download"), test=_free_access))
 
 
 # -- access requests and notifications ----------------------------------------------------------------

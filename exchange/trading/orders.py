@@ -30,6 +30,8 @@ from exchange.core.problems import Conflict, Problem, ValidationProblem, body_of
 from exchange.licensing.models import Entitlement, EntitlementStatus, Offer
 from exchange.policy import Identity, decide, query_filter, require_own
 from exchange.sharing import audit
+
+from exchange.policy.decision_point import forbidden
 from exchange.trading import caps, events, fulfilment, idempotency, ledger, pricing
 from exchange.trading.models import AccountKind, LedgerAccount, Order, OrderLine, OrderStatus, Quote, TransferKind
 from exchange.trading.quotes import licenses_of, offer_for, valid_lines
@@ -68,6 +70,8 @@ def _changed_lines(identity: Identity, quote: Quote, now: datetime) -> tuple[lis
         item, offer = db.session.get(Item, line.item_key), None
         if item is None or not decide(identity, "item:read", item):
             why = "the product is no longer available"
+        elif not (licensing := decide(identity, "item:license", item)):
+            raise forbidden(licensing)  # a sharing policy refuses it now: the order, with its rule and policy
         else:
             offer, why = offer_for(line.offer_id, item, now)
             if why is None and offer.revision != line.offer_revision:

@@ -66,7 +66,12 @@ def _own_org(rule: str, reason: str) -> Grant:
                  where=lambda i, model: model.org_id == i.org_id)
 
 
-# Any member of an active organisation may ask for a quote; what it may license is decided per line.
+# Any member of an active organisation may ask for a quote; what it may license is decided per line:
+# item:license, asked of each line's product when quoting and again when ordering (after item:read,
+# so that what one may not see stays "not found"). The base rule lets any member license; the
+# sharing policies restrict it.
+register("item:license", Rule(needs_resource=True,
+                              grants=(Grant("member", "members of an organisation license products for it"),)))
 register("quote:create", Rule(scope="orders:write", grants=(Grant("member", "members of an organisation buy for it"),)))
 register("quote:read", Rule(scope="orders:read", needs_resource=True,
                             grants=(_own_org("ownership", "your organisation's quote"),),

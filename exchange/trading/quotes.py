@@ -18,7 +18,7 @@ from exchange.core.db import db, unit_of_work, utcnow
 from exchange.core.problems import ValidationProblem
 from exchange.licensing.availability import active_offers
 from exchange.licensing.models import Offer
-from exchange.policy import Identity, decide, require, require_own
+from exchange.policy import Decision, Identity, decide, require, require_own
 from exchange.trading import pricing
 from exchange.trading.models import Quote, QuoteLine
 
@@ -29,7 +29,19 @@ MAX_LINE_TOTAL = 10**15
 
 
 class Unlicensable(Exception):
-    """Why one line cannot be licensed (its message is the line's reason)."""
+    """Why one line cannot be licensed (its message is the line's reason); refused by a sharing
+    policy, also the ``rule``, ``policy`` and ``remedy`` of that refusal (``refusal``)."""
+
+    def __init__(self, reason: str, refusal: dict | None = None) -> None:
+        super().__init__(reason)
+        self.refusal = refusal or {}
+
+
+def license_refusal(decision: Decision) -> dict:
+    """What a line refused by ``item:license`` shows besides its reason: the rule, the sharing policy
+    and what would change the answer."""
+    return {"rule": decision.rule, "policy": decision.policy,
+            **({"remedy": decision.remedy} if decision.remedy else {})}
 
 
 def offer_for(offer_id: uuid.UUID, item: Item, now) -> tuple[Offer | None, str | None]:
@@ -57,6 +69,9 @@ def price_line(identity: Identity, org_kind: str, product_id: int, offer_id: uui
         raise Unlicensable(f"no product {product_id} that you may see")  # absent and hidden read alike
     if item.provider_org_id == identity.org_id:
         raise Unlicensable("this is your own organisation's product")
+    licensing = decide(identity, "item:license", item)
+    if not licensing:
+        raise Unlicensable(licensing.reason, license_refusal(licensing))
     offer, why = offer_for(offer_id, item, now)
     if why:
         raise Unlicensable(why)
@@ -87,6 +102,7 @@ def create_quote(identity: Identity, items: list[dict]) -> Quote:
                   expires_at=now + QUOTE_LIFETIME)
     totals: dict[str, int] = defaultdict(int)
     seen: set[int] = set()
+    refusals: dict[int, dict] = {}  # position -> rule, policy, remedy of a line a sharing policy refused
     for position, asked in enumerate(items):
         line = QuoteLine(position=position, item_key=asked["product_id"], offer_id=asked["offer_id"],
                          aoi=asked.get("aoi"))
@@ -97,6 +113,8 @@ def create_quote(identity: Identity, items: list[dict]) -> Quote:
                 raise Unlicensable("this product is already in the quote")
         except Unlicensable as exc:
             line.reason = str(exc)
+            if exc.refusal:
+                refusals[position] = exc.refusal
         else:
             seen.add(asked["product_id"])
             line.offer_revision, line.license_ref = offer.revision, offer.template.ref
@@ -106,8 +124,11 @@ def create_quote(identity: Identity, items: list[dict]) -> Quote:
         quote.lines.append(line)
     if all(line.reason for line in quote.lines):
         raise ValidationProblem("No line of this quote can be licensed.", errors=[
-            {"field": f"items.{line.position}", "message": line.reason} for line in quote.lines])
+            {"field": f"items.{line.position}", "message": line.reason, **refusals.get(line.position, {})}
+            for line in quote.lines])
     quote.totals = dict(totals)
+    # Shown with the quote as it is made (not stored: a later read of the quote keeps the reason only).
+    quote.refusals = refusals
     with unit_of_work() as uow:
         uow.add(quote)
     return quote
@@ -120,16 +141,17 @@ def get_quote(identity: Identity, quote_id: uuid.UUID) -> Quote:
     return quote
 
 
-def line_view(line: QuoteLine) -> dict:
+def line_view(line: QuoteLine, refusal: dict | None = None) -> dict:
     return {"product_id": line.item_key, "offer_id": str(line.offer_id) if line.offer_id else None, "license": line.license_ref,
             "quantity": line.quantity, "unit": line.unit, "unit_price": line.unit_price,
             "discount_percent": line.discount_percent if line.reason is None else None, "total": line.total,
-            "currency": line.currency, "aoi": line.aoi, "reason": line.reason}
+            "currency": line.currency, "aoi": line.aoi, "reason": line.reason, **(refusal or {})}
 
 
 def quote_view(quote: Quote) -> dict:
+    refused = getattr(quote, "refusals", {})  # set by create_quote on the quote it makes
     return {"id": str(quote.id), "created_at": quote.created_at.isoformat(), "expires_at": quote.expires_at.isoformat(),
-            "lines": [line_view(line) for line in quote.lines], "totals": quote.totals,
+            "lines": [line_view(line, refused.get(line.position)) for line in quote.lines], "totals": quote.totals,
             "licenses": sorted(licenses_of(quote))}
 
 

@@ -21,6 +21,10 @@ EXEMPT = {
     ("exchange.metering.quotas", "_hold"): "grant_download's step inside the organisation's lock",
     ("exchange.metering.quotas", "_join_visit"): "grant_download's step: which counted download this continues",
     ("exchange.metering.refusals", "explain_refusal"): "explains a refusal decide already gave",
+    ("exchange.metering.refusals", "refusal_of"): "the 403 of a refusal decide already gave",
+    # The attribution the sharing policies ask: read for a download or licence already allowed.
+    ("exchange.sharing.duties", "attributions"): "the duties of a use decide already allowed",
+    ("exchange.sharing.duties", "header"): "the SDX-Attribution of a download the gateway already allowed",
     ("exchange.metering.quotas", "licence_drawn_on"): "the entitlement a decision already allowed draws on",
     ("exchange.metering.quotas", "record_answer"): "meters an answer the gateway sent after asking",
     ("exchange.metering.quotas", "record_refusal"): "meters a refusal decide (or the allowance) gave",
