@@ -28,10 +28,8 @@ from exchange.core import paging
 from exchange.core.db import db, hold_sqlite_write_lock, new_id, unit_of_work, utcnow
 from exchange.core.problems import Conflict, Problem, ValidationProblem, body_of
 from exchange.licensing.models import Entitlement, EntitlementStatus, Offer
-from exchange.policy import Identity, decide, query_filter, require_own
+from exchange.policy import Identity, decide, forbidden, query_filter, require_own
 from exchange.sharing import audit
-
-from exchange.policy.decision_point import forbidden
 from exchange.trading import caps, events, fulfilment, idempotency, ledger, pricing
 from exchange.trading.models import AccountKind, LedgerAccount, Order, OrderLine, OrderStatus, Quote, TransferKind
 from exchange.trading.quotes import licenses_of, offer_for, valid_lines
