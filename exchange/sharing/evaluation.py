@@ -103,8 +103,10 @@ def approvals(org_id: uuid.UUID | None, now: dt.datetime) -> tuple[set[int], set
     return keys, collections
 
 
-def combine(identity: Identity, applying: list[CompiledPolicy], item, now: dt.datetime) -> SharingDecision:
-    """Steps 3–6 of the combining rule, for the policies whose target matched ``item``."""
+def combine(identity: Identity, applying: list[CompiledPolicy], item, now: dt.datetime,
+            approved: tuple[set[int], set[str]] | None = None) -> SharingDecision:
+    """Steps 3–6 of the combining rule, for the policies whose target matched ``item`` (``approved``:
+    ``approvals`` already read, when deciding for a page)."""
     if not applying:
         return NO_OPINION
     for policy in applying:
@@ -113,7 +115,7 @@ def combine(identity: Identity, applying: list[CompiledPolicy], item, now: dt.da
                                    effect="deny", policy=policy, applied=tuple(applying))
     holds = [p for p in applying if p.effect == "require_approval"]
     if holds:
-        keys, collections = approvals(identity.org_id, now)
+        keys, collections = approved if approved is not None else approvals(identity.org_id, now)
         if item.key not in keys and item.collection_id not in collections:
             return SharingDecision(False, "approval-required",
                                    f"the sharing policy {holds[0].name!r} requires the provider's approval",
