@@ -214,8 +214,11 @@ def items(cid: str):
 @READ
 @_answers(200, schemas.ItemSchema, media_type=GEOJSON, problems=(404,))
 def item(cid: str, iid: str):
-    """One item."""
-    return _stac(schemas.item(service.get_item(current_identity(), cid, iid), base_url()), media_type=GEOJSON)
+    """One item (its footprint coarsened to a 0.1° grid, without previews, for a caller a sharing policy
+    refuses view_footprint)."""
+    identity = current_identity()
+    found = service.get_item(identity, cid, iid)
+    return _stac(schemas.item(found, base_url(), service.withheld_footprints(identity, [found])), media_type=GEOJSON)
 
 
 def _search_page(params: dict, from_get: bool, link_for, self_link: dict):
@@ -349,9 +352,10 @@ def delete_item(cid: str, iid: str):
 
 @blp.get("/collections/<cid>/items/<iid>/thumbnail")
 @READ
-@_answers(200, None, media_type="image/png", problems=(404,))
+@_answers(200, None, media_type="image/png", problems=(403, 404))
 def item_thumbnail(cid: str, iid: str):
-    """The product's preview (PNG), made by ingest from its first GeoTIFF."""
+    """The product's preview (PNG), made by ingest from its first GeoTIFF (403 where a sharing policy
+    refuses the caller view_footprint)."""
     response = Response(assets.thumbnail(current_identity(), cid, iid), mimetype="image/png")
     response.headers["Cache-Control"] = "private, max-age=300"
     return response

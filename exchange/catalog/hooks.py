@@ -1,7 +1,7 @@
 """What the catalogue asks of the domains that keep a product's files, without importing them.
 
-The catalogue owns items; other domains (ingest today) keep records and objects that belong to an
-item. The catalogue sends these blinker signals, with the item as sender, and the domains connect
+The catalogue owns items; other domains (ingest, licensing, sharing) keep records and objects that
+belong to an item, or rules about how it is shown. The catalogue sends these blinker signals, with the item as sender, and the domains connect
 to them in their ``init_app``. With nobody connected, an item simply has no stored files.
 """
 from __future__ import annotations
@@ -25,6 +25,11 @@ item_preview = _signals.signal("item-preview")
 #: the same order, before the fields extension cuts them): a receiver may add to each document's
 #: ``properties`` (a copy the renderer made), in one query for the whole page.
 items_rendered = _signals.signal("items-rendered")
+#: Which of a page of items (sender: the rows, each already allowed by "item:read"; keyword
+#: ``identity``) the caller may see only coarsened — footprint snapped to a 0.1° grid, no preview
+#: assets, no thumbnail: each receiver returns ``{item key: the refusing Decision}``, in one query
+#: for the whole page (the sharing policies' "view_footprint" answers it).
+footprints_withheld = _signals.signal("footprints-withheld")
 
 
 def first_answer(signal, sender: Any, **kwargs: Any) -> Any:

@@ -6,7 +6,7 @@ collections whose properties the caller may name (``scope``), both from the poli
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import and_, func, literal, or_, select, true
 
@@ -145,6 +145,8 @@ class Page:
     next_token: str | None
     prev_token: str | None
     matched: Matched | None  # None on pages after the first
+    #: The items shown only coarsened (item key -> the refusal), which the service fills in.
+    withheld: dict = field(default_factory=dict)
 
 
 def page(request: SearchRequest, order: list, found: tuple[list, list, list]) -> Page:

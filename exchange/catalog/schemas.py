@@ -10,6 +10,7 @@ from __future__ import annotations
 from marshmallow import INCLUDE, Schema, fields
 
 from exchange.catalog import hooks
+from exchange.catalog.coarse import coarsen
 from exchange.catalog.models import Collection, Item
 from exchange.catalog.query import QUERYABLES, Page
 from exchange.catalog.search import SearchRequest
@@ -107,10 +108,12 @@ def collections(found: list[Collection], base_url: str) -> dict:
         {"rel": "root", "type": "application/json", "href": f"{base_url}/stac/"}]}
 
 
-def items(rows: list[Item], base_url: str, request: SearchRequest | None = None) -> list[dict]:
-    """Items as STAC JSON, with what other domains add (``hooks.items_rendered``: one call for the
-    page), cut to the fields a search asked for."""
-    docs = [render_item(row, base_url) for row in rows]
+def items(rows: list[Item], base_url: str, request: SearchRequest | None = None, withheld=()) -> list[dict]:
+    """Items as STAC JSON — coarsened (``coarse.coarsen``) where their key is in ``withheld`` — with
+    what other domains add (``hooks.items_rendered``: one call for the page), cut to the fields a
+    search asked for."""
+    docs = [coarsen(render_item(row, base_url), row) if row.key in withheld else render_item(row, base_url)
+            for row in rows]
     if docs:
         hooks.items_rendered.send(rows, documents=docs)
     if request is not None and request.fields is not None:
@@ -118,14 +121,14 @@ def items(rows: list[Item], base_url: str, request: SearchRequest | None = None)
     return docs
 
 
-def item(row: Item, base_url: str) -> dict:
-    """An item as STAC JSON."""
-    return items([row], base_url)[0]
+def item(row: Item, base_url: str, withheld=()) -> dict:
+    """An item as STAC JSON (coarsened if its key is in ``withheld``)."""
+    return items([row], base_url, withheld=withheld)[0]
 
 
 def feature_collection(page: Page, base_url: str, search: SearchRequest, link_for, self_link: dict) -> dict:
     """A page of a search as a FeatureCollection; ``link_for(token)``: the link to another page."""
-    features = items(page.items, base_url, search)
+    features = items(page.items, base_url, search, page.withheld)
     links = [dict(self_link, rel="self", type=GEOJSON),
              {"rel": "root", "type": "application/json", "href": f"{base_url}/stac/"}]
     for rel, token in (("next", page.next_token), ("prev", page.prev_token)):

@@ -16,8 +16,8 @@ from functools import partial
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
-from exchange.policy import Identity, decide, query_filter, require
-from exchange.catalog import planner, properties, query
+from exchange.policy import Decision, Identity, decide, query_filter, require
+from exchange.catalog import hooks, planner, properties, query
 from exchange.catalog.models import Collection, Item
 from exchange.catalog.ordering import order_of
 from exchange.catalog.search import SearchRequest
@@ -72,6 +72,16 @@ def get_item(identity: Identity, collection_id: str, item_id: str) -> Item:
     return item
 
 
+def withheld_footprints(identity: Identity, rows: list[Item]) -> dict[int, Decision]:
+    """Which of ``rows`` (read through "item:read") the caller may see only coarsened, with the
+    refusal that says why: one answer for a whole page, from the rule sets answering
+    ``hooks.footprints_withheld`` (the sharing policies' "view_footprint")."""
+    withheld: dict[int, Decision] = {}
+    for answer in hooks.all_answers(hooks.footprints_withheld, rows, identity=identity) if rows else ():
+        withheld.update(answer or {})
+    return withheld
+
+
 def product_for(identity: Identity, product_id: int, action: str) -> Item:
     """A product by its id, if the caller may see it (else 404, as if absent) and ``action`` it (else 403)."""
     item = db.session.get(Item, product_id)
@@ -106,10 +116,12 @@ def search(identity: Identity, request: SearchRequest, *, collection_id: str | N
         order = order_of(request, scope)
         found = query.conditions(request, order, visible=visible_items(identity), scope=scope,
                                  collection_id=collection_id)
-        return query.page(request, order, found)
+        page = query.page(request, order, found)
     except OperationalError as exc:
         if getattr(exc.orig, "sqlstate", None) != QUERY_CANCELED:
             raise
         db.session.rollback()
         raise ServiceUnavailable("The search took too long and was stopped; narrow it (a smaller area, a shorter "
                                  "time range, fewer or simpler filters) and try again.") from None
+    page.withheld = withheld_footprints(identity, page.items)
+    return page

@@ -16,7 +16,7 @@ from exchange.catalog.models import Item, ItemStatus
 from exchange.core.db import db
 from exchange.policy import Grant, Identity, Rule, extend, owner_org, register, restrict
 from exchange.policy.rules import Decision
-from exchange.sharing import evaluation
+from exchange.sharing import evaluation, footprints
 
 
 # -- policies: writing, reading, dry-run, explanations --------------------------------------------------
@@ -82,6 +82,9 @@ def _collections_discoverable(identity: Identity, collections):
 
 restrict("item:read", _discover_refusal, where=evaluation.discoverable)
 restrict("collection:read", _collection_refusal, where=_collections_discoverable)
+# "view_footprint": the catalogue asks, for each page or item it renders, which footprints are
+# withheld (coarsened, no previews, thumbnail refused); answered for the whole page at once.
+footprints.connect()
 
 
 # -- license and download (quotes, orders, the gateway) ------------------------------------------------
