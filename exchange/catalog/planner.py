@@ -51,10 +51,15 @@ def plan_each_search() -> None:
     psycopg prepares a statement once it has run 5 times, and PostgreSQL may then plan it once for
     any parameters. A search's best plan depends on them (a continent or a city block, a month or
     ten years). Measured (continental at 1M items): count p50 36 -> 19 ms, p95 217 -> 51 ms.
-    A search the planner gets badly wrong must not hold a connection and a worker for minutes."""
+    A search the planner gets badly wrong must not hold a connection and a worker for minutes.
+
+    No JIT compilation: sharing policies' predicates (ST_Intersects is declared dear) put a page's
+    estimated cost in the millions though it stops after ``limit`` rows, and compiling it took
+    ~650 ms of a search that runs in 0.2 ms (bench/sharing.py)."""
     if db.engine.dialect.name != "postgresql":
         return
     db.session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+    db.session.execute(text("SET LOCAL jit = off"))
     timeout = int(current_app.config["SEARCH_TIMEOUT_MS"])
     db.session.execute(text(f"SET LOCAL statement_timeout = {timeout}"))
 
