@@ -8,6 +8,7 @@ from flask import current_app
 from sqlalchemy import select, text
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ClauseElement, Executable
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from exchange.catalog.models import Item
 from exchange.core.db import db
@@ -33,7 +34,11 @@ COUNT_COST_LIMIT = 5_000
 class Explain(Executable, ClauseElement):
     """PostgreSQL's ``EXPLAIN (FORMAT JSON)`` of a statement, with its parameters bound as usual."""
 
-    inherit_cache = False
+    # Cached like the statement it explains: compiling anew the EXPLAIN of a search carrying
+    # sharing policies' predicates cost ~5 ms each time (bench/sharing.py).
+    inherit_cache = True
+    _traverse_internals = [("statement", InternalTraversal.dp_clauseelement)]
+    _all_selected_columns = ()  # its one JSON column is not the statement's
 
     def __init__(self, statement) -> None:
         self.statement = statement
@@ -51,10 +56,15 @@ def plan_each_search() -> None:
     psycopg prepares a statement once it has run 5 times, and PostgreSQL may then plan it once for
     any parameters. A search's best plan depends on them (a continent or a city block, a month or
     ten years). Measured (continental at 1M items): count p50 36 -> 19 ms, p95 217 -> 51 ms.
-    A search the planner gets badly wrong must not hold a connection and a worker for minutes."""
+    A search the planner gets badly wrong must not hold a connection and a worker for minutes.
+
+    No JIT compilation: sharing policies' predicates (ST_Intersects is declared dear) put a page's
+    estimated cost in the millions though it stops after ``limit`` rows, and compiling it took
+    ~650 ms of a search that runs in 0.2 ms (bench/sharing.py)."""
     if db.engine.dialect.name != "postgresql":
         return
     db.session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+    db.session.execute(text("SET LOCAL jit = off"))
     timeout = int(current_app.config["SEARCH_TIMEOUT_MS"])
     db.session.execute(text(f"SET LOCAL statement_timeout = {timeout}"))
 

@@ -83,7 +83,10 @@ def forget() -> None:
 def candidates(identity: Identity, use: str, policies: list[CompiledPolicy] | None = None) -> list[CompiledPolicy]:
     """The policies on ``use`` (discover, view_footprint, license, download) whose assignee names the
     caller (before looking at any product)."""
-    caller = caller_of(identity)
+    return _named(caller_of(identity), use, policies)
+
+
+def _named(caller: Caller, use: str, policies: list[CompiledPolicy] | None) -> list[CompiledPolicy]:
     return [p for p in (_active() if policies is None else policies) if use in p.actions and p.applies_to(caller)]
 
 
@@ -135,19 +138,21 @@ def combine(identity: Identity, applying: list[CompiledPolicy], item, now: dt.da
 
 def evaluate(identity: Identity, use: str, item, *, now: dt.datetime | None = None,
              policies: list[CompiledPolicy] | None = None) -> SharingDecision:
-    """The sharing policies' answer on ``use`` of one product (``policies``: a draft set, for the dry-run)."""
+    """The sharing policies' answer on ``use`` of one product (``policies``: a draft set, for the dry-run).
+    "discover" is answered first; the targets of both uses' policies are matched in one query."""
     if exempt(identity, item):
         return NO_OPINION
     now = now or utcnow()
-    if use != "discover":
-        seen = evaluate(identity, "discover", item, now=now, policies=policies)
-        if not seen.allowed:
-            return seen
-    found = candidates(identity, use, policies)
-    if not found:
-        return NO_OPINION
-    hits = matching(found, [item.key], now)[item.key]
-    return combine(identity, [p for p, hit in zip(found, hits) if hit], item, now)
+    caller = caller_of(identity)
+    uses = ("discover",) if use == "discover" else ("discover", use)
+    found = {each: _named(caller, each, policies) for each in uses}
+    union = list(dict.fromkeys(p for each in uses for p in found[each]))
+    hits = dict(zip(union, matching(union, [item.key], now)[item.key])) if union else {}
+    for each in uses:  # discover first: what one may not discover one may do nothing with
+        decision = combine(identity, [p for p in found[each] if hits[p]], item, now)
+        if not decision.allowed:
+            return decision
+    return decision
 
 
 def discoverable(identity: Identity, items, *, now: dt.datetime | None = None,

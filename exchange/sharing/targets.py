@@ -83,27 +83,11 @@ class CompiledPolicy:
 
     def predicate(self, items, now: dt.datetime):
         """The products the policy targets, as SQL over ``items`` (true or false, never NULL)."""
-        parts = []
-        if self.owner_org_id is not None:  # a provider's policy reaches only its own products
-            parts.append(items.provider_org_id == self.owner_org_id)
-        if self.collections:
-            parts.append(items.collection_id.in_(self.collections))
-        if self.filter is not None:
-            parts.append(to_sqlalchemy(self.filter, QUERYABLES, spatial_ops(), properties.DocumentProperties()))
-        if self.region is not None:
-            parts.append(spatial_ops().intersects(items.geometry, self.region))
+        parts = list(_fixed_parts(self, items, db.engine.dialect.name))
         if self.min_age_days is not None:
             parts.append(items.dt_start <= now - dt.timedelta(days=self.min_age_days))
         if self.max_age_days is not None:
             parts.append(items.dt_start >= now - dt.timedelta(days=self.max_age_days))
-        if self.window_from is not None:
-            parts.append(items.dt_start >= self.window_from)
-        if self.window_until is not None:
-            parts.append(items.dt_start <= self.window_until)
-        if self.gsd_lt is not None:
-            parts.append(items.gsd < self.gsd_lt)
-        if self.gsd_gte is not None:
-            parts.append(items.gsd >= self.gsd_gte)
         if not parts:
             return true()
         # CASE makes a NULL (a product without gsd, say) a plain no, so NOT(...) keeps the row.
@@ -114,6 +98,31 @@ class CompiledPolicy:
         if self.min_age_days is None or item.dt_start is None:
             return None
         return item.dt_start + dt.timedelta(days=self.min_age_days)
+
+
+@lru_cache(maxsize=8192)
+def _fixed_parts(policy: CompiledPolicy, items, dialect: str) -> tuple:
+    """The parts of ``policy.predicate`` that do not move with the clock, built once per policy
+    version, table and dialect: building a CQL2 filter or a region's SQL on every search and
+    decision cost more than running them (bench/sharing.py)."""
+    parts = []
+    if policy.owner_org_id is not None:  # a provider's policy reaches only its own products
+        parts.append(items.provider_org_id == policy.owner_org_id)
+    if policy.collections:
+        parts.append(items.collection_id.in_(policy.collections))
+    if policy.filter is not None:
+        parts.append(to_sqlalchemy(policy.filter, QUERYABLES, spatial_ops(), properties.DocumentProperties()))
+    if policy.region is not None:
+        parts.append(spatial_ops().intersects(items.geometry, policy.region))
+    if policy.window_from is not None:
+        parts.append(items.dt_start >= policy.window_from)
+    if policy.window_until is not None:
+        parts.append(items.dt_start <= policy.window_until)
+    if policy.gsd_lt is not None:
+        parts.append(items.gsd < policy.gsd_lt)
+    if policy.gsd_gte is not None:
+        parts.append(items.gsd >= policy.gsd_gte)
+    return tuple(parts)
 
 
 def _ids(values) -> frozenset[uuid.UUID]:
