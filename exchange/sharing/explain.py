@@ -116,10 +116,12 @@ def explain(identity: Identity, action: str, product_id: int, org_id: uuid.UUID 
         return _answer(False, sharing.rule, sharing.reason, effect=sharing.effect,
                        policy=sharing.policy.ref if sharing.policy else None, remedies=remedies)
     policy = sharing.policy.ref if sharing.policy else None
-    if not base:  # a download without a licence: free access lifts that, an order does
-        if sharing.free_access:
-            return _answer(True, "free-access", sharing.reason + " with free access, without an order",
-                           effect=sharing.effect, policy=policy, sharing=sharing)
+    # A download without a licence: free access lifts that (the decision point's "free-access" grant
+    # allowed it), or an order does.
+    if sharing.free_access and (not base or base.rule == "free-access"):
+        return _answer(True, "free-access", sharing.reason + " with free access, without an order",
+                       effect=sharing.effect, policy=policy, sharing=sharing)
+    if not base:
         remedies = _offer_remedies(item, now) + _free_access_later(subject, item, now)
         return _answer(False, base.rule, base.reason, effect=sharing.effect, policy=policy, remedies=remedies)
     if sharing.effect is None:
