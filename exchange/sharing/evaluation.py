@@ -27,7 +27,7 @@ from auth.models import Organisation, Role
 from exchange.core.db import db, utcnow
 from exchange.policy import Decision, Identity
 from exchange.sharing.models import AccessRequest, AccessRequestState
-from exchange.sharing.targets import Caller, CompiledPolicy, active_policies, matching
+from exchange.sharing.targets import Caller, CompiledPolicy, active_policies, matching_one
 
 PURPOSE_HEADER = "SDX-Purpose"
 
@@ -147,7 +147,7 @@ def evaluate(identity: Identity, use: str, item, *, now: dt.datetime | None = No
     uses = ("discover",) if use == "discover" else ("discover", use)
     found = {each: _named(caller, each, policies) for each in uses}
     union = list(dict.fromkeys(p for each in uses for p in found[each]))
-    hits = dict(zip(union, matching(union, [item.key], now)[item.key])) if union else {}
+    hits = dict(zip(union, matching_one(union, item, now))) if union else {}
     for each in uses:  # discover first: what one may not discover one may do nothing with
         decision = combine(identity, [p for p in found[each] if hits[p]], item, now)
         if not decision.allowed:
