@@ -51,10 +51,14 @@ NO_OPINION = SharingDecision(True, "no-policy", "no sharing policy applies")
 
 
 def caller_of(identity: Identity) -> Caller:
-    org = db.session.get(Organisation, identity.org_id) if identity.org_id is not None else None
     purpose = identity.extra.get("purpose")
     if purpose is None and has_request_context():  # declared per request; unknown ones match no purpose list
         purpose = request.headers.get(PURPOSE_HEADER)
+    return _per_request(("caller", identity.org_id, purpose), lambda: _caller(identity.org_id, purpose))
+
+
+def _caller(org_id: uuid.UUID | None, purpose: str | None) -> Caller:
+    org = db.session.get(Organisation, org_id) if org_id is not None else None
     return Caller(org_id=org.id if org else None, kind=org.kind.value if org else None,
                   verified=bool(org and org.verified), purpose=purpose)
 
@@ -65,19 +69,25 @@ def exempt(identity: Identity, item) -> bool:
         (identity.org_id is not None and item.provider_org_id == identity.org_id)
 
 
-def _active() -> list[CompiledPolicy]:
-    """The active policies, read once per request (a policy change in the request clears it: ``forget``)."""
+def _per_request(key, compute):
+    """``compute()`` once per request (outside a request, every time): the active policies, the
+    caller's organisation and approvals are read once however many products a request decides on."""
     if not has_request_context():
-        return active_policies()
-    if "sdx_sharing_policies" not in g:
-        g.sdx_sharing_policies = active_policies()
-    return g.sdx_sharing_policies
+        return compute()
+    memo = g.setdefault("sdx_sharing", {})
+    if key not in memo:
+        memo[key] = compute()
+    return memo[key]
+
+
+def _active() -> list[CompiledPolicy]:
+    return _per_request("policies", active_policies)
 
 
 def forget() -> None:
-    """Drop this request's copy of the active policies (after a change to them)."""
+    """Drop what this request read of the policies, callers and approvals (after changing them)."""
     if has_request_context():
-        g.pop("sdx_sharing_policies", None)
+        g.pop("sdx_sharing", None)
 
 
 def candidates(identity: Identity, use: str, policies: list[CompiledPolicy] | None = None) -> list[CompiledPolicy]:
@@ -94,6 +104,10 @@ def approvals(org_id: uuid.UUID | None, now: dt.datetime) -> tuple[set[int], set
     """The products and collections the organisation's approved, unexpired access requests cover."""
     if org_id is None:
         return set(), set()
+    return _per_request(("approvals", org_id), lambda: _approvals(org_id, now))
+
+
+def _approvals(org_id: uuid.UUID, now: dt.datetime) -> tuple[set[int], set[str]]:
     rows = db.session.execute(select(AccessRequest.item_key, AccessRequest.collection_id).where(
         AccessRequest.org_id == org_id, AccessRequest.state == AccessRequestState.approved,
         or_(AccessRequest.valid_until.is_(None), AccessRequest.valid_until > now)))

@@ -83,6 +83,8 @@ class CompiledPolicy:
 
     def predicate(self, items, now: dt.datetime):
         """The products the policy targets, as SQL over ``items`` (true or false, never NULL)."""
+        if self.min_age_days is None and self.max_age_days is None:
+            return _fixed_predicate(self, items, db.engine.dialect.name)
         parts = list(_fixed_parts(self, items, db.engine.dialect.name))
         if self.min_age_days is not None:
             parts.append(items.dt_start <= now - dt.timedelta(days=self.min_age_days))
@@ -121,6 +123,13 @@ class CompiledPolicy:
         if self.min_age_days is None or item.dt_start is None:
             return None
         return item.dt_start + dt.timedelta(days=self.min_age_days)
+
+
+@lru_cache(maxsize=8192)
+def _fixed_predicate(policy: CompiledPolicy, items, dialect: str):
+    """The whole predicate of a policy that does not move with the clock (no age constraint)."""
+    parts = _fixed_parts(policy, items, dialect)
+    return case((and_(*parts), literal(True)), else_=literal(False)) if parts else true()
 
 
 @lru_cache(maxsize=8192)
