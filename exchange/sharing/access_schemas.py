@@ -40,9 +40,9 @@ class AccessRequestCreateSchema(Schema):
     @validates_schema(skip_on_field_errors=False)
     def _one_target(self, data, **kwargs):
         sent = self._sent & {"product_id", "collection_id"}
-        if len(sent) != 1:  # (a sent one that failed carries its own message)
-            raise ValidationError("give exactly one of product_id and collection_id",
-                                  "collection_id" if "collection_id" in sent else "product_id")
+        if len(sent) != 1:  # (a sent one that failed carries its own message, and this one too)
+            message = "give exactly one of product_id and collection_id"
+            raise ValidationError({name: [message] for name in sorted(sent or {"product_id"})})
 
 
 class PriceField(fields.Raw):
