@@ -21,7 +21,7 @@ from auth.policies import identity_of
 from exchange.catalog.models import Collection, Item, ItemStatus
 from exchange.core import paging
 from exchange.core.db import db, hold_sqlite_write_lock, unit_of_work, utcnow
-from exchange.core.problems import Conflict, ValidationProblem, load_or_problem
+from exchange.core.problems import Conflict, Problem, ValidationProblem, body_of, load_or_problem
 from exchange.licensing import templates
 from exchange.licensing.models import Entitlement, Offer
 from exchange.policy import SYSTEM, Identity, decide, query_filter, require, require_own
@@ -29,8 +29,9 @@ from exchange.sharing import audit, evaluation
 from exchange.sharing.access_schemas import AccessRequestCreateSchema, ApproveSchema, RejectSchema
 from exchange.sharing.models import AccessRequest, AccessRequestState as State
 from exchange.sharing.notifications import cursor, notify, page_after
-from exchange.trading import fulfilment, quotes
+from exchange.trading import fulfilment, idempotency, quotes
 
+REQUESTS_PATH = "/api/v1/access-requests"
 PENDING_DAYS = 30
 #: The licence a free grant carries unless the approval names another (a seeded template).
 DEFAULT_LICENSE = "research-noncommercial@1"
@@ -78,10 +79,29 @@ def _held(identity: Identity, items: list[Item]) -> tuple[bool, bool]:
     return False, approved
 
 
-def create_request(identity: Identity, body: object) -> AccessRequest:
-    """Ask the provider for access (pending); 409 when nothing holds the target back from the caller's
-    organisation or a pending request for it already exists."""
+def create_request(identity: Identity, body: object, idempotency_key: str | None = None) -> tuple[int, dict]:
+    """Ask the provider for access: (status, answer). With an ``Idempotency-Key`` a repeat of the same
+    request gets the first answer again (see ``exchange.trading.idempotency``)."""
     require(identity, "access-request:create")
+    if idempotency_key is None:
+        return 201, view(_create(identity, body, None))
+    key = idempotency.parse_key(idempotency_key)
+    replay = idempotency.claim(identity.org_id, key, idempotency.fingerprint("POST", REQUESTS_PATH, body))
+    if replay is not None:
+        return replay.status, replay.body
+    try:
+        return 201, view(_create(identity, body, key))
+    except Problem as refusal:  # the key's answer, replayed unchanged
+        idempotency.record_refusal(identity.org_id, key, refusal.status, body_of(refusal))
+        raise
+    except Exception:
+        idempotency.release(identity.org_id, key)  # failed, not refused: no answer to keep
+        raise
+
+
+def _create(identity: Identity, body: object, key: str | None) -> AccessRequest:
+    """A pending request; 409 when nothing holds the target back from the caller's organisation or a
+    pending request for it already exists."""
     asked = load_or_problem(AccessRequestCreateSchema(), body)
     asking = dataclasses.replace(identity, extra={**identity.extra, "purpose": asked["purpose"]})
     items, field, provider = _target(asking, asked)
@@ -111,6 +131,8 @@ def create_request(identity: Identity, body: object) -> AccessRequest:
         db.session.flush()
         _changed(uow, identity, request, "created", provider,
                  f"Access request from {_org_name(identity.org_id)} for {_what(request)}")
+        if key is not None:
+            idempotency.record(identity.org_id, key, 201, view(request))
     return request
 
 

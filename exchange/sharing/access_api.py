@@ -5,13 +5,16 @@ provider's providers, administrators): ``catalog:write``.
 """
 from __future__ import annotations
 
+import json
 import uuid
 
+from flask import Response, request
 from flask_smorest import Blueprint
 
 from auth.tokens import current_identity, require_scopes
 from exchange.core.body import json_object
 from exchange.core.location import LOCATION_HEADER, location
+from exchange.core.problems import PROBLEM_MEDIA_TYPE
 from exchange.sharing import access, notifications
 from exchange.sharing.access_schemas import (AccessRequestCreateSchema, AccessRequestListArgsSchema, ApproveSchema,
                                              NotificationListArgsSchema, RejectSchema)
@@ -30,11 +33,14 @@ def _body(schema):
 @blp.route("/access-requests", methods=["POST"])
 @ASK
 @_body(AccessRequestCreateSchema)
+@blp.doc(parameters=[{"in": "header", "name": "Idempotency-Key", "required": False, "schema": {"type": "string"}}])
 @blp.response(201, headers=LOCATION_HEADER)
 def create_access_request():
     """Ask the provider for a product or collection a require_approval policy holds back from you."""
-    request = access.create_request(current_identity(), json_object())
-    return access.view(request), location("access.access_request", request_id=request.id)
+    status, answer = access.create_request(current_identity(), json_object(), request.headers.get("Idempotency-Key"))
+    if status >= 400:  # a refusal replayed: the first problem, as it was sent
+        return Response(json.dumps(answer), status=status, mimetype=PROBLEM_MEDIA_TYPE)
+    return answer, status, location("access.access_request", request_id=answer["id"])
 
 
 @blp.route("/access-requests", methods=["GET"])

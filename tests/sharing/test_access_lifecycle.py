@@ -2,6 +2,7 @@
 and every bad field named."""
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -76,3 +77,16 @@ def test_every_bad_field_of_a_decision_is_named(shop):
     assert fields_of(act(shop, request["id"], "reject", "alice", {"reason": ""})) == {"reason"}
     assert fields_of(act(shop, request["id"], "reject", "alice", {})) == {"reason"}
     assert stored(shop, request["id"]).state.value == "pending"
+
+
+def test_an_idempotency_key_replays_the_first_answer(shop):
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    body = {"product_id": shop.products["alice-1"], "purpose": "research"}
+    first = shop.api("POST", "/api/v1/access-requests", "buyer", headers=key, json=body)
+    again = shop.api("POST", "/api/v1/access-requests", "buyer", headers=key, json=body)
+    assert (first.status_code, again.status_code) == (201, 201) and first.json() == again.json()
+    assert len(shop.api("GET", "/api/v1/access-requests", "buyer").json()["items"]) == 1
+    other = shop.api("POST", "/api/v1/access-requests", "buyer", headers=key, json={**body, "purpose": "education"})
+    assert other.status_code == 422
+    # without a key, the same request is a second one for a pending target: 409
+    assert shop.api("POST", "/api/v1/access-requests", "buyer", json=body).status_code == 409

@@ -146,3 +146,15 @@ def test_who_may_read_and_decide(shop):
     assert shop.api("GET", f"/api/v1/access-requests/{rid}", "buyer").json()["state"] == "pending"
     assert [r["id"] for r in shop.api("GET", "/api/v1/access-requests", "admin").json()["items"]] == [rid]
     assert stored(shop, rid).state.value == "pending"
+
+
+def test_a_provider_organisation_asking_may_not_approve_its_own_request(shop):
+    client_id, _ = shop.live.client("bob@meter.example", "catalog:read catalog:write orders:write")
+    bob = shop.live.minted_token(client_id)
+    made = shop.live.api("POST", "/api/v1/access-requests", bob,
+                         json={"product_id": shop.products["alice-1"], "purpose": "commercial"})
+    assert made.status_code == 201, made.text
+    own = shop.live.api("POST", f"/api/v1/access-requests/{made.json()['id']}/approve", bob, json={"price": "free"})
+    assert own.status_code == 403 and own.json()["rule"] == "requester-decides"
+    assert stored(shop, made.json()["id"]).state.value == "pending"
+    assert act(shop, made.json()["id"], "approve", "alice", {"price": "free"}).status_code == 200
