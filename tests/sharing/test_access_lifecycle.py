@@ -9,9 +9,12 @@ import pytest
 
 from exchange.core.db import utcnow
 from exchange.sharing import tasks
-from tests.sharing.access_support import act, ask, asked, change, fields_of, shop, stored  # noqa: F401
+from tests.sharing import access_support
+from tests.sharing.access_support import act, ask, asked, change, fields_of, stored
 
 pytestmark = pytest.mark.usefixtures("backend")
+
+shop = access_support.shop  # the fixture
 
 
 def test_rejected_with_a_reason_the_requester_reads(shop):

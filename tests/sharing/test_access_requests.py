@@ -13,9 +13,12 @@ from exchange.licensing.models import Entitlement
 from exchange.policy import SYSTEM
 from exchange.sharing.models import AuditEntry
 from exchange.trading import wallets
-from tests.sharing.access_support import act, ask, asked, fields_of, shop, stored  # noqa: F401
+from tests.sharing import access_support
+from tests.sharing.access_support import act, ask, asked, fields_of, stored
 
 pytestmark = pytest.mark.usefixtures("backend")
+
+shop = access_support.shop  # the fixture
 
 
 def test_free_approval_grants_entitlements_with_the_limits_and_downloads_stay_within_them(shop):

@@ -5,10 +5,14 @@ import json
 
 import pytest
 
-from tests.sharing.access_support import act, asked, shop  # noqa: F401
-from tests.trading.webhook_support import receiver  # noqa: F401
+from tests.sharing import access_support
+from tests.sharing.access_support import act, asked
+from tests.trading import webhook_support
 
 pytestmark = pytest.mark.usefixtures("backend")
+
+shop = access_support.shop  # the fixture
+receiver = webhook_support.receiver  # the fixture
 
 
 def test_the_provider_is_told_of_a_request_and_the_requester_of_the_decision(shop):
