@@ -114,6 +114,54 @@ extend("asset:download",
 
 
 # -- access requests and notifications ----------------------------------------------------------------
+def _requester(identity: Identity, request) -> bool:
+    return identity.org_id is not None and request.org_id == identity.org_id
+
+
+def _provider_side(identity: Identity, request) -> bool:
+    return identity.org_id is not None and request.provider_org_id == identity.org_id
+
+
+def _is_admin(identity: Identity) -> bool:
+    return identity.acts_as(Role.admin)
+
+
+# Any member of an organisation asks for access (scope orders:write); the policies decide whether there
+# is anything to ask (the service checks that the product is held back from the organisation).
+register("access-request:create", Rule(
+    scope="orders:write", grants=(Grant("member", "members ask providers for access",
+                                        who=lambda i: i.org_id is not None),)))
+# Reading: the requesting organisation, the provider's organisation, administrators (all).
+register("access-request:read", Rule(
+    scope="catalog:read", needs_resource=True,
+    grants=(Grant("role-admin", "administrators see every access request", who=_is_admin),
+            Grant("requester", "your organisation asked", test=_requester,
+                  where=lambda i, model: model.org_id == i.org_id),
+            Grant("provider", "the request is to your organisation", test=_provider_side,
+                  where=lambda i, model: model.provider_org_id == i.org_id)),
+    refused=("ownership", "this access request is another organisation's")))
+# Approving or rejecting: the provider's organisation's providers, or administrators.
+register("access-request:decide", Rule(
+    roles=frozenset({Role.provider, Role.admin}),
+    roles_refused=("role-provider", "only the provider's providers or administrators decide access requests"),
+    scope="catalog:write", needs_resource=True,
+    grants=(Grant("role-admin", "administrators decide access requests", who=_is_admin),
+            Grant("provider", "providers decide requests to their organisation",
+                  who=lambda i: i.acts_as(Role.provider), test=_provider_side)),
+    refused=("requester-decides", "only the provider's organisation decides this request")))
+# Withdrawing: the requesting organisation.
+register("access-request:withdraw", Rule(
+    scope="orders:write", needs_resource=True,
+    grants=(Grant("requester", "your organisation asked", test=_requester),),
+    refused=("not-requester", "only the requesting organisation withdraws its request")))
+# Notifications: the organisation's own members.
+register("notification:read", Rule(
+    scope="catalog:read", needs_resource=True,
+    grants=(Grant("member", "your organisation's notifications",
+                  test=lambda i, n: i.org_id is not None and n.org_id == i.org_id,
+                  where=lambda i, model: model.org_id == i.org_id),),
+    refused=("ownership", "this notification is another organisation's")))
+
 
 
 # -- the audit log -----------------------------------------------------------------------------------

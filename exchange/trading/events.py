@@ -18,8 +18,17 @@ order_cancelled = _signals.signal("order.cancelled")
 order_refunded = _signals.signal("order.refunded")
 entitlement_granted = _signals.signal("entitlement.granted")
 entitlement_refunded = _signals.signal("entitlement.refunded")
+#: Sharing's access requests (sent by ``exchange.sharing.notifications``): a new request to the
+#: provider's organisation; a decision, a withdrawal or an expiry to the side that did not make it.
+access_request_created = _signals.signal("access_request.created")
+access_request_approved = _signals.signal("access_request.approved")
+access_request_rejected = _signals.signal("access_request.rejected")
+access_request_withdrawn = _signals.signal("access_request.withdrawn")
+access_request_expired = _signals.signal("access_request.expired")
 
-EVENTS = (order_paid, order_fulfilled, order_cancelled, order_refunded, entitlement_granted, entitlement_refunded)
+EVENTS = (order_paid, order_fulfilled, order_cancelled, order_refunded, entitlement_granted, entitlement_refunded,
+          access_request_created, access_request_approved, access_request_rejected, access_request_withdrawn,
+          access_request_expired)
 
 
 def announce(signal, *, uow, org_id, data: dict) -> None:

@@ -18,12 +18,14 @@ def test_every_tasks_module_is_given_to_the_workers(app):
     assert on_disk and set(app.extensions["celery"].conf.include) == on_disk
     beat = {entry["task"] for entry in app.extensions["celery"].conf.beat_schedule.values()}
     assert beat == {"auth.purge_expired_credentials", "ingest.abort_stale_uploads",
-                    "webhooks.resend_overdue", "downloads.reap_reservations", "usage.roll_up"}
+                    "webhooks.resend_overdue", "downloads.reap_reservations", "usage.roll_up",
+                    "access_requests.expire"}
     app.extensions["celery"].loader.import_default_modules()
     assert {"ingest.ingest_asset", "catalog.build_property_index", "auth.purge_expired_credentials"} \
         <= set(app.extensions["celery"].tasks)
     assert {"webhooks.deliver", "webhooks.resend_overdue"} <= set(app.extensions["celery"].tasks)
     assert {"downloads.reap_reservations", "usage.roll_up"} <= set(app.extensions["celery"].tasks)
+    assert "access_requests.expire" in app.extensions["celery"].tasks
 
 
 def test_every_domains_commands_are_in_the_sdx_group(app):

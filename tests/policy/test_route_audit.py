@@ -195,7 +195,7 @@ def _callers_and_values(app: Flask) -> tuple[dict, dict]:
         from exchange.trading import wallets
         values["transfer_id"] = wallets.top_up(SYSTEM, spare_org, {"amount": 1, "currency": "CNY",
                                                                    "reference": "audit"})["id"]
-    values.update(wid=webhook, did=uuid.uuid4())
+    values.update(wid=webhook, did=uuid.uuid4(), request_id=uuid.uuid4(), notification_id=uuid.uuid4())
     return callers, values
 
 
@@ -209,6 +209,7 @@ def test_every_route_that_reaches_data_asks_the_policy(app):
             "uploads.complete_upload", "gateway.download_asset", "stac.delete_item"} <= reached
     assert {"ledger.top_up", "ledger.get_transfer", "ledger.own_wallet", "ledger.ledger"} <= reached
     assert {"webhooks.list_webhooks", "webhooks.get_webhook", "webhooks.list_deliveries"} <= reached
+    assert {"access.access_requests", "access.list_notifications"} <= reached
 
 
 def test_the_exemptions_are_routes_of_the_app(app):

@@ -32,6 +32,8 @@ EXEMPT = {
     ("exchange.metering.gateway", "_check_token"): "the gateway's token check before it asks asset:download",
     ("exchange.catalog.service", "withheld_footprints"):
         "asks the rule sets answering hooks.footprints_withheld about rows item:read already allowed",
+    ("exchange.sharing.access", "_held"): "asks the sharing rule set (evaluation.evaluate) what holds a target "
+                                          "back, for create_request, which asked access-request:create",
     # The sharing policies are a rule set feeding the decision point (through restrict): decide asks them.
     **{("exchange.sharing.evaluation", name): "the sharing rule set, asked by decide through restrict"
        for name in ("caller_of", "candidates", "combine", "discoverable", "evaluate", "exempt")},
