@@ -16,7 +16,7 @@ from datetime import timedelta
 
 from sqlalchemy import and_, or_, select
 
-from auth.models import Organisation, User
+from auth.models import Organisation, Role, User
 from auth.policies import identity_of
 from exchange.catalog.models import Collection, Item, ItemStatus
 from exchange.core import paging
@@ -200,9 +200,24 @@ def _pending(request_id: uuid.UUID) -> AccessRequest:
 
 
 def _granted_products(request: AccessRequest, requester: Identity) -> list[Item]:
+    """What an approval grants: the products of the target the requester may discover now (a policy
+    written since the request may hide some; those are never licensed)."""
     if request.item_key is not None:
-        return [db.session.get(Item, request.item_key)]
-    return _products(requester, request.collection_id)
+        item = db.session.get(Item, request.item_key)
+        products = [item] if item is not None and decide(requester, "item:read", item) else []
+    else:
+        products = _products(requester, request.collection_id)
+    if not products:
+        raise Conflict("Nothing of what was asked for may be seen by the requesting organisation any more: "
+                       "reject the request.")
+    return products
+
+
+def _requesting_org(request: AccessRequest) -> Identity:
+    """The requesting organisation as any member of it sees products (with the request's purpose)."""
+    org = db.session.get(Organisation, request.org_id)
+    return Identity(user_id=None, org_id=org.id, roles=frozenset({Role.buyer}), org_status=org.status,
+                    extra={"purpose": request.purpose})
 
 
 def _requester(request: AccessRequest) -> Identity:
@@ -215,7 +230,7 @@ def _requester(request: AccessRequest) -> Identity:
 
 
 def _grant_free(request: AccessRequest, conditions: dict, template, now) -> None:
-    products = _granted_products(request, SYSTEM)
+    products = _granted_products(request, _requesting_org(request))
     for item in products:
         entitlement = Entitlement(
             id=uuid.uuid4(), org_id=request.org_id, provider_org_id=item.provider_org_id, item_key=item.key,

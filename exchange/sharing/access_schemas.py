@@ -27,7 +27,7 @@ class _Text(fields.String):
 
 
 class AccessRequestCreateSchema(Schema):
-    product_id = _Int(validate=validate.Range(min=1), metadata={"description": "The product (its key)"})
+    product_id = _Int(validate=validate.Range(min=1, max=2**63 - 1), metadata={"description": "The product (its key)"})
     collection_id = _Text(validate=validate.Length(min=1, max=255), metadata={"description": "Or a whole collection"})
     purpose = _Text(required=True, validate=validate.OneOf(PURPOSES, error=f"one of {', '.join(PURPOSES)}"))
     message = _Text(load_default=None, validate=validate.Length(max=MAX_MESSAGE))

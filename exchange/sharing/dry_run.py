@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from auth.models import Organisation, OrgKind, OrgStatus, Role
 from exchange.catalog.models import Item, ItemStatus
@@ -19,7 +19,8 @@ from exchange.core.db import db, utcnow
 from exchange.core.problems import ValidationProblem, load_or_problem
 from exchange.policy import Identity, decide, require
 from exchange.sharing import evaluation, service
-from exchange.sharing.models import SharingPolicy
+from exchange.licensing.models import Entitlement
+from exchange.sharing.models import AccessRequest, SharingPolicy
 from exchange.sharing.schemas import ACTIONS, DryRunSchema
 from exchange.sharing.targets import CompiledPolicy, active_policies, compile_document, matching
 
@@ -47,10 +48,18 @@ def _products(owner_org_id: uuid.UUID | None, collections: list[str], limit: int
     return list(db.session.scalars(query.order_by(Item.key).limit(limit)))
 
 
-def _organisations(limit: int) -> list[Organisation]:
-    return list(db.session.scalars(select(Organisation).where(
-        Organisation.status == OrgStatus.active, Organisation.kind != OrgKind.platform)
-        .order_by(Organisation.name, Organisation.id).limit(limit)))
+def _organisations(limit: int, provider_org_id: uuid.UUID | None, document: dict) -> list[Organisation]:
+    """The sampled organisations. A provider's dry-run samples only organisations it already knows —
+    those its draft names, its licensees and those that asked it for access — so that it cannot list
+    the platform's organisations, or learn which are government or verified."""
+    query = select(Organisation).where(Organisation.status == OrgStatus.active, Organisation.kind != OrgKind.platform)
+    if provider_org_id is not None:
+        named = {uuid.UUID(i) for part in ("assignee", "except") for i in document[part]["org_ids"]}
+        licensees = select(Entitlement.org_id).where(Entitlement.provider_org_id == provider_org_id)
+        askers = select(AccessRequest.org_id).where(AccessRequest.provider_org_id == provider_org_id)
+        query = query.where(or_(Organisation.id.in_(named), Organisation.id.in_(licensees),
+                                Organisation.id.in_(askers)))
+    return list(db.session.scalars(query.order_by(Organisation.name, Organisation.id).limit(limit)))
 
 
 def _member(org: Organisation, purpose: str | None) -> Identity:
@@ -69,8 +78,12 @@ def _decision(member: Identity, use: str, item: Item, applying: dict, approved, 
     return evaluation.combine(member, applying[use], item, now, approved)
 
 
-def _shown(decision, draft: CompiledPolicy, replaced: SharingPolicy | None) -> dict:
+def _shown(decision, draft: CompiledPolicy, replaced: SharingPolicy | None, viewer: uuid.UUID | None) -> dict:
+    """A decision as the dry-run lists it; a provider (``viewer``) sees other owners' policies unnamed."""
     policy = decision.policy.ref if decision.policy is not None else None
+    if viewer is not None and decision.policy is not None and decision.policy is not draft \
+            and decision.policy.owner_org_id != viewer:
+        policy = {"id": None, "version": None, "name": "a policy of the platform"}
     if decision.policy is draft:  # the draft has no id of its own (the one it replaces, if any)
         policy = {**policy, "id": str(replaced.id) if replaced is not None else None, "draft": True}
     return {"allowed": decision.allowed, "rule": decision.rule, "effect": decision.effect, "policy": policy,
@@ -122,14 +135,14 @@ def dry_run(identity: Identity, body: object, *, own: bool) -> dict:
     after = [p for p in before if replaced is None or p.id != replaced.id] + [draft]
     now = utcnow()
     products = _products(owner, sample["collections"] or document["target"]["collections"], sample["products"])
-    organisations = _organisations(sample["organisations"])
-    changes, changed = [], 0
+    organisations = _organisations(sample["organisations"], identity.org_id if own else None, document)
+    changes, changed, viewer = [], 0, identity.org_id if own else None
     for org, item, use, old, new in _differences(organisations, products, before, after, sample["purpose"], now):
         changed += 1
         if len(changes) < MAX_LISTED:
             changes.append({"product_id": item.key, "collection_id": item.collection_id, "item_id": item.item_id,
                             "org_id": str(org.id), "org_name": org.name, "use": use,
-                            "before": _shown(old, draft, replaced), "after": _shown(new, draft, replaced)})
+                            "before": _shown(old, draft, replaced, viewer), "after": _shown(new, draft, replaced, viewer)})
     return {"draft": {**document, "replaces": str(replaced.id) if replaced is not None else None},
             "sampled": {"products": len(products), "organisations": len(organisations),
                         "decisions": len(products) * len(organisations) * len(ACTIONS)},

@@ -161,3 +161,23 @@ def test_a_provider_organisation_asking_may_not_approve_its_own_request(shop):
     assert own.status_code == 403 and own.json()["rule"] == "requester-decides"
     assert stored(shop, made.json()["id"]).state.value == "pending"
     assert act(shop, made.json()["id"], "approve", "alice", {"price": "free"}).status_code == 200
+
+
+def test_a_collection_approved_free_never_licenses_a_product_hidden_from_the_requester(shop):
+    from shapely.geometry import box, mapping
+
+    hide = shop.api("POST", "/api/v1/admin/policies", "admin", json={
+        "name": "Sensitive", "target": {"region": mapping(box(10.2, 0.2, 10.8, 0.8))},
+        "actions": ["discover"], "effect": "deny", "except": {"org_kinds": ["government"]}})
+    assert hide.status_code == 201, hide.text
+    assert shop.api("GET", "/stac/collections/alice/items/alice-1", "buyer").status_code == 404
+    request = ask(shop, collection_id="alice")
+    assert request.status_code == 201, request.text
+    assert act(shop, request.json()["id"], "approve", "alice", {"price": "free"}).status_code == 200
+    licensed = {row["item_id"] for row in shop.api("GET", "/api/v1/licenses", "buyer").json()["items"]}
+    assert licensed and "alice-1" not in licensed
+
+
+def test_a_product_id_beyond_any_key_is_a_named_field_not_a_crash(shop):
+    answer = ask(shop, product_id=2**70)
+    assert answer.status_code == 422 and "product_id" in fields_of(answer)

@@ -151,3 +151,37 @@ def append_from_threads(app) -> None:
         check = audit.verify()
         assert check.holds and check.entries == threads * per_thread, check.problem
 
+
+
+@pytest.mark.committed
+def test_an_entry_appended_while_verifying_is_not_reported_as_tampering(app, backend):
+    if backend != "postgresql":
+        pytest.skip("SQLite's reader sees one snapshot; the race is PostgreSQL's (read committed)")
+    from sqlalchemy import event
+
+    from exchange.sharing.models import AuditEntry
+
+    with app.app_context(), unit_of_work():
+        audit.record("test.one")
+
+    def append():
+        with app.app_context(), unit_of_work():
+            audit.record("test.two")
+
+    with app.app_context():
+        appended = []
+
+        @event.listens_for(db.session, "do_orm_execute")
+        def between_head_and_entries(state):
+            descriptions = getattr(state.statement, "column_descriptions", [])
+            if not appended and AuditEntry in [d.get("entity") for d in descriptions]:
+                appended.append(True)
+                writer = threading.Thread(target=append)
+                writer.start()
+                writer.join()
+
+        check = audit.verify()
+        event.remove(db.session, "do_orm_execute", between_head_and_entries)
+    assert appended and check.holds, check.problem
+    with app.app_context():
+        assert audit.verify().entries == 2

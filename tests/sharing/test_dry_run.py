@@ -64,12 +64,17 @@ def test_a_draft_replacing_a_policy_is_compared_with_it_and_not_beside_it(market
 
 
 def test_a_provider_dry_runs_on_its_own_collections_only(market: Market):
-    mine = market.api("POST", "/api/v1/policies/dry-run", "alice", json=DENY_BUYERS)
+    # a provider samples only organisations it knows: none yet (it cannot list the platform's)
+    unknown = market.api("POST", "/api/v1/policies/dry-run", "alice", json=DENY_BUYERS)
+    assert changes(unknown) == set() and unknown.json()["sampled"]["organisations"] == 0
+    # ... and those its draft names (or its licensees, or those that asked it for access)
+    named = {**DENY_BUYERS, "assignee": {"org_ids": [str(market.orgs["buyer"])]}}
+    mine = market.api("POST", "/api/v1/policies/dry-run", "alice", json=named)
     assert changes(mine) == {(item, "Org buyer", use) for item in ("alice-1", "alice-2")
                              for use in ("discover", "view_footprint", "license", "download")}
     # a provider's draft reaches only its own products, whatever the sample names
     wide = market.api("POST", "/api/v1/policies/dry-run", "alice",
-                      json={**DENY_BUYERS, "sample": {"collections": ["alice", "bob"]}})
+                      json={**named, "sample": {"collections": ["alice", "bob"]}})
     assert {c["item_id"] for c in wide.json()["changes"]} == {"alice-1", "alice-2"}
     assert wide.json()["sampled"]["products"] == 2
     bobs = written(market, "bob", "/api/v1/policies", {**DENY_BUYERS, "target": {"collections": ["bob"]}})
