@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, func, select
 
 from exchange.catalog.models import Collection
 from exchange.core import paging
 from exchange.core.db import db, unit_of_work, utcnow
-from exchange.core.problems import NotFound, ValidationProblem, load_or_problem
+from exchange.core.problems import Conflict, NotFound, ValidationProblem, load_or_problem
 from exchange.policy import Identity, decide, query_filter, require, require_own
 from exchange.sharing import audit, evaluation
 from exchange.sharing.models import SharingPolicy, SharingPolicyVersion
@@ -50,11 +50,30 @@ def _audit(actor: Identity, event: str, policy: SharingPolicy, document: dict | 
                  object_id=policy.id, details={"version": policy.current_version, "document": document})
 
 
+#: Active policies an owner may have: every active policy naming a caller is a clause of each of that
+#: caller's searches, so a provider must not be able to slow every search down with thousands.
+MAX_ACTIVE = {"provider": 100, "platform": 500}
+
+
+def _check_room(owner_org_id: uuid.UUID | None, policy_id: uuid.UUID | None = None) -> None:
+    """409 when the owner already has its most active policies (``policy_id``: one being changed)."""
+    query = select(func.count()).select_from(SharingPolicy).where(
+        SharingPolicy.active, SharingPolicy.owner_org_id.is_(None) if owner_org_id is None
+        else SharingPolicy.owner_org_id == owner_org_id)
+    if policy_id is not None:
+        query = query.where(SharingPolicy.id != policy_id)
+    limit = MAX_ACTIVE["platform" if owner_org_id is None else "provider"]
+    if db.session.scalar(query) >= limit:
+        raise Conflict(f"At most {limit} policies may be active at once for one owner: deactivate or merge "
+                       "some first.")
+
+
 def create_policy(identity: Identity, body: object, *, own: bool) -> SharingPolicy:
     """Version 1 of a new policy: the platform's (``own`` False, administrators) or the caller's
     organisation's (``own`` True, providers)."""
     require(identity, "sharing-policy:write-own" if own else "sharing-policy:administer")
     document = _checked(identity, body, own=own)
+    _check_room(identity.org_id if own else None)
     with unit_of_work():
         policy = SharingPolicy(owner_org_id=identity.org_id if own else None, current_version=1,
                                created_by=identity.user_id)
@@ -86,6 +105,7 @@ def update_policy(identity: Identity, policy_id: uuid.UUID, body: object, *, own
     """A new version of the policy, replacing its whole document (a deactivated policy is reactivated)."""
     policy = _policy_for_write(identity, policy_id, own=own)
     document = _checked(identity, body, own=own and policy.owner_org_id is not None)
+    _check_room(policy.owner_org_id, policy.id)
     with unit_of_work():
         policy = db.session.scalar(select(SharingPolicy).where(SharingPolicy.id == policy.id).with_for_update())
         policy.current_version += 1

@@ -159,3 +159,22 @@ def test_a_provider_token_is_refused_on_the_admin_routes(market: Market):
     assert answer.status_code == 403
     assert market.api("GET", "/api/v1/admin/policies", "alice").status_code == 403
     assert rows(market) == before
+
+
+def test_a_provider_has_at_most_so_many_active_policies(market: Market, monkeypatch):
+    from exchange.sharing import service
+
+    monkeypatch.setitem(service.MAX_ACTIVE, "provider", 2)
+    mine = {**DENY_BUYERS}
+    first = written(market, "alice", "/api/v1/policies", mine)
+    written(market, "alice", "/api/v1/policies", mine)
+    before = rows(market)
+    third = market.api("POST", "/api/v1/policies", "alice", json=mine)
+    assert third.status_code == 409 and "At most 2 policies" in third.json()["detail"]
+    assert rows(market) == before
+    # changing one of the two is not a third; after deactivating one there is room again
+    assert market.api("PUT", f"/api/v1/policies/{first}", "alice", json=mine).status_code == 200
+    assert market.api("DELETE", f"/api/v1/policies/{first}", "alice").status_code == 200
+    written(market, "alice", "/api/v1/policies", mine)
+    # reactivating the deactivated one (a PUT) would be a third
+    assert market.api("PUT", f"/api/v1/policies/{first}", "alice", json=mine).status_code == 409
