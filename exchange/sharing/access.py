@@ -16,7 +16,7 @@ from datetime import timedelta
 
 from sqlalchemy import and_, or_, select
 
-from auth.models import Organisation, Role, User
+from auth.models import Organisation, User
 from auth.policies import identity_of
 from exchange.catalog.models import Collection, Item, ItemStatus
 from exchange.core import paging
@@ -215,9 +215,7 @@ def _granted_products(request: AccessRequest, requester: Identity) -> list[Item]
 
 def _requesting_org(request: AccessRequest) -> Identity:
     """The requesting organisation as any member of it sees products (with the request's purpose)."""
-    org = db.session.get(Organisation, request.org_id)
-    return Identity(user_id=None, org_id=org.id, roles=frozenset({Role.buyer}), org_status=org.status,
-                    extra={"purpose": request.purpose})
+    return evaluation.member_of(db.session.get(Organisation, request.org_id), request.purpose)
 
 
 def _requester(request: AccessRequest) -> Identity:

@@ -13,7 +13,7 @@ import uuid
 
 from sqlalchemy import or_, select
 
-from auth.models import Organisation, OrgKind, OrgStatus, Role
+from auth.models import Organisation, OrgKind, OrgStatus
 from exchange.catalog.models import Item, ItemStatus
 from exchange.core.db import db, utcnow
 from exchange.core.problems import ValidationProblem, load_or_problem
@@ -62,12 +62,6 @@ def _organisations(limit: int, provider_org_id: uuid.UUID | None, document: dict
     return list(db.session.scalars(query.order_by(Organisation.name, Organisation.id).limit(limit)))
 
 
-def _member(org: Organisation, purpose: str | None) -> Identity:
-    """A member of ``org`` (not an administrator), declaring ``purpose``: who the policies are asked about."""
-    return Identity(user_id=None, org_id=org.id, roles=frozenset({Role.buyer}), org_status=org.status,
-                    extra={"purpose": purpose or ""})
-
-
 def _decision(member: Identity, use: str, item: Item, applying: dict, approved, now):
     """``evaluation.evaluate`` on the policies already known to apply (``applying``: use -> policies),
     for a member not exempt: discover first, then the use."""
@@ -102,7 +96,7 @@ def _differences(organisations, products, before: list[CompiledPolicy], after: l
     every = before + [p for p in after if p not in before]
     matched = matching(every, [item.key for item in products], now)
     for org in organisations:
-        member = _member(org, purpose)
+        member = evaluation.member_of(org, purpose or "")
         approved = evaluation.approvals(org.id, now)
         candidates = {(side, use): evaluation.candidates(member, use, policies)
                       for side, policies in (("before", before), ("after", after)) for use in ACTIONS}

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from auth.models import OrgStatus
+from auth.models import Organisation
+from exchange.core.db import db
 from exchange.policy import Identity
 from exchange.sharing import evaluation
 
@@ -32,8 +33,7 @@ def attributions(identity: Identity, item) -> list[str]:
 
 def licensee_attributions(entitlement, item) -> list[str]:
     """What the licensee organisation of ``entitlement`` owes for ``item``, whoever reads the licence."""
-    licensee = Identity(user_id=None, org_id=entitlement.org_id, org_status=OrgStatus.active)
-    return attributions(licensee, item)
+    return attributions(evaluation.member_of(db.session.get(Organisation, entitlement.org_id)), item)
 
 
 def encoded(text: str) -> str:

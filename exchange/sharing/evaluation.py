@@ -63,6 +63,13 @@ def _caller(org_id: uuid.UUID | None, purpose: str | None) -> Caller:
                   verified=bool(org and org.verified), purpose=purpose)
 
 
+def member_of(org: Organisation, purpose: str = "") -> Identity:
+    """Any member of ``org`` (a buyer, not an administrator) declaring ``purpose`` ("": none, whatever
+    the current request declares): whom the policies are asked about on an organisation's behalf."""
+    return Identity(user_id=None, org_id=org.id, roles=frozenset({Role.buyer}), org_status=org.status,
+                    extra={"purpose": purpose})
+
+
 def exempt(identity: Identity, item) -> bool:
     """The platform's console, administrators and the product's own organisation: not subject to sharing."""
     return identity.is_system or identity.acts_as(Role.admin) or \
