@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 export SDX_PORT ?= 5000
 export SDX_VAR_DIR ?= ./var
 
-.PHONY: install run test bench stac-validate clean
+.PHONY: install run test bench stac-validate translations clean
 
 install: $(STAMP)
 
@@ -32,6 +32,10 @@ bench: install
 ## Check the STAC API with stac-api-validator 0.6.8, offline, on a fresh SDX (its own venv is made on first use).
 stac-validate: install
 	$(BIN)/python .ci/stac-api-validator/run.py
+
+## Compile the pages' translations (exchange/web/translations/*/zh_Hans_CN/LC_MESSAGES/messages.po → .mo).
+translations: install
+	for area in exchange/web/translations/*/; do $(BIN)/pybabel compile -d $$area -l zh_Hans_CN || exit 1; done
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

@@ -111,6 +111,10 @@ SETTINGS: tuple[Setting, ...] = (
             "Flask secret key (at least 16 characters; required outside the embedded mode); embedded default: "
             "generated on the first request and kept under the var dir."),
     Setting("SDX_PUBLIC_BASE_URL", "PUBLIC_BASE_URL", None, "External base URL; default http://127.0.0.1:<SDX_PORT>."),
+    Setting("SDX_MAP_TILE_URL", "MAP_TILE_URL", "",
+            "Map tiles for the web pages ({z}/{x}/{y} URL template); empty = the built-in offline world map."),
+    Setting("SDX_MAP_TILE_ATTRIBUTION", "MAP_TILE_ATTRIBUTION", "",
+            "Attribution shown on the map when SDX_MAP_TILE_URL is set (e.g. © OpenStreetMap contributors)."),
     Setting("SDX_HOST", "SDX_HOST", "127.0.0.1", "Address `sdx run` binds to."),
     Setting("SDX_PORT", "SDX_PORT", "5000", "Port `sdx run` listens on.", int),
     Setting("SDX_LOG_FORMAT", "LOG_FORMAT", "text", "`text` for people, `json` for production log collectors."),

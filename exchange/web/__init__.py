@@ -1,4 +1,10 @@
-"""HTML pages for providers, buyers and admins."""
+"""HTML pages for buyers, providers and admins (server-rendered, progressively enhanced).
+
+Each group of pages is its own blueprint and module: ``views`` (home, static files), ``search``
+(map search, product page), ``buyer`` (cart, orders, licences, wallet, usage, access requests),
+``provider`` (``/provider/…``), ``admin`` (``/admin/…``) and ``account`` (API clients). They call the
+same services as the API, acting as the signed-in user (``pages.current_identity``).
+"""
 from __future__ import annotations
 
 from flask import Flask
@@ -7,8 +13,15 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     """Plug the pages into the platform (the security headers are the core's, set before any domain)."""
     from exchange.core import domains
+    from exchange.web import i18n, pages
     from exchange.web.account import bp as account_bp
+    from exchange.web.admin import bp as admin_bp
+    from exchange.web.buyer import bp as buyer_bp
+    from exchange.web.provider import bp as provider_bp
+    from exchange.web.search import bp as search_bp
     from exchange.web.views import bp as web_bp
 
-    domains.register_blueprint(app, web_bp)
-    domains.register_blueprint(app, account_bp)
+    i18n.init_app(app)
+    pages.init_app(app)
+    for blueprint in (web_bp, search_bp, buyer_bp, provider_bp, admin_bp, account_bp):
+        domains.register_blueprint(app, blueprint)

@@ -36,6 +36,8 @@ EXEMPT = {
     "health.readyz": "readiness: probes the database and the store, reads no table",
     "prometheus_metrics": "process metrics",
     "web.home": "the home page: who is signed in",
+    "web.static": "the pages' own CSS, scripts and world map",
+    "web.leaflet_file": "the pinned Leaflet files",
     "stac.landing": "the STAC landing page: links only",
     "stac.conformance": "the conformance classes",
     "oauth.metadata": "RFC 8414 server metadata",
@@ -190,7 +192,7 @@ def _callers_and_values(app: Flask) -> tuple[dict, dict]:
               "filename": "swagger-ui.css",
               "code": "open-cc-by-4.0", "n": 1, "offer_id": uuid.uuid4(), "license_id": uuid.uuid4(),
               "quote_id": uuid.uuid4(), "order_id": uuid.uuid4(), "currency": "CNY",
-              "policy_id": uuid.uuid4()}
+              "policy_id": uuid.uuid4(), "product_id": product}
     with app.app_context():  # a ledger transfer, for the route that shows one
         from exchange.trading import wallets
         values["transfer_id"] = wallets.top_up(SYSTEM, spare_org, {"amount": 1, "currency": "CNY",

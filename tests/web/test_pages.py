@@ -1,0 +1,91 @@
+"""Every Contract page: an anonymous visitor is sent to sign in (and back), a signed-in user without
+the page's role gets 403, one with it gets the page — with the page CSP and in either language."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.conftest import PASSWORD, add_user
+
+BUYER_PAGES = ["/cart", "/orders", "/licenses", "/wallet", "/usage", "/access-requests", "/account/clients"]
+PROVIDER_PAGES = ["/provider/products", "/provider/upload", "/provider/offers", "/provider/sales"]
+ADMIN_PAGES = ["/admin/orgs", "/admin/policies", "/admin/licenses", "/admin/requests", "/admin/ledger",
+               "/admin/audit"]
+PUBLIC_PAGES = ["/", "/search"]
+
+
+def signed_in(app, client, email: str, roles: tuple[str, ...], kind: str):
+    with app.app_context():
+        add_user(email, roles=roles, kind=kind)
+    page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    answer = client.post("/login", data={"email": email, "password": PASSWORD, "csrf_token": token})
+    assert answer.status_code == 302, answer.get_data(as_text=True)
+    return client
+
+
+@pytest.mark.parametrize("path", BUYER_PAGES + PROVIDER_PAGES + ADMIN_PAGES)
+def test_anonymous_visitor_is_sent_to_sign_in_and_back(client, path):
+    answer = client.get(path)
+    assert answer.status_code == 302
+    assert answer.headers["Location"] == f"/login?next={path}"
+
+
+@pytest.mark.parametrize("path", PUBLIC_PAGES)
+def test_public_pages_need_no_sign_in_and_send_the_page_policy(client, path):
+    answer = client.get(path)
+    assert answer.status_code == 200
+    csp = answer.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "frame-ancestors 'none'" in csp
+    assert answer.headers["X-Frame-Options"] == "DENY"
+
+
+def test_each_role_gets_its_pages_and_403_on_the_others(app, client):
+    buyer = signed_in(app, app.test_client(), "pages@buyer.example", ("buyer",), "buyer")
+    provider = signed_in(app, app.test_client(), "pages@provider.example", ("provider",), "provider")
+    admin = signed_in(app, app.test_client(), "pages@admin.example", ("admin",), "platform")
+    for path in BUYER_PAGES:
+        assert buyer.get(path).status_code == 200, path
+        assert provider.get(path).status_code == 200, path
+    for path in PROVIDER_PAGES:
+        assert provider.get(path).status_code == 200, path
+        refused = buyer.get(path)
+        assert refused.status_code == 403 and "not for your role" in refused.get_data(as_text=True), path
+        assert admin.get(path).status_code == 403, path
+    for path in ADMIN_PAGES:
+        assert admin.get(path).status_code == 200, path
+        assert buyer.get(path).status_code == 403, path
+        assert provider.get(path).status_code == 403, path
+
+
+def test_lang_switches_the_language_and_is_remembered(client):
+    chinese = client.get("/?lang=zh-CN").get_data(as_text=True)
+    assert '<html lang="zh-CN">' in chinese and "卫星数据交易平台" in chinese and "Satellite Data" not in chinese
+    assert '<html lang="zh-CN">' in client.get("/").get_data(as_text=True)
+    assert '<html lang="en">' in client.get("/?lang=en").get_data(as_text=True)
+
+
+def test_browser_language_is_the_default(client):
+    page = client.get("/", headers={"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.5"}).get_data(as_text=True)
+    assert '<html lang="zh-CN">' in page
+
+
+def test_a_form_without_its_csrf_token_is_refused(app, client):
+    signed_in(app, client, "csrf@buyer.example", ("buyer",), "buyer")
+    assert client.post("/cart").status_code in (400, 405)
+
+
+def test_compiled_catalogues_match_their_sources():
+    """The committed .mo files are what ``make translations`` compiles from the .po files."""
+    from babel.messages.mofile import read_mo
+    from babel.messages.pofile import read_po
+
+    from exchange.web.i18n import TRANSLATIONS
+    sources = sorted(TRANSLATIONS.glob("*/*/LC_MESSAGES/messages.po"))
+    assert sources
+    for source in sources:
+        with source.open("rb") as po, source.with_suffix(".mo").open("rb") as mo:
+            written, compiled = read_po(po), read_mo(mo)
+        expected = {m.id: m.string for m in written if m.id and m.string and not m.fuzzy}
+        assert {m.id: m.string for m in compiled if m.id} == expected, f"{source}: run make translations"
