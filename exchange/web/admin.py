@@ -1,5 +1,4 @@
-"""The administrators' pages: organisations, licence templates, sharing policies, access requests,
-wallets and the ledger, the audit log."""
+"""The administrators' pages: organisations, licence templates, wallets and the ledger, the audit log."""
 from __future__ import annotations
 
 from flask import render_template
@@ -15,22 +14,10 @@ def orgs():
     return render_template("stub.html", heading="Organisations")
 
 
-@bp.get("/policies")
-@page(ADMINS)
-def policies():
-    return render_template("stub.html", heading="Sharing policies")
-
-
 @bp.get("/licenses")
 @page(ADMINS)
 def licenses():
     return render_template("stub.html", heading="Licence templates")
-
-
-@bp.get("/requests")
-@page(ADMINS)
-def requests():
-    return render_template("stub.html", heading="Access requests")
 
 
 @bp.get("/ledger")

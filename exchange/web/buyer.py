@@ -1,4 +1,4 @@
-"""A buyer's pages: cart and quote, checkout, orders, licences and downloads, wallet, usage, access requests."""
+"""A buyer's purchase path: cart, quote, checkout with acceptance of each licence, orders."""
 from __future__ import annotations
 
 from flask import render_template
@@ -18,27 +18,3 @@ def cart():
 @page(BUYERS)
 def orders():
     return render_template("stub.html", heading="Orders")
-
-
-@bp.get("/licenses")
-@page(BUYERS)
-def licenses():
-    return render_template("stub.html", heading="My licences")
-
-
-@bp.get("/wallet")
-@page(BUYERS)
-def wallet():
-    return render_template("stub.html", heading="Wallet")
-
-
-@bp.get("/usage")
-@page(BUYERS)
-def usage():
-    return render_template("stub.html", heading="Usage")
-
-
-@bp.get("/access-requests")
-@page(BUYERS)
-def access_requests():
-    return render_template("stub.html", heading="Access requests")

@@ -25,7 +25,8 @@ PROVIDERS = frozenset({Role.provider})
 ADMINS = frozenset({Role.admin})
 
 #: The blueprints whose responses are pages (they get the page CSP and HTML error pages).
-PAGE_BLUEPRINTS = {"web", "account", "search", "buyer", "provider", "admin", "oauth"}
+PAGE_BLUEPRINTS = {"web", "account", "search", "buyer", "holdings", "provider", "upload", "admin", "admin_policies",
+                   "oauth"}
 
 
 def current_user():

@@ -1,4 +1,4 @@
-"""A provider's pages: products and their status, browser upload, offers and prices, sales."""
+"""A provider's pages: products and their status, offers and prices, sales and statements, access requests to review, usage by buyer."""
 from __future__ import annotations
 
 from flask import render_template
@@ -12,12 +12,6 @@ bp = page_blueprint("provider", __name__, url_prefix="/provider", template_folde
 @page(PROVIDERS)
 def products():
     return render_template("stub.html", heading="My products")
-
-
-@bp.get("/upload")
-@page(PROVIDERS)
-def upload():
-    return render_template("stub.html", heading="Upload")
 
 
 @bp.get("/offers")
