@@ -18,3 +18,10 @@ def cart():
 @page(BUYERS)
 def orders():
     return render_template("stub.html", heading="Orders")
+
+
+@bp.get("/licenses/<license_id>/download/<int:product_id>/<key>")
+@page(BUYERS)
+def download(license_id: str, product_id: int, key: str):
+    """One asset of a licensed product, fetched by the browser (metered against the licence)."""
+    return render_template("stub.html", heading="Download")
