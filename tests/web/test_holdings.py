@@ -243,7 +243,8 @@ def test_forms_need_their_csrf_token(app, buyer, world):
 
 
 def test_pages_in_chinese(app, buyer):
-    for path in ("/licenses", "/wallet", "/usage", "/access-requests"):
+    for path, words in (("/licenses", "贵机构尚未持有任何许可"), ("/wallet", "交易记录"), ("/usage", "每日下载"),
+                        ("/access-requests", "向提供方申请访问")):
         page = buyer.get(f"{path}?lang=zh-CN").get_data(as_text=True)
-        assert '<html lang="zh-CN">' in page
+        assert '<html lang="zh-CN">' in page and words in page, path
     assert "我的许可" in buyer.get("/licenses").get_data(as_text=True)
