@@ -14,9 +14,10 @@ import uuid
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
+from auth.models import Organisation
 from exchange.catalog import service as catalog
 from exchange.catalog.stac import full_document, is_public_asset
-from exchange.core.db import utcnow
+from exchange.core.db import db, utcnow
 from exchange.core.problems import Conflict, Forbidden, NotFound, Problem, ValidationProblem, load_or_problem
 from exchange.licensing import entitlements
 from exchange.metering import usage as metering
@@ -67,12 +68,27 @@ def _product_of(licence: dict) -> dict | None:
     return {"title": str(title), "assets": files}
 
 
+def _duties(licence: dict) -> list[str]:
+    """The attribution the licensee owes: the template's (its ``{provider}`` named) and the sharing
+    policies' (already worded by the service)."""
+    own = (licence["license"] or {}).get("attribution")
+    if own and "{provider}" in own:
+        provider = db.session.get(Organisation, licence["provider_org_id"])
+        own = own.replace("{provider}", provider.name if provider else _("the provider"))
+    return ([own] if own else []) + list(licence["attribution"] or [])
+
+
+def _shown(licence: dict) -> dict:
+    return {**licence, "product": _product_of(licence), "duties": _duties(licence)}
+
+
 @bp.get("/licenses")
 @page(BUYERS)
 def licenses():
     items, next_cursor = entitlements.list_entitlements(current_identity(), after=_after(), limit=PAGE_SIZE)
     own = current_identity().org_id
-    held = [{**licence, "product": _product_of(licence)} for licence in items if licence["licensee_org_id"] == own]
+    # A provider also reads its sales, an admin every licence: the page shows the organisation's own.
+    held = [_shown(licence) for licence in items if licence["licensee_org_id"] == own]
     return render_template("holdings/licenses.html", licences=held,
                            next_url=url_for(".licenses", after=next_cursor) if next_cursor else None,
                            first_url=url_for(".licenses") if _after() else None)
@@ -85,7 +101,7 @@ def license_detail(license_id: uuid.UUID):
     licence = entitlements.get_entitlement(current_identity(), license_id)
     if licence["licensee_org_id"] != current_identity().org_id:  # a provider's sale: not one of its holdings
         raise NotFound(f"No licence {license_id}.")
-    return render_template("holdings/license.html", licence={**licence, "product": _product_of(licence)})
+    return render_template("holdings/license.html", licence=_shown(licence))
 
 
 # -- wallet -------------------------------------------------------------------------------------------
@@ -168,7 +184,7 @@ def _chart(buckets: list[dict], measure: str) -> dict:
                      "value": bucket[measure], "label": bucket["label"],
                      "tick": len(buckets) <= 12 or n % max(len(buckets) // 6, 1) == 0,
                      "tick_x": round(CHART["left"] + n * step + step / 2, 2)})
-    return {"bars": bars, "top": top, "measure": measure, "base_y": CHART["top"] + plot_h, **CHART}
+    return {**CHART, "bars": bars, "max": top, "measure": measure, "base_y": CHART["top"] + plot_h}
 
 
 def file_size(nbytes: int | None) -> str:

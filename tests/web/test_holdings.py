@@ -52,6 +52,7 @@ def test_licences_show_what_is_left_and_a_download_link_per_file(app, buyer, wor
     page = buyer.get("/licenses").get_data(as_text=True)
     assert ESCAPED in page and SCRIPT_TITLE not in page
     assert "Commercial use within one organisation" in page and "version 1" in page
+    assert "© hold Sat, licensed through SDX" in page  # the template's attribution, its provider named
     row = page[page.index(f'data-licence="{licence}"'):]
     assert re.search(r"\d+ of \d+ per file", row), row[:2000]  # downloads left of the template's allowance
     assert "active" in row
@@ -121,7 +122,8 @@ def test_usage_chart_and_table_count_recorded_downloads(app, buyer, world):
     page = buyer.get("/usage").get_data(as_text=True)
     assert page.count('role="img"') == 2 and "<title id=\"chart-downloads-title\">" in page
     assert page.count('class="bar"') == 60  # 30 days, two charts
-    assert "1 downloads" in page and f"({len(DATA)})" in page
+    assert "Downloads in all: 1 " in page and f"({len(DATA)})" in page
+    assert 'text-anchor="end">1</text>' in page  # the downloads axis tops at the most in a day
     assert "hold-scenes / scene-2" in page
 
 
