@@ -250,3 +250,22 @@ def test_pages_in_chinese(app, buyer):
         page = buyer.get(f"{path}?lang=zh-CN").get_data(as_text=True)
         assert '<html lang="zh-CN">' in page and words in page, path
     assert "我的许可" in buyer.get("/licenses").get_data(as_text=True)
+
+
+def test_every_string_of_the_pages_has_its_chinese():
+    """Each message of holdings.py and the holdings templates is in this area's catalogue (or, for
+    the navigation's words, in the common one)."""
+    from babel.messages.extract import extract_from_dir, extract_from_file
+    from babel.messages.pofile import read_po
+
+    from exchange.web.i18n import TRANSLATIONS
+    web = TRANSLATIONS.parent
+    found = {message for _line, message, _comments, _context in extract_from_file("python", web / "holdings.py")}
+    found |= {message for _file, _line, message, _comments, _context in extract_from_dir(
+        web / "templates" / "holdings", method_map=[("**.html", "jinja2")],
+        options_map={"**.html": {"extensions": "jinja2.ext.i18n"}})}
+    translated = set()
+    for area in ("holdings", "common"):
+        with (TRANSLATIONS / area / "zh_Hans_CN" / "LC_MESSAGES" / "messages.po").open("rb") as po:
+            translated |= {m.id for m in read_po(po) if m.id and m.string}
+    assert found and not found - translated, sorted(found - translated)
