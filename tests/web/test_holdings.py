@@ -16,6 +16,7 @@ from exchange.core.db import db, unit_of_work, utcnow
 from exchange.licensing.models import Entitlement
 from exchange.sharing import access
 from exchange.sharing.models import AccessRequest, Notification
+from tests.conftest import PASSWORD
 from tests.web.holdings_world import SCRIPT_TITLE, DATA, build, download, hold_back, license_product, top_up
 from tests.web.test_pages import signed_in
 
@@ -82,6 +83,13 @@ def test_another_organisations_licence_is_not_found(app, buyer, world):
     assert other.get(f"/licenses/{licence}").status_code == 404
     assert other.get(f"/licenses/{uuid.uuid4()}").status_code == 404
     assert licence not in other.get("/licenses").get_data(as_text=True)
+    # The provider reads the licence through the API (a sale), but it is not one of its holdings.
+    seller = app.test_client()
+    token = csrf_of(seller.get("/login").get_data(as_text=True))
+    assert seller.post("/login", data={"email": world.provider, "password": PASSWORD, "csrf_token": token}
+                       ).status_code == 302
+    assert licence not in seller.get("/licenses").get_data(as_text=True)
+    assert seller.get(f"/licenses/{licence}").status_code == 404
 
 
 def test_no_licences_says_so(buyer):
