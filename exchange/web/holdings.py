@@ -41,14 +41,12 @@ def _after() -> str | None:
     return request.args.get("after") or None
 
 
-def _form_errors(problem: Problem, fields: dict[str, str] | None = None) -> dict[str, list[str]]:
-    """A service's refusal as the form shows it: each error next to its input (``fields`` maps the
-    service's field names to the form's), the rest above the form."""
-    fields = fields or {}
+def _form_errors(problem: Problem) -> dict[str, list[str]]:
+    """A service's refusal as the form shows it: each error next to its input (the forms' inputs are
+    named as the service's fields), one without a field above the form."""
     errors: dict[str, list[str]] = {}
     for error in problem.errors or [{"field": None, "message": problem.detail or problem.title}]:
-        name = fields.get(error.get("field") or "", error.get("field") or "form")
-        errors.setdefault(name, []).append(error["message"])
+        errors.setdefault(error.get("field") or "form", []).append(error["message"])
     return errors
 
 
@@ -225,7 +223,8 @@ def usage():
 # -- access requests and notifications ----------------------------------------------------------------
 def _request_form() -> dict:
     source = request.form if request.method == "POST" else request.args
-    return {"product_id": source.get("product_id", "").strip(), "collection_id": source.get("collection_id", "").strip(),
+    return {"product_id": source.get("product_id", "").strip(),
+            "collection_id": source.get("collection_id", "").strip(),
             "purpose": source.get("purpose", ""), "message": source.get("message", "")}
 
 

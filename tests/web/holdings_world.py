@@ -60,8 +60,8 @@ def build(prefix: str, buyer_email: str, titles: dict[str, str]) -> World:
     provider = _user(provider_email)
     collection = f"{prefix}-scenes"
     transactions.create_collection(SYSTEM, {"id": collection, "description": "Scenes"}, owner_org_id=provider.org_id)
-    batches.bulk_write(SYSTEM, collection, [product_doc(item_id, collection, title) for item_id, title in titles.items()],
-                       method="insert", status=ItemStatus.published)
+    docs = [product_doc(item_id, collection, title) for item_id, title in titles.items()]
+    batches.bulk_write(SYSTEM, collection, docs, method="insert", status=ItemStatus.published)
     products = {}
     store = get_store()
     with unit_of_work():
@@ -86,8 +86,8 @@ def license_product(world: World, item_id: str, price: int = 1500) -> str:
     offer = offers.create_offer(provider, {"product_id": world.products[item_id], "license": "commercial-single-org@1",
                                            "pricing": {"model": "per_scene", "price": price, "currency": "EUR"}})
     quote = quotes.create_quote(buyer, [{"product_id": world.products[item_id], "offer_id": offer.id}])
-    status, order = orders.place_order(buyer, {"quote_id": quote.id, "accept_licenses": sorted(quotes.licenses_of(quote))},
-                                       str(uuid.uuid4()))
+    accepted = sorted(quotes.licenses_of(quote))
+    status, order = orders.place_order(buyer, {"quote_id": quote.id, "accept_licenses": accepted}, str(uuid.uuid4()))
     assert status == 201 and order["license_ids"], order
     return order["license_ids"][0]
 

@@ -277,3 +277,9 @@ def test_every_string_of_the_pages_has_its_chinese():
         with (TRANSLATIONS / area / "zh_Hans_CN" / "LC_MESSAGES" / "messages.po").open("rb") as po:
             translated |= {m.id for m in read_po(po) if m.id and m.string}
     assert found and not found - translated, sorted(found - translated)
+
+
+@pytest.mark.parametrize("path", ["/licenses", "/wallet", "/access-requests"])
+def test_a_forged_page_cursor_is_a_422_page_not_a_500(buyer, path):
+    answer = buyer.get(f"{path}?after=not-a-cursor")
+    assert answer.status_code == 422 and "<html" in answer.get_data(as_text=True)
