@@ -113,6 +113,6 @@ def move_money():
         return _ledger_page(form, form_errors(problem), 409)
     shown = {"org": org.name, "amount": money(moved["amount"], moved["currency"]),
              "balance": money(moved["balance"], moved["currency"])}
-    flash(_("%(org)s's wallet is topped up by %(amount)s; it holds %(balance)s.", **shown) if form["kind"] == "topup"
-          else _("%(org)s is paid %(amount)s; its receivable holds %(balance)s.", **shown))
+    flash(_("The wallet of %(org)s is topped up by %(amount)s; it holds %(balance)s.", **shown) if form["kind"] == "topup"
+          else _("%(org)s is paid %(amount)s; its receivable now holds %(balance)s.", **shown))
     return redirect(url_for("admin.ledger"))

@@ -18,7 +18,7 @@ def test_admin_approves_tops_up_and_reads_the_audit_log(site, browser_page):
     sign_in(admin, site.url, "root@admin.example")
 
     admin.goto(f"{site.url}/admin/orgs")
-    admin.get_by_label("Status").select_option("pending")
+    admin.get_by_label("Account status").select_option("pending")
     admin.get_by_role("button", name="Filter").click()
     rows = admin.locator("table tbody tr")
     assert rows.count() == 1 and "Fresh Buyers" in rows.first.inner_text()
@@ -39,7 +39,7 @@ def test_admin_approves_tops_up_and_reads_the_audit_log(site, browser_page):
     admin.get_by_label("Amount").fill("500")
     admin.get_by_label("Reference").fill("bank transfer 7")
     admin.get_by_role("button", name="Move the money").click()
-    assert "Fresh Buyers's wallet is topped up by CN¥500.00" in admin.get_by_role("status").first.inner_text()
+    assert "The wallet of Fresh Buyers is topped up by CN¥500.00" in admin.get_by_role("status").first.inner_text()
     moves = admin.locator("section[aria-labelledby=moves] tbody tr")
     assert moves.count() == 1
     assert "Fresh Buyers" in moves.first.inner_text() and "bank transfer 7" in moves.first.inner_text()

@@ -192,7 +192,7 @@ def test_a_top_up_moves_money_is_audited_and_shows_on_the_ledger(app, admin):
                                                "currency": "CNY", "amount": "1,234.50", "reference": "bank 42"})
     assert answer.status_code == 302, answer.text
     page = admin.get("/admin/ledger").text
-    assert "Wallet Buyer&#39;s wallet is topped up by CN¥1,234.50" in page
+    assert "The wallet of Wallet Buyer is topped up by CN¥1,234.50" in page
     assert "bank 42" in page and "Wallet Buyer" in page and "The books balance" in page
     entry, = audited(app, "wallet.topup")
     assert entry.details["amount"] == 123450 and entry.details["currency"] == "CNY"
@@ -260,3 +260,12 @@ def test_bad_audit_filters_are_named(app, admin):
         assert f'id="e-{name}"' in answer.text, name
     window = admin.get("/admin/audit?from=2021-01-01&to=2020-01-01")
     assert window.status_code == 422 and 'id="e-to"' in window.text
+
+
+@pytest.mark.parametrize("path", ADMIN_PATHS)
+def test_every_admin_page_reads_in_chinese(admin, path):
+    page = admin.get(f"{path}?lang=zh-CN").text
+    for english in ("Account status", "Permitted uses", "Trial balance", "Filter the audit log", "Cancel",
+                    "Newest version"):
+        assert english not in page, (path, english)
+    assert any(chinese in page for chinese in ("账户状态", "允许的用途", "试算平衡", "筛选审计日志")), path
