@@ -51,7 +51,7 @@ def _list_page(form: dict | None = None, errors: dict | None = None, status: int
         after = None
         items, next_cursor = templates.list_latest(current_identity(), limit=PAGE_SIZE)
     return render_template(
-        "admin/licenses.html", items=items, uses=_uses(), errors=errors or {},
+        "admin/licenses.html", items=items, uses=_uses(), use_names=dict(_uses()), errors=errors or {},
         form=form or {"uses": [], "derivatives": True},
         next_url=url_for("admin.licenses", after=next_cursor) if next_cursor else None,
         first_url=url_for("admin.licenses") if after else None), status
@@ -85,7 +85,7 @@ def create_license():
 def _template_page(code: str, form: dict | None = None, errors: dict | None = None, status: int = 200):
     versions = templates.versions(current_identity(), code)  # 404 page for an unknown code
     latest = versions[-1]
-    return render_template("admin/license.html", code=code, versions=list(reversed(versions)), uses=_uses(),
+    return render_template("admin/license.html", code=code, versions=list(reversed(versions)), uses=_uses(), use_names=dict(_uses()),
                            form=form or latest, errors=errors or {}), status
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from auth import service
 from exchange.policy import ANONYMOUS
-from tests.browser.conftest import assert_accessible, shot, sign_in
+from tests.browser.conftest import PHONE, assert_accessible, shot, sign_in
 from tests.conftest import PASSWORD
 
 
@@ -61,3 +61,14 @@ def test_admin_approves_tops_up_and_reads_the_audit_log(site, browser_page):
     assert admin.get_by_role("link", name="open-cc-by-4.0").is_visible()
     assert_accessible(admin)
     shot(admin, "admin-licenses")
+
+
+def test_admin_pages_fit_a_phone(site, browser_page):
+    site.user("phone@admin.example", roles=("admin",), org="Exchange Operators", kind="platform")
+    page = browser_page(viewport=PHONE)
+    sign_in(page, site.url, "phone@admin.example")
+    for path in ("/admin/orgs", "/admin/licenses", "/admin/ledger", "/admin/audit"):
+        page.goto(f"{site.url}{path}")
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], path
+    page.goto(f"{site.url}/admin/orgs")
+    shot(page, "admin-orgs-phone")
