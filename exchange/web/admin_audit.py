@@ -64,7 +64,12 @@ def audit():
     form = {name: request.args.get(name, "").strip() for name in FILTERS + ("after",)}
     check = chain.chain_status(identity)
     args, errors = _filters(form)
-    entries, next_cursor = chain.list_entries(identity, args) if args else ([], None)
+    entries, next_cursor = [], None
+    if args:
+        try:
+            entries, next_cursor = chain.list_entries(identity, args)
+        except Problem as problem:  # a page cursor that is not ours
+            errors = form_errors(problem, {"after": "form"})
     chosen = {name: form[name] for name in FILTERS if form[name]}
     names = org_names([entry.actor_org_id for entry in entries])
     return render_template(

@@ -258,6 +258,7 @@ def test_bad_audit_filters_are_named(app, admin):
     assert answer.status_code == 422
     for name in ("actor", "org", "from"):
         assert f'id="e-{name}"' in answer.text, name
+    assert admin.get("/admin/audit?after=not-a-cursor").status_code == 422
     window = admin.get("/admin/audit?from=2021-01-01&to=2020-01-01")
     assert window.status_code == 422 and 'id="e-to"' in window.text
 
