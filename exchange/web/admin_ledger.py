@@ -1,6 +1,6 @@
 """Money (administrators): a form that tops up an organisation's wallet or pays a provider out of its
-receivable, the trial balance, the platform's revenue per currency, the accounts, and the recent
-top-ups and payouts.
+receivable, the trial balance, the platform's revenue per currency, the recent transfers (top-ups,
+payouts, orders, refunds) and the accounts.
 
 The form takes the amount in major units (yuan, euros) and turns it into the minor units the wallet
 service takes, with the currency's own digits; the movement is validated by the API's own schema
@@ -18,7 +18,6 @@ from flask_babel import gettext as _
 from auth import service
 from exchange.core.problems import Conflict, Problem, load_or_problem
 from exchange.licensing.models import CURRENCIES
-from exchange.sharing import audit
 from exchange.trading import books, wallets
 from exchange.trading.ledger_schemas import MovementSchema
 from exchange.trading.models import AccountKind
@@ -56,11 +55,12 @@ def _ledger_page(form: dict | None = None, errors: dict | None = None, status: i
                                     limit=len(CURRENCIES))["accounts"]
     moved_after = request.args.get("moved_after") or None
     try:
-        movements, moved_next = audit.list_entries(identity, _movement_filter(moved_after))
-    except Problem:
+        movements, moved_next = books.recent_transfers(identity, after=moved_after, limit=PAGE_SIZE)
+    except Problem:  # a cursor that is not ours: the first page
         moved_after = None
-        movements, moved_next = audit.list_entries(identity, _movement_filter(None))
-    names = org_names([a["org_id"] for a in overview["accounts"]] + [m.details.get("org_id") for m in movements])
+        movements, moved_next = books.recent_transfers(identity, after=None, limit=PAGE_SIZE)
+    names = org_names([a["org_id"] for a in overview["accounts"]]
+                      + [p["org_id"] for m in movements for p in m["postings"]])
     return render_template(
         "admin/ledger.html", overview=overview, revenue=revenue, movements=movements, names=names,
         currency_options=[(c, c) for c in CURRENCIES], form=form or {"kind": "topup", "currency": "CNY"}, errors=errors or {},
@@ -70,11 +70,6 @@ def _ledger_page(form: dict | None = None, errors: dict | None = None, status: i
         accounts_first=url_for("admin.ledger") if after else None,
         moved_next=url_for("admin.ledger", moved_after=moved_next) + "#moves" if moved_next else None,
         moved_first=url_for("admin.ledger") + "#moves" if moved_after else None), status
-
-
-def _movement_filter(after: str | None) -> dict:
-    return {"after": after, "limit": PAGE_SIZE, "actor": None, "org": None, "action": "wallet.", "object_type": None,
-            "object_id": None, "from": None, "to": None}
 
 
 @bp.get("/ledger")
