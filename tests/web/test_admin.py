@@ -270,3 +270,27 @@ def test_every_admin_page_reads_in_chinese(admin, path):
                     "Newest version"):
         assert english not in page, (path, english)
     assert any(chinese in page for chinese in ("账户状态", "允许的用途", "试算平衡", "筛选审计日志")), path
+
+
+def test_the_ledger_shows_orders_and_the_platform_revenue(app, admin):
+    """An order's transfer (buyer's wallet → provider's receivable and the platform's fee), made with the
+    ledger's own ``transfer`` as an order does: listed with its postings, its fee counted as revenue."""
+    from exchange.core.db import unit_of_work
+    from exchange.trading import ledger
+    from exchange.trading.models import AccountKind, TransferKind
+    with app.app_context():
+        service.create_org(SYSTEM, {"name": "Shopper", "kind": "buyer"})
+        service.create_org(SYSTEM, {"name": "Maker", "kind": "provider"})
+        shopper, maker = service.find_org("Shopper").id, service.find_org("Maker").id
+        wallets.top_up(SYSTEM, shopper, {"amount": 10_000, "currency": "EUR", "reference": "seed"})
+        with unit_of_work():
+            ledger.transfer(TransferKind.order, [
+                ledger.Leg(ledger.account(AccountKind.wallet, "EUR", shopper), -5_000),
+                ledger.Leg(ledger.account(AccountKind.receivable, "EUR", maker), 4_500),
+                ledger.Leg(ledger.account(AccountKind.revenue, "EUR"), 500)], reference="order 1")
+    page = admin.get("/admin/ledger").text
+    revenue = page[page.index('id="revenue"'):page.index('id="move"')]
+    assert "€5.00" in revenue
+    moves = page[page.index('id="moves"'):page.index('id="accounts"')]
+    assert "Order" in moves and "order 1" in moves and "Maker · receivable · EUR: €45.00" in moves
+    assert "Shopper · wallet · EUR: -€50.00" in moves and "The books balance" in page
