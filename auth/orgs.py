@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 
-from auth.models import Organisation, OrgStatus, User
+from auth.models import Organisation, OrgKind, OrgStatus, User
 from exchange.policy import Identity, require
 from exchange.core import paging
 from exchange.core.db import db
@@ -35,13 +35,18 @@ def _view(org: Organisation, emails: dict[uuid.UUID, str]) -> dict:
             "signup_email": emails.get(org.id)}
 
 
-def list_orgs(identity: Identity, *, status: OrgStatus | None, after: str | None, limit: int) \
-        -> tuple[list[dict], str | None]:
-    """Organisations (optionally of one status), a page at a time, oldest first."""
+def list_orgs(identity: Identity, *, status: OrgStatus | None, after: str | None, limit: int,
+              kind: OrgKind | None = None, name: str | None = None) -> tuple[list[dict], str | None]:
+    """Organisations (optionally of one status and kind, or whose name contains ``name`` in any case),
+    a page at a time, oldest first."""
     require(identity, "account:list-orgs")
     query = select(Organisation)
     if status is not None:
         query = query.where(Organisation.status == status)
+    if kind is not None:
+        query = query.where(Organisation.kind == kind)
+    if name:
+        query = query.where(func.lower(Organisation.name).contains(name.strip().lower(), autoescape=True))
     if after:
         try:
             last = db.session.get(Organisation, uuid.UUID(paging.decode_key(after)))

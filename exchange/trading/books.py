@@ -10,13 +10,13 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 
 from exchange.core import paging
 from exchange.core.db import db
 from exchange.policy import Identity, require
-from exchange.trading.models import AccountKind, LedgerAccount, Posting
-from exchange.trading.wallets import cursor_id
+from exchange.trading.models import AccountKind, LedgerAccount, Posting, Transfer
+from exchange.trading.wallets import bad_cursor, cursor_id, transfer_view
 
 
 @dataclass
@@ -75,3 +75,22 @@ def ledger_overview(identity: Identity, *, org_id: uuid.UUID | None, kind: Accou
     return {"trial_balance": books and books.trial_balance, "postings_total": books and books.postings_total,
             "balanced": books and books.balanced, "mismatched_accounts": books and books.mismatched,
             "accounts": [account_view(a) for a in page], "next": paging.encode(str(page[-1].id)) if more else None}
+
+
+def recent_transfers(identity: Identity, *, after: str | None, limit: int) -> tuple[list[dict], str | None]:
+    """Every transfer (top-ups, payouts, orders, refunds) with its postings, newest first by the time it
+    counts from, a page at a time; the cursor holds the last transfer's id."""
+    require(identity, "ledger:read")
+    query = select(Transfer)
+    if after:
+        try:
+            last = db.session.get(Transfer, uuid.UUID(paging.decode_key(after)))
+        except ValueError:  # paging.BadCursor is one
+            raise bad_cursor() from None
+        if last is None:
+            raise bad_cursor()
+        query = query.where(or_(Transfer.created_at < last.created_at,
+                                and_(Transfer.created_at == last.created_at, Transfer.id < last.id)))
+    rows, more = paging.cut(list(db.session.scalars(
+        query.order_by(Transfer.created_at.desc(), Transfer.id.desc()).limit(limit + 1))), limit)
+    return [transfer_view(record) for record in rows], (paging.encode(str(rows[-1].id)) if more else None)
