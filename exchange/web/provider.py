@@ -14,7 +14,7 @@ from babel.numbers import get_currency_precision
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from exchange.core.problems import Problem, ValidationProblem, load_or_problem
+from exchange.core.problems import Forbidden, NotFound, Problem, ValidationProblem, load_or_problem
 from exchange.licensing import offers as offer_service
 from exchange.licensing import templates
 from exchange.licensing.models import CURRENCIES
@@ -195,6 +195,9 @@ def create_offer():
         offer = offer_service.create_offer(current_identity(), body)
     except ValidationProblem as problem:
         return _offers_page(form, form_errors(problem, SERVICE_FIELDS), 422)
+    except (NotFound, Forbidden) as problem:  # a product or collection not theirs: said next to it
+        target = "collection_id" if form["target"] == "collection" else "product_id"
+        return _offers_page(form, {target: [_("You have no such product or collection to sell.")]}, problem.status)
     flash(_("The offer is on sale."))
     return redirect(url_for("provider.offer", offer_id=offer.id))
 

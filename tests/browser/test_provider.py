@@ -11,7 +11,9 @@ from auth.policies import identity_of
 from exchange.core.db import utcnow
 from exchange.sharing import access
 from exchange.sharing import service as sharing
-from tests.browser.conftest import assert_accessible, shot, sign_in
+from exchange.core.db import db, unit_of_work
+from exchange.metering.models import MeterEvent
+from tests.browser.conftest import PHONE, assert_accessible, shot, sign_in
 from tests.trading import money
 
 ALICE = "alice@walk.example"
@@ -27,7 +29,12 @@ def _market(site) -> dict:
         p1, p2 = money.products("Alice Imaging", "alice-scenes", 2)
         shop = service.find_org("Shop").id
         money.top_up(shop, 100000)
-        money.sell(shop, service.find_org("Alice Imaging").id, [(p1, 25000)], utcnow())
+        alice = service.find_org("Alice Imaging").id
+        money.sell(shop, alice, [(p1, 25000)], utcnow())
+        with unit_of_work():  # a download by Shop, as the gateway records one
+            db.session.add(MeterEvent(at=utcnow(), org_id=shop, provider_org_id=alice, item_key=p1,
+                                      collection_id="alice-scenes", item_id="alice-scenes-0", asset_key="data",
+                                      bytes_sent=5_000_000, status=200, counted=True))
         sharing.create_policy(identity_of(service.find_user("admin@walk.example")), {
             "name": "approval first", "target": {"collections": ["alice-scenes"]},
             "actions": ["license", "download"], "effect": "require_approval"}, own=False)
@@ -51,6 +58,8 @@ def test_the_provider_prices_a_product_reviews_sales_and_approves_a_request(site
     rows.first.get_by_role("link", name="Price it").click()
     assert page.get_by_label("Product id").input_value() == str(market["p2"])
     page.get_by_label("Licence", exact=True).select_option("commercial-single-org@1")
+    page.get_by_label("Price model").select_option("free")
+    assert not page.get_by_label("Price per unit, in the currency's main unit").is_visible()  # provider.js
     page.get_by_label("Price model").select_option("per_scene")
     page.get_by_label("Price per unit, in the currency's main unit").fill("99.90")
     page.get_by_label("Currency", exact=True).select_option("EUR")
@@ -85,7 +94,18 @@ def test_the_provider_prices_a_product_reviews_sales_and_approves_a_request(site
     assert "approved" in page.locator("dl.facts").inner_text()
     assert_accessible(page)
 
-    page.goto(f"{site.url}/provider/usage")
-    assert page.get_by_role("img", name="Downloads by buyer organisation").count() == 0  # no download yet
+    page.get_by_role("link", name="Product usage").click()
+    assert page.get_by_role("img", name="Downloads by buyer organisation").is_visible()
+    assert "Shop" in page.locator("table.stack tbody").inner_text()
     assert_accessible(page)
     shot(page, "provider-usage")
+
+
+def test_the_provider_pages_fit_a_phone(site, browser_page):
+    _market(site)
+    page = browser_page(viewport=PHONE)
+    sign_in(page, site.url, ALICE)
+    for path in ("/provider/products", "/provider/offers", "/provider/sales", "/provider/requests", "/provider/usage"):
+        page.goto(f"{site.url}{path}")
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], path
+    shot(page, "provider-usage-phone")

@@ -167,10 +167,13 @@ def test_every_bad_offer_field_is_named_and_nothing_is_written(world):
 def test_another_providers_product_or_collection_cannot_be_priced(world):
     client = world["alice"]
     before = offers_of(world["app"], ALICE)
-    answer = client.post("/provider/offers", data={
-        "csrf_token": csrf(client), "target": "collection", "collection_id": "bob-c",
-        "license": "commercial-single-org@1", "model": "free", "currency": "CNY"})
-    assert answer.status_code in (403, 404, 422)
+    for target, ident, field in (("collection", "bob-c", "collection_id"), ("product", str(world["b1"]), "product_id"),
+                                 ("product", "999999", "product_id")):
+        answer = client.post("/provider/offers", data={
+            "csrf_token": csrf(client), "target": target, "collection_id": ident, "product_id": ident,
+            "license": "commercial-single-org@1", "model": "free", "currency": "CNY"})
+        assert answer.status_code in (403, 404), (target, ident)
+        assert "no such product or collection" in error_of(answer.get_data(as_text=True), field)
     assert offers_of(world["app"], ALICE) == before
 
 
