@@ -9,6 +9,7 @@ shows what the API would refuse — nor another provider's things.
 """
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from dataclasses import dataclass
 
@@ -17,6 +18,7 @@ from sqlalchemy import exists, select
 from auth.models import Organisation
 from exchange.catalog.models import Collection, Item, ItemStatus
 from exchange.catalog.service import visible_collections, visible_items
+from exchange.core import paging
 from exchange.core.db import db
 from exchange.core.problems import NotFound
 from exchange.ingest.models import AssetState, ProductAsset
@@ -97,15 +99,16 @@ def own_offers(identity: Identity, *, after: str | None, limit: int) -> Page:
     query = select(Offer).where(query_filter(identity, "offer:read", Offer), Offer.provider_org_id == identity.org_id)
     if after:
         try:
-            last = db.session.get(Offer, uuid.UUID(after))
-        except ValueError:
-            last = None
-        if last is not None:
-            query = query.where((Offer.created_at < last.created_at)
-                                | ((Offer.created_at == last.created_at) & (Offer.id < last.id)))
+            created, last_id = paging.decode(after)
+            created, last_id = dt.datetime.fromisoformat(created), uuid.UUID(last_id)
+        except (ValueError, TypeError):  # paging.BadCursor is a ValueError: start from the top
+            pass
+        else:
+            query = query.where((Offer.created_at < created) | ((Offer.created_at == created) & (Offer.id < last_id)))
     rows = list(db.session.scalars(query.order_by(Offer.created_at.desc(), Offer.id.desc()).limit(limit + 1)))
     more, rows = len(rows) > limit, rows[:limit]
-    return Page([offer_service.view(offer) for offer in rows], str(rows[-1].id) if more else None)
+    following = paging.encode([rows[-1].created_at.isoformat(), str(rows[-1].id)]) if more else None
+    return Page([offer_service.view(offer) for offer in rows], following)
 
 
 def own_offer(identity: Identity, offer_id: uuid.UUID) -> dict:

@@ -10,11 +10,11 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from exchange.core.db import utcnow
-from exchange.core.problems import ValidationProblem, load_or_problem
+from exchange.core.problems import NotFound, ValidationProblem, load_or_problem
 from exchange.licensing import templates
 from exchange.metering import usage as usage_service
 from exchange.sharing import access
@@ -49,9 +49,9 @@ def _month(text: str) -> tuple[int, int]:
     try:
         parsed = dt.datetime.strptime(text, "%Y-%m")
     except ValueError:
-        abort(404)
-    if not 2000 <= parsed.year <= 2999:
-        abort(404)
+        parsed = None
+    if parsed is None or not 2000 <= parsed.year <= 2999:
+        raise NotFound(f"No statement {text!r}: months are written YYYY-MM.")
     return parsed.year, parsed.month
 
 

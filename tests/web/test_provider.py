@@ -177,6 +177,20 @@ def test_another_providers_product_or_collection_cannot_be_priced(world):
     assert offers_of(world["app"], ALICE) == before
 
 
+def test_offers_are_paged(world):
+    with world["app"].app_context():
+        seller = identity_of(service.find_user(ALICE))
+        for price in range(1, 23):
+            offer_service.create_offer(seller, {"product_id": world["p2"], "license": "commercial-single-org@1",
+                                                "pricing": {"model": "per_scene", "price": price * 100}})
+    first = world["alice"].get("/provider/offers").get_data(as_text=True)
+    following = re.search(r'href="([^"]+)" rel="next"', first).group(1).replace("&amp;", "&")
+    second = world["alice"].get(following).get_data(as_text=True)
+    shown = lambda page: set(re.findall(r"/provider/offers/([0-9a-f-]{36})", page))  # noqa: E731
+    assert len(shown(first)) == 20 and len(shown(second)) == 2 and not shown(first) & shown(second)
+    assert world["alice"].get("/provider/offers?after=garbage").status_code == 200
+
+
 def test_change_the_price_then_withdraw(world):
     client = world["alice"]
     with world["app"].app_context():
@@ -220,7 +234,8 @@ def test_sales_and_the_months_statement_with_its_csv(world):
     assert "120.50" in statement and "12.05" in statement and "108.45" in statement  # gross, 10 % fee, net
     csv = client.get(f"/provider/statements/{month}.csv")
     assert csv.status_code == 200 and csv.mimetype == "text/csv" and "12050" in csv.get_data(as_text=True)
-    assert client.get("/provider/statements/not-a-month").status_code == 404
+    missing = client.get("/provider/statements/not-a-month")
+    assert missing.status_code == 404 and missing.mimetype == "text/html"
     assert "No sale yet." in world["bob"].get("/provider/sales").get_data(as_text=True)
 
 
