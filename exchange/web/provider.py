@@ -172,8 +172,8 @@ def _offers_page(form: dict | None = None, errors: dict | None = None, status: i
     return render_template("provider/offers.html", offers=found.rows, names=names,
                            licence_options=licence_options(licences),
                            collection_options=[(c.id, c.id) for c in reads.own_collections(identity)],
-                           currency_options=[(c, c) for c in CURRENCIES], form=form, errors=errors or {}, next_url=next_url,
-                           previous_url=previous_url), status
+                           currency_options=[(c, c) for c in CURRENCIES], form=form, errors=errors or {},
+                           next_url=next_url, previous_url=previous_url), status
 
 
 @bp.get("/offers")

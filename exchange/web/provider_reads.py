@@ -148,6 +148,17 @@ def own_request(identity: Identity, request_id: uuid.UUID):
     return request
 
 
+def offers_for_request(identity: Identity, request: dict) -> list[dict]:
+    """The organisation's offers on sale that a priced approval of ``request`` can quote: on the
+    product asked for or on its collection; on the collection, when a collection was asked for."""
+    collection = request["collection_id"]
+    if request["product_id"] is not None:
+        collection = db.session.scalar(select(Item.collection_id).where(Item.key == request["product_id"]))
+    return [offer for offer in own_offers(identity, after=None, limit=100).rows if offer["status"] == "on_sale"
+            and ((request["product_id"] is not None and offer["product_id"] == request["product_id"])
+                 or (offer["collection_id"] is not None and offer["collection_id"] == collection))]
+
+
 def product_names(keys) -> dict[int, str]:
     """``collection/item`` of each product key (for lists that hold keys only)."""
     keys = {key for key in keys if key is not None}

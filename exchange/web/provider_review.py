@@ -103,11 +103,10 @@ def _request_page(request_id: uuid.UUID, *, approve: dict | None = None, errors:
                   reason: str = "", status: int = 200):
     identity = current_identity()
     found = access.view(reads.own_request(identity, request_id))
-    own = reads.own_offers(identity, after=None, limit=100).rows
-    offers = [offer for offer in own if offer["status"] == "on_sale"]
+    offers = reads.offers_for_request(identity, found)
     licences, _next = templates.list_latest(identity, limit=100)
-    return render_template("provider/request.html", item=found, offers=offers, licence_options=licence_options(licences),
-                           names=reads.product_names([found["product_id"]]),
+    return render_template("provider/request.html", item=found, offers=offers,
+                           licence_options=licence_options(licences), names=reads.product_names([found["product_id"]]),
                            orgs=reads.org_names([found["org_id"]]), approve=approve or {"price": "free"},
                            errors=errors or {}, reason=reason), status
 

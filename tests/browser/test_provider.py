@@ -87,6 +87,8 @@ def test_the_provider_prices_a_product_reviews_sales_and_approves_a_request(site
     shot(page, "provider-requests")
     pending.first.get_by_role("link", name="Open").click()
     assert "For a flood study" in page.inner_text("main")
+    assert_accessible(page)
+    shot(page, "provider-request")
     page.get_by_label("Access lasts (days)").fill("30")
     page.get_by_label("Downloads of each file").fill("3")
     page.get_by_role("button", name="Approve").click()

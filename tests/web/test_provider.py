@@ -97,6 +97,10 @@ def test_products_show_status_refusal_reason_and_links_escaped(world):
     assert "not a GeoTIFF &lt;script&gt;" in page and "refused" in page
     assert f'href="/provider/upload?product_id={world["draft"]}"' in page
     assert f'href="/products/{world["p1"]}"' in page
+    assert 'href="/provider/offers?collection_id=alice-c#new-offer"' in page
+    collection_form = world["alice"].get("/provider/offers?collection_id=alice-c").get_data(as_text=True)
+    assert '<option value="collection" selected>' in collection_form
+    assert '<option value="alice-c" selected>' in collection_form
 
     refused = world["alice"].get("/provider/products?status=refused").get_data(as_text=True)
     assert "alice-draft" in refused and "alice-c-0" not in refused
@@ -269,8 +273,12 @@ def test_the_provider_approves_priced_on_an_offer(world):
         offer_id = offer_service.create_offer(identity_of(service.find_user(ALICE)), {
             "product_id": world["p1"], "license": "commercial-single-org@1",
             "pricing": {"model": "per_scene", "price": 900, "currency": "CNY"}}).id
+        elsewhere = offer_service.create_offer(identity_of(service.find_user(ALICE)), {
+            "product_id": world["p2"], "license": "commercial-single-org@1",
+            "pricing": {"model": "per_scene", "price": 900, "currency": "CNY"}}).id
     page = client.get(f"/provider/requests/{request_id}").get_data(as_text=True)
     assert f'value="{offer_id}"' in page and f'value="{world["bob_offer"]}"' not in page
+    assert f'value="{elsewhere}"' not in page  # on another product: it cannot be quoted for this request
     answer = client.post(f"/provider/requests/{request_id}/approve", data={"csrf_token": csrf(client),
                                                                           "price": str(offer_id)})
     assert answer.status_code == 302, answer.get_data(as_text=True)
