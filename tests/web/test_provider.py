@@ -344,3 +344,27 @@ def test_a_buyer_gets_403_on_every_provider_page(world):
 def test_the_pages_read_in_chinese(world):
     page = world["alice"].get("/provider/offers?lang=zh-CN").get_data(as_text=True)
     assert "报价" in page and "Offers and prices" not in page
+
+
+# -- the small parts ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("typed, currency, minor", [("120.50", "CNY", 12050), ("1,000", "USD", 100000), ("0", "EUR", 0),
+                                                    ("", "CNY", None)])
+def test_prices_typed_in_major_units_become_minor_units(app, typed, currency, minor):
+    from exchange.web.provider import to_major, to_minor
+    with app.test_request_context():
+        assert to_minor(typed, currency) == (minor, None)
+        if minor is not None:
+            assert to_minor(to_major(minor, currency), currency) == (minor, None)
+
+
+@pytest.mark.parametrize("typed", ["abc", "-1", "1.234", "NaN", "Infinity"])
+def test_prices_that_are_not_prices_are_named(app, typed):
+    from exchange.web.provider import to_minor
+    with app.test_request_context():
+        minor, problem = to_minor(typed, "CNY")
+        assert minor is None and problem
+
+
+def test_the_statement_months_run_back_over_the_new_year():
+    from exchange.web.provider_review import recent_months
+    assert recent_months(dt.date(2026, 2, 10), 4) == ["2026-02", "2026-01", "2025-12", "2025-11"]
