@@ -192,7 +192,7 @@ def _callers_and_values(app: Flask) -> tuple[dict, dict]:
               "filename": "swagger-ui.css",
               "code": "open-cc-by-4.0", "n": 1, "offer_id": uuid.uuid4(), "license_id": uuid.uuid4(),
               "quote_id": uuid.uuid4(), "order_id": uuid.uuid4(), "currency": "CNY",
-              "policy_id": uuid.uuid4(), "product_id": product}
+              "policy_id": uuid.uuid4(), "product_id": product, "month": "2026-11"}
     with app.app_context():  # a ledger transfer, for the route that shows one
         from exchange.trading import wallets
         values["transfer_id"] = wallets.top_up(SYSTEM, spare_org, {"amount": 1, "currency": "CNY",
