@@ -139,7 +139,7 @@ def test_preview_shows_who_loses_what_and_writes_nothing(app, admin):
     assert answer.status_code == 200
     page = answer.get_data(as_text=True)
     assert "Preview: what this draft would change" in page and "Nothing has been saved" in page
-    assert "8 decisions would change." in page  # two products × four uses, for Buyer Co only
+    assert "Decisions that would change: 8." in page  # two products × four uses, for Buyer Co only
     rows = re.findall(r'<tr data-org-id="([^"]+)" data-product-id="(\d+)" data-use="([a-z_]+)">', page)
     assert {row[0] for row in rows} == {org_id(app, "Buyer Co")} and len(rows) == 8
     assert page.count(">loses<") == 8
@@ -284,3 +284,9 @@ def test_rejecting_needs_a_reason_and_records_it(app, admin):
     page = admin.get(f"/admin/requests/{pending}").get_data(as_text=True)
     assert "Rejected" in page and "Not for resale" in page
     assert admin.get(f"/admin/requests/{uuid.uuid4()}").status_code == 404
+
+
+def test_the_pages_speak_chinese(app, admin):
+    for path, label in (("/admin/policies/new", "创建策略"), ("/admin/policies", "共享策略"), ("/admin/requests", "访问申请")):
+        page = admin.get(f"{path}?lang=zh-CN").get_data(as_text=True)
+        assert label in page and "Create policy" not in page and "Sharing policies" not in page, path
