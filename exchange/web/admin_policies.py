@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import datetime
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -30,6 +31,8 @@ PAGE_SIZE = 20
 MAX_PICKABLE_ORGS = 500
 #: Changes a preview lists on the page (the dry-run counts them all).
 MAX_PREVIEW_ROWS = 200
+#: An access request's timestamps (ISO text in the service's view).
+REQUEST_TIMES = ("created_at", "expires_at", "decided_at", "valid_until")
 #: A version's document, as stored (the API's view adds the policy's state around it).
 DOCUMENT_KEYS = ("name", "description", "target", "assignee", "except", "actions", "effect", "free_access",
                  "constraints", "duties")
@@ -44,6 +47,11 @@ def _org_names(ids) -> dict[str, str]:
         except NotFound:
             names[org_id] = org_id
     return names
+
+
+def _timed(view: dict, *keys: str) -> dict:
+    """A service's view with its ISO timestamps as datetimes, for ``|isodate`` to show in UTC to the second."""
+    return {**view, **{key: datetime.fromisoformat(view[key]) for key in keys if view.get(key)}}
 
 
 def _named_orgs(document: dict) -> list[str]:
@@ -157,6 +165,8 @@ def policy_version(policy_id: uuid.UUID, n: int):
 
 def _policy_page(policy: dict, shown: dict, versions: list[dict]):
     document = {key: shown.get(key) for key in DOCUMENT_KEYS}
+    shown = _timed(shown, "version_created_at")
+    versions = [_timed(version, "version_created_at") for version in versions]
     return render_template("admin_policies/policy.html", policy=policy, shown=shown, versions=versions,
                            names=_org_names(_named_orgs(shown)),
                            document_json=json.dumps(document, indent=2, ensure_ascii=False))
@@ -185,13 +195,14 @@ def requests():
                                               after=request.args.get("after") or None, limit=PAGE_SIZE)
     names = _org_names([i["org_id"] for i in items] + [i["provider_org_id"] for i in items])
     next_url = url_for(".requests", state=state, after=next_cursor) if next_cursor else None
+    items = [_timed(item, *REQUEST_TIMES) for item in items]
     return render_template("admin_policies/requests.html", items=items, names=names, state=state or "",
                            states=STATES, next_url=next_url)
 
 
 def _request_page(request_id: uuid.UUID, *, errors: dict | None = None, form: dict | None = None, status: int = 200):
     shown = access.view(access.get_request(current_identity(), request_id))
-    return render_template("admin_policies/request.html", item=shown, errors=errors or {},
+    return render_template("admin_policies/request.html", item=_timed(shown, *REQUEST_TIMES), errors=errors or {},
                            form=form or {"price": "free"},
                            names=_org_names([shown["org_id"], shown["provider_org_id"]])), status
 
