@@ -17,7 +17,7 @@ from exchange.catalog.transactions import create_collection
 from exchange.core.db import db, unit_of_work, utcnow
 from exchange.policy import SYSTEM
 from exchange.sharing.models import AccessRequest
-from tests.browser.conftest import assert_accessible, shot, sign_in
+from tests.browser.conftest import PHONE, assert_accessible, shot, sign_in
 from tests.licensing.conftest import item_doc
 
 BBOX = "9,-1,13,2"
@@ -91,6 +91,7 @@ def test_the_admins_policy_change_hides_a_product_from_the_buyers_next_search(si
 
     admin.get_by_role("button", name="Create policy").click()
     assert "Policy created (version 1)." in admin.inner_text("main")
+    policy_url = admin.url
     assert not _buyer_finds(site, buyer, product_id, token)
 
     admin.get_by_role("navigation", name="Main").get_by_role("link", name="Requests", exact=True).click()
@@ -98,3 +99,10 @@ def test_the_admins_policy_change_hides_a_product_from_the_buyers_next_search(si
     assert "Buyer Co" in admin.inner_text("#requests")
     shot(admin, "admin-requests")
     assert_accessible(admin)
+
+    phone = browser_page(viewport=PHONE)
+    sign_in(phone, site.url, "admin@walk.example")
+    for url in (f"{site.url}/admin/policies", policy_url, f"{site.url}/admin/policies/new", f"{site.url}/admin/requests"):
+        phone.goto(url)
+        assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], url
+    shot(phone, "admin-policy-phone")

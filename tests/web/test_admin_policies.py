@@ -290,3 +290,29 @@ def test_the_pages_speak_chinese(app, admin):
     for path, label in (("/admin/policies/new", "创建策略"), ("/admin/policies", "共享策略"), ("/admin/requests", "访问申请")):
         page = admin.get(f"{path}?lang=zh-CN").get_data(as_text=True)
         assert label in page and "Create policy" not in page and "Sharing policies" not in page, path
+
+
+def test_a_priced_approval_names_a_missing_or_unknown_offer(app, admin):
+    pending = held_request(app)
+    token = csrf(admin, f"/admin/requests/{pending}")
+    blank = admin.post(f"/admin/requests/{pending}/approve", data={"csrf_token": token, "price": "offer", "offer_id": ""})
+    assert blank.status_code == 422 and set(errors_of(blank.get_data(as_text=True))) == {"price"}
+    unknown = admin.post(f"/admin/requests/{pending}/approve",
+                         data={"csrf_token": token, "price": "offer", "offer_id": str(uuid.uuid4())})
+    assert unknown.status_code == 422 and set(errors_of(unknown.get_data(as_text=True))) == {"offer_id"}
+    assert 'value="offer" id="f-price-offer" checked' in unknown.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(AccessRequest, uuid.UUID(pending)).state is AccessRequestState.pending
+
+
+def test_the_policy_list_pages(app, admin):
+    from exchange.sharing import service
+    with app.app_context():
+        for n in range(21):
+            service.create_policy(SYSTEM, {"name": f"policy {n:02}", "actions": ["download"], "effect": "deny"},
+                                  own=False)
+    first = admin.get("/admin/policies?active=true").get_data(as_text=True)
+    assert first.count("data-policy-id=") == 20
+    after = re.search(r'href="(/admin/policies\?active=true&amp;after=[^"]+)" rel="next"', first).group(1)
+    second = admin.get(after.replace("&amp;", "&")).get_data(as_text=True)
+    assert second.count("data-policy-id=") == 1 and 'rel="next"' not in second
