@@ -316,3 +316,27 @@ def test_the_policy_list_pages(app, admin):
     after = re.search(r'href="(/admin/policies\?active=true&amp;after=[^"]+)" rel="next"', first).group(1)
     second = admin.get(after.replace("&amp;", "&")).get_data(as_text=True)
     assert second.count("data-policy-id=") == 1 and 'rel="next"' not in second
+
+
+def test_the_editor_shows_a_stored_document_as_it_saves_it_back(app):
+    """Editing a policy and saving it unchanged writes the same document (the form loses nothing)."""
+    from exchange.sharing.schemas import PolicySchema, normalised
+    from exchange.web import policy_form
+    from werkzeug.datastructures import MultiDict
+    with app.app_context():
+        document = normalised(PolicySchema().load({
+            "name": "all of it", "description": "d", "effect": "permit", "actions": ["license", "download"],
+            "target": {"collections": ["alice"], "filter": {"op": "<", "args": [{"property": "gsd"}, 0.5]},
+                       "region": {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 1], [0, 0]]]}},
+            "assignee": {"org_kinds": ["research"], "org_ids": [str(uuid.uuid4())], "verified": True},
+            "except": {"org_kinds": ["buyer"], "org_ids": [str(uuid.uuid4())]},
+            "constraints": {"min_age_days": 3, "max_age_days": 30, "from": "2026-01-01T00:00:00Z",
+                            "until": "2027-01-01T00:00:00Z", "gsd_lt": 0.5, "gsd_gte": 0.1, "purposes": ["research"]},
+            "free_access": True, "duties": {"attribution": "© Alice"}}))
+        form = policy_form.from_document(document)
+        values = MultiDict([(k, v) for k, v in form.items() if isinstance(v, str)]
+                           + [(k, item) for k, v in form.items() if isinstance(v, list) for item in v]
+                           + ([("free_access", "on")] if form["free_access"] else []))
+        again, errors = policy_form.to_document(policy_form.posted(values))
+        assert errors == {}
+        assert normalised(PolicySchema().load(again)) == document
