@@ -92,6 +92,8 @@ def test_the_admins_policy_change_hides_a_product_from_the_buyers_next_search(si
     admin.get_by_role("button", name="Create policy").click()
     assert "Policy created (version 1)." in admin.inner_text("main")
     policy_url = admin.url
+    shot(admin, "admin-policy")
+    assert_accessible(admin)
     assert not _buyer_finds(site, buyer, product_id, token)
 
     admin.get_by_role("navigation", name="Main").get_by_role("link", name="Requests", exact=True).click()
