@@ -64,6 +64,9 @@ def test_the_admins_policy_change_hides_a_product_from_the_buyers_next_search(si
     assert _buyer_finds(site, buyer, product_id, token)
 
     admin = browser_page()
+    blocked = []
+    admin.on("console", lambda message: blocked.append(message.text)
+             if "Content Security Policy" in message.text else None)
     sign_in(admin, site.url, "admin@walk.example")
     admin.goto(f"{site.url}/admin/policies")
     assert admin.get_by_role("heading", level=1).inner_text() == "Sharing policies"
@@ -80,8 +83,20 @@ def test_the_admins_policy_change_hides_a_product_from_the_buyers_next_search(si
     shot(admin, "admin-policy-editor")
     assert_accessible(admin)
 
+    # an invalid draft is posted the plain way: its error shows next to the field, the draft kept
+    admin.get_by_label("Minimum age (days)").fill("ten")
+    admin.get_by_role("button", name="Preview").click()
+    admin.wait_for_selector("#e-min_age_days")
+    assert admin.locator("#e-min_age_days").inner_text() == "Not a valid integer."
+    assert admin.get_by_label("Named organisations").evaluate("s => [...s.selectedOptions].map(o => o.text)") == \
+        ["Buyer Co"]
+    # a valid one is previewed in place (the script's fetch: the page is not reloaded)
+    admin.get_by_label("Minimum age (days)").fill("")
+    admin.evaluate("window.stillHere = true")
     admin.get_by_role("button", name="Preview").click()
     preview = admin.locator("#preview")
+    preview.wait_for()
+    assert admin.evaluate("window.stillHere === true") and admin.locator(".field-error").count() == 0
     assert "Decisions that would change: 4." in preview.inner_text()  # discover, and so every use
     lost = admin.locator(f'#preview-changes tr[data-product-id="{product_id}"][data-use="discover"]')
     assert lost.locator("td").first.inner_text() == "Buyer Co" and "loses" in lost.inner_text()
@@ -101,6 +116,7 @@ def test_the_admins_policy_change_hides_a_product_from_the_buyers_next_search(si
     assert "Buyer Co" in admin.inner_text("#requests")
     shot(admin, "admin-requests")
     assert_accessible(admin)
+    assert not blocked, blocked
 
     phone = browser_page(viewport=PHONE)
     sign_in(phone, site.url, "admin@walk.example")
