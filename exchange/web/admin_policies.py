@@ -44,7 +44,7 @@ def _org_names(ids) -> dict[str, str]:
     for org_id in {i for i in ids if i}:
         try:
             names[org_id] = org_service.get_org(current_identity(), uuid.UUID(org_id))["name"]
-        except NotFound:
+        except (NotFound, ValueError):  # gone, or not an id at all (the service names it in the form)
             names[org_id] = org_id
     return names
 

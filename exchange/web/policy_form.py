@@ -105,9 +105,11 @@ def _json(text: str, name: str, errors: dict):
         return None
     try:
         return json.loads(text)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         errors.setdefault(name, []).append(_("This is not valid JSON: %(reason)s", reason=exc.msg))
-        return None
+    except (ValueError, RecursionError):  # nested too deep for the parser
+        errors.setdefault(name, []).append(_("This JSON is nested too deeply."))
+    return None
 
 
 def _region(form: dict, errors: dict):

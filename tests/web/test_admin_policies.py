@@ -169,6 +169,8 @@ def test_preview_of_a_new_version_compares_with_the_policy_it_replaces(app, admi
     ({"free_access": "on"}, {"free_access"}),
     ({"assignee_kinds": ["aliens"], "purposes": ["fun"]}, {"assignee_kinds", "purposes"}),
     ({"attribution": "x" * 2001}, {"attribution"}),
+    ({"assignee_orgs": ["not-an-id"], "except_orgs": [str(uuid.UUID(int=7))]}, {"assignee_orgs"}),
+    ({"filter": "[" * 100_000}, {"filter"}),
 ])
 def test_every_bad_field_is_named_next_to_its_input_and_nothing_is_written(app, admin, changes, named):
     before = counts(app)
