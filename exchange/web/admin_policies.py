@@ -164,12 +164,20 @@ def policy_version(policy_id: uuid.UUID, n: int):
 
 
 def _policy_page(policy: dict, shown: dict, versions: list[dict]):
+    """A policy at one version, with its versions newest first, ``PAGE_SIZE`` a page (``?page=``)."""
     document = {key: shown.get(key) for key in DOCUMENT_KEYS}
-    shown = _timed(shown, "version_created_at")
-    versions = [_timed(version, "version_created_at") for version in versions]
-    return render_template("admin_policies/policy.html", policy=policy, shown=shown, versions=versions,
-                           names=_org_names(_named_orgs(shown)),
-                           document_json=json.dumps(document, indent=2, ensure_ascii=False))
+    pages = max(1, -(-len(versions) // PAGE_SIZE))
+    number = request.args.get("page", "1")
+    number = min(max(int(number), 1), pages) if number.isdigit() else 1
+    newest = list(reversed(versions))[(number - 1) * PAGE_SIZE:number * PAGE_SIZE]
+    here = {"policy_id": policy["id"], **({"n": shown["version"]} if request.view_args.get("n") else {})}
+    endpoint = request.endpoint
+    return render_template(
+        "admin_policies/policy.html", policy=policy, shown=_timed(shown, "version_created_at"),
+        versions=[_timed(version, "version_created_at") for version in newest], names=_org_names(_named_orgs(shown)),
+        document_json=json.dumps(document, indent=2, ensure_ascii=False),
+        next_url=url_for(endpoint, **here, page=number + 1) if number < pages else None,
+        previous_url=url_for(endpoint, **here, page=number - 1) if number > 1 else None)
 
 
 @bp.route("/policies/<uuid:policy_id>/deactivate", methods=["GET", "POST"])

@@ -342,3 +342,21 @@ def test_the_editor_shows_a_stored_document_as_it_saves_it_back(app):
         again, errors = policy_form.to_document(policy_form.posted(values))
         assert errors == {}
         assert normalised(PolicySchema().load(again)) == document
+
+
+def test_the_versions_list_pages_newest_first(app, admin):
+    from exchange.sharing import service
+    with app.app_context():
+        policy_id = service.create_policy(SYSTEM, {"name": "v1", "actions": ["download"], "effect": "deny"},
+                                          own=False).id
+        for n in range(2, 23):
+            service.update_policy(SYSTEM, policy_id, {"name": f"v{n}", "actions": ["download"], "effect": "deny"},
+                                  own=False)
+    first = admin.get(f"/admin/policies/{policy_id}").get_data(as_text=True)
+    assert "Version 22 (current)" in first and ">v22<" in first and ">v3<" in first and ">v2<" not in first
+    assert f'href="/admin/policies/{policy_id}?page=2" rel="next"' in first
+    second = admin.get(f"/admin/policies/{policy_id}?page=2").get_data(as_text=True)
+    assert ">v2<" in second and ">v1<" in second and 'rel="prev"' in second and 'rel="next"' not in second
+    old = admin.get(f"/admin/policies/{policy_id}/versions/1?page=2").get_data(as_text=True)
+    assert "Version 1" in old and f"/admin/policies/{policy_id}/versions/1?page=1" in old
+    assert admin.get(f"/admin/policies/{policy_id}?page=x").status_code == 200
