@@ -87,5 +87,26 @@ def test_compiled_catalogues_match_their_sources():
     for source in sources:
         with source.open("rb") as po, source.with_suffix(".mo").open("rb") as mo:
             written, compiled = read_po(po), read_mo(mo)
-        expected = {m.id: m.string for m in written if m.id and m.string and not m.fuzzy}
-        assert {m.id: m.string for m in compiled if m.id} == expected, f"{source}: run make translations"
+        expected = {_key(m.id): _key(m.string) for m in written if m.id and any(_key(m.string)) and not m.fuzzy}
+        assert {_key(m.id): _key(m.string) for m in compiled if m.id} == expected, f"{source}: run make translations"
+
+
+def _key(text):
+    """A message's id or string, hashable (plural messages are tuples)."""
+    return tuple(text) if isinstance(text, (list, tuple)) else text
+
+
+def test_one_message_has_one_translation_in_every_area():
+    """The areas' catalogues are merged, so a message translated two ways would show one of them at
+    random: a message that means different things needs a context (``pgettext``)."""
+    from babel.messages.pofile import read_po
+
+    from exchange.web.i18n import TRANSLATIONS
+    seen: dict = {}
+    for source in sorted(TRANSLATIONS.glob("*/*/LC_MESSAGES/messages.po")):
+        with source.open("rb") as po:
+            for message in read_po(po):
+                if message.id and message.string:
+                    key = (message.context, _key(message.id))
+                    seen.setdefault(key, {}).setdefault(_key(message.string), []).append(source.parts[-4])
+    assert not {key: areas for key, areas in seen.items() if len(areas) > 1}
