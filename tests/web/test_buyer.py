@@ -127,7 +127,7 @@ def test_checkout_needs_every_licence_and_places_one_order_per_form(app, world):
     assert first.headers["Location"] == again.headers["Location"]
     assert counts(app)[1] == before[1] + 1
     order = client.get(first.headers["Location"]).get_data(as_text=True)
-    assert "Order placed" in order and "fulfilled" in order and "2 downloads per file" in order
+    assert "Order placed" in order and "fulfilled" in order and "Downloads left per file: 2" in order
     assert "/licenses/" in order and "/download/" in order
     listed = client.get("/orders").get_data(as_text=True)
     assert first.headers["Location"].rsplit("/", 1)[1][:8] in listed and "¥120.00" in listed
@@ -158,7 +158,7 @@ def test_download_issues_a_metered_link_and_refusals_say_why(app, world):
     with app.app_context():
         licence = db.session.scalar(select(Entitlement))
         assert licence.bytes_used == PRODUCT_BYTES
-    assert "1 downloads per file" in client.get(placed.headers["Location"]).get_data(as_text=True)
+    assert "Downloads left per file: 1" in client.get(placed.headers["Location"]).get_data(as_text=True)
     for _ in range(2):  # 3 × the product's size in all: two more whole files fit
         assert client.get(link).status_code == 302
     refused = client.get(link)
