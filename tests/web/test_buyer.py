@@ -198,3 +198,12 @@ def test_licence_terms_are_public_and_escaped(app, client):
     page = client.get("/license-terms/xss-terms/1")
     assert page.status_code == 200 and XSS not in page.get_data(as_text=True)
     assert client.get("/license-terms/xss-terms/2").status_code == 404
+
+
+def test_the_pages_read_in_chinese(app, world):
+    client = browser(app, "buyer@orders.example")
+    add(client, world.products[0], world.offer_id)
+    page = client.get("/cart?lang=zh-CN").get_data(as_text=True)
+    assert "获取报价" in page and "移除" in page and "Get a quote" not in page
+    quote = client.get(quote_of(client, world)).get_data(as_text=True)
+    assert "报价单" in quote and "提交订单" in quote and "我接受许可" in quote
