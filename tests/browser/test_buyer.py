@@ -18,7 +18,7 @@ from exchange.licensing.models import LicenseTemplate, Offer, PricingModel
 from exchange.policy import SYSTEM
 from exchange.trading import wallets
 from storage.objectstore import get_store
-from tests.browser.conftest import assert_accessible, shot, sign_in
+from tests.browser.conftest import PHONE, assert_accessible, shot, sign_in
 from tests.trading.orders_world import item_doc
 
 DATA = bytes(range(256)) * 4096  # 1 MiB: the product's stored file
@@ -129,3 +129,13 @@ def test_buyer_finds_orders_by_keyboard_and_downloads(site, browser_page):
     page.goto(f"{site.url}/orders")
     assert page.locator("#orders tbody tr").count() == 1 and "108.00" in page.locator("#orders").inner_text()
     assert_accessible(page)
+
+    # On a 390 px phone the order's table reads as stacked cards: no sideways scrolling.
+    order_url = page.locator("#orders a").first.get_attribute("href")
+    phone = browser_page(viewport=PHONE)
+    sign_in(phone, site.url, "buyer@walk.example")
+    for path in (order_url, "/orders", "/cart"):
+        phone.goto(f"{site.url}{path}")
+        assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], path
+    phone.goto(f"{site.url}{order_url}")
+    shot(phone, "buyer-order-phone")

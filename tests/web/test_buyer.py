@@ -207,3 +207,57 @@ def test_the_pages_read_in_chinese(app, world):
     assert "获取报价" in page and "移除" in page and "Get a quote" not in page
     quote = client.get(quote_of(client, world)).get_data(as_text=True)
     assert "报价单" in quote and "提交订单" in quote and "我接受许可" in quote
+
+
+def test_a_quote_shows_each_refused_line_with_its_reason_and_remedy(app, world):
+    """One line a sharing policy holds back (require approval: its remedy is shown), one whose offer
+    was withdrawn since it was added; the line that can be licensed is quoted and ordered alone."""
+    from exchange.catalog import batches
+    from exchange.catalog.models import Item, ItemStatus
+    from exchange.licensing import offers
+    from exchange.sharing import service as sharing
+    from tests.trading.orders_world import item_doc
+
+    with app.app_context():
+        transactions.create_collection(SYSTEM, {"id": "orders-other", "description": "Other"},
+                                       owner_org_id=world.provider_org)
+        batches.bulk_write(SYSTEM, "orders-other", [dict(item_doc("other-0"), collection="orders-other")],
+                           method="insert", status=ItemStatus.published)
+        other = db.session.scalar(select(Item.key).where(Item.item_id == "other-0"))
+    other_offer = world.offer(other, price=5_000)
+    world.fund(1_000_000)
+    client = browser(app, "buyer@orders.example")
+    for product, offer in ((world.products[0], world.offer_id), (world.products[1], world.km2_offer),
+                           (other, other_offer)):
+        assert add(client, product, offer).status_code == 302
+    with app.app_context():
+        sharing.create_policy(SYSTEM, {"name": "Review first", "target": {"collections": ["orders-other"]},
+                                       "actions": ["license"], "effect": "require_approval"}, own=False)
+        offers.withdraw_offer(SYSTEM, world.km2_offer)
+    answer = client.post("/cart/quote", data={"csrf_token": csrf_of(client)})
+    page = client.get(answer.headers["Location"]).get_data(as_text=True)
+    assert "Cannot be licensed: the offer has been withdrawn" in page
+    refused = re.search(rf'<tr data-product-id="{other}" class="refused">(.*?)</tr>', page, re.S).group(1)
+    assert "Review first" in refused and "What would help:" in refused and "access" in refused
+    assert page.count('class="refused"') == 2 and "¥120.00" in page
+    form = checkout_form(client, answer.headers["Location"])
+    placed = client.post(f"{answer.headers['Location']}/order", data={
+        "csrf_token": form["csrf_token"], "idempotency_key": form["idempotency_key"], "accept_licenses": form["refs"]})
+    assert placed.status_code == 302
+    # The ordered product left the cart; the two refused ones stay for the buyer to deal with.
+    cart = client.get("/cart").get_data(as_text=True)
+    assert f'data-product-id="{world.products[0]}"' not in cart
+    assert f'data-product-id="{other}"' in cart and f'data-product-id="{world.products[1]}"' in cart
+
+
+def test_an_offer_changed_since_the_quote_is_a_conflict_that_says_so(app, world):
+    world.fund(1_000_000)
+    client = browser(app, "buyer@orders.example")
+    path = quote_of(client, world)
+    form = checkout_form(client, path)
+    world.change_offer(world.offer_id, price=15_000)
+    before = counts(app)
+    answer = client.post(f"{path}/order", data={"csrf_token": form["csrf_token"], "accept_licenses": form["refs"],
+                                                "idempotency_key": form["idempotency_key"]})
+    assert answer.status_code == 409 and "ask for a new quote" in answer.get_data(as_text=True)
+    assert counts(app) == before
