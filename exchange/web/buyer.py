@@ -13,7 +13,7 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 
-from flask import abort, flash, redirect, render_template, request, session, url_for
+from flask import flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -24,6 +24,7 @@ from exchange.core.db import db, utcnow
 from exchange.core.problems import NotFound, Problem, ValidationProblem
 from exchange.ingest.models import AssetState, ProductAsset
 from exchange.licensing import entitlements, offers, templates
+from exchange.licensing.schemas import MAX_ID
 from exchange.metering import links
 from exchange.metering.quotas import RequestMeta, client_hash
 from exchange.policy import ANONYMOUS
@@ -59,15 +60,20 @@ def _save_cart(lines: list[dict]) -> None:
     session[CART_KEY] = lines
 
 
+def _product_id(value: str | None) -> int | None:
+    """A product id as the API takes it (1 to MAX_ID), or None."""
+    try:
+        number = int(value or "")
+    except ValueError:
+        return None
+    return number if 1 <= number <= MAX_ID else None
+
+
 def _parse_line(form) -> tuple[dict, dict]:
     """(line, errors): the product and offer ids of a posted form, each bad one named."""
     errors: dict[str, list[str]] = {}
-    line = {}
-    try:
-        line["product_id"] = int(form.get("product_id", ""))
-        if line["product_id"] < 1:
-            raise ValueError
-    except ValueError:
+    line = {"product_id": _product_id(form.get("product_id"))}
+    if line["product_id"] is None:
         errors["product_id"] = [_("Give a product id (a whole number).")]
     try:
         line["offer_id"] = str(uuid.UUID(form.get("offer_id", "")))
@@ -154,8 +160,8 @@ def cart_add():
 @bp.post("/cart/remove")
 @page(BUYERS)
 def cart_remove():
-    line, _errors = _parse_line({"product_id": request.form.get("product_id"), "offer_id": str(uuid.UUID(int=0))})
-    _save_cart([kept for kept in _cart() if kept["product_id"] != line.get("product_id")])
+    product_id = _product_id(request.form.get("product_id"))
+    _save_cart([kept for kept in _cart() if kept["product_id"] != product_id])
     flash(_("Removed from the cart."), "success")
     return redirect(url_for("buyer.cart"))
 
@@ -314,7 +320,7 @@ def download(license_id: str, product_id: int, key: str):
     try:
         licence = uuid.UUID(license_id)
     except ValueError:
-        abort(404)
+        return error_page(404, _("No such licence."))
     identity = current_identity()
     meta = RequestMeta(method="GET", via="link", client_hash=client_hash(request.remote_addr),
                        user_agent=request.user_agent.string)

@@ -82,7 +82,7 @@ def test_the_cart_shows_lines_escaped_and_removes_them(app, world):
 
 def test_adding_what_cannot_be_licensed_is_refused_with_the_reason(app, world):
     client = browser(app, "buyer@orders.example")
-    bad = client.post("/cart/add", data={"product_id": "x", "offer_id": "nope", "csrf_token": csrf_of(client)})
+    bad = client.post("/cart/add", data={"product_id": str(10**30), "offer_id": "nope", "csrf_token": csrf_of(client)})
     text = bad.get_data(as_text=True)
     assert bad.status_code == 422 and "Give a product id" in text and "Give an offer id" in text
     refused = add(client, world.products[2], world.offer_id)  # the offer is for another product
@@ -169,6 +169,7 @@ def test_download_issues_a_metered_link_and_refusals_say_why(app, world):
     assert lab.get(link).status_code == 404
     assert client.get(link.rsplit("/", 1)[0] + "/nothing").status_code == 422
     assert client.get(f"/licenses/{uuid.uuid4()}/download/1/data").status_code == 404
+    assert "No such licence" in client.get("/licenses/not-an-id/download/1/data").get_data(as_text=True)
 
 
 def test_other_organisations_quotes_and_orders_are_absent(app, world):
