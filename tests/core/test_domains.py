@@ -37,9 +37,10 @@ def test_every_domains_commands_are_in_the_sdx_group(app):
 
 def test_demo_data_is_seeded_accounts_first(app):
     """The demo catalogue belongs to the demo provider, so the accounts' seeder runs before it, and
-    the demo's data files are stored for products of that catalogue, after it."""
+    the demo's offers and data files are for products of that catalogue, after it."""
     seeders = domains.demo_seeders(app)
-    assert [seed.__module__ for seed in seeders] == ["auth", "exchange.catalog", "exchange.metering"]
+    assert [seed.__module__ for seed in seeders] == ["auth", "exchange.catalog", "exchange.trading",
+                                                     "exchange.metering"]
 
 
 def test_the_openapi_paths_follow_the_order_of_the_domains(client):
