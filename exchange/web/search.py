@@ -26,6 +26,8 @@ bp = page_blueprint("search", __name__, template_folder="templates")
 BBOX_FIELDS = ("west", "south", "east", "north")
 NUMBER_FIELDS = BBOX_FIELDS + ("max_cloud", "max_gsd")
 PAGE_SIZE = 20
+#: The uses of a product (sharing-policy uses, not decision-point actions) whose standing the page shows.
+STANDING_USES = ("license", "download")
 
 
 def visitor():
@@ -165,7 +167,7 @@ def _standing(identity, key: int) -> dict | None:
     they are asked to sign in)."""
     if identity.anonymous:
         return None
-    return {"license": explain.explain(identity, "license", key), "download": explain.explain(identity, "download", key)}
+    return {use: explain.explain(identity, use, key) for use in STANDING_USES}
 
 
 @bp.get("/products/<product_id>")
