@@ -46,7 +46,7 @@ def map_settings() -> dict:
 def _form_values(args) -> dict:
     """The form's fields as typed (re-shown as they were), with bbox=… spread over the four fields."""
     values = {name: args.get(name, "").strip() for name in
-              NUMBER_FIELDS + ("from", "to", "collections", "intersects", "datetime", "limit", "token")}
+              NUMBER_FIELDS + ("from", "to", "collections", "price_model", "intersects", "datetime", "limit", "token")}
     if args.get("bbox") and not any(values[name] for name in BBOX_FIELDS):
         parts = [part.strip() for part in args["bbox"].split(",")]
         if len(parts) == 4:
@@ -96,8 +96,9 @@ def search_params(values: dict) -> tuple[dict, dict]:
                     errors[name] = [_("Enter a date as YYYY-MM-DD.")]
         if ends and not ({"from", "to"} & set(errors)):
             params["datetime"] = f"{ends.get('from', '..')}/{ends.get('to', '..')}"
-    if values["collections"]:
-        params["collections"] = values["collections"]
+    for name in ("collections", "price_model"):
+        if values[name]:
+            params[name] = values[name]
     query = {}
     if "max_cloud" in numbers:
         query["eo:cloud_cover"] = {"lte": numbers["max_cloud"]}
@@ -110,7 +111,8 @@ def search_params(values: dict) -> tuple[dict, dict]:
 
 #: Which form field a search service's message is about (its message starts with the parameter).
 PARAMETER_FIELDS = (("bbox", "west"), ("intersects", "intersects"), ("datetime", "from"), ("limit", "limit"),
-                    ("token", "form"), ("collections", "collections"), ("query", "form"))
+                    ("token", "form"), ("collections", "collections"), ("price_model", "price_model"),
+                    ("query", "form"))
 
 
 def _field_of(message: str) -> str:

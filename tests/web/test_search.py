@@ -230,3 +230,26 @@ def test_a_product_held_for_approval_links_to_an_access_request(app, keys):
 
 def test_a_product_without_preview_answers_404_for_its_thumbnail(client, keys):
     assert client.get(f"/products/{keys['opt-2']}/thumbnail").status_code == 404
+
+
+def test_search_filters_on_the_price_model_of_the_offers_on_sale(app, client, keys):
+    with app.app_context():  # the whole radar collection for free; opt-2 its own offer per km²
+        offers.create_offer(SYSTEM, {"collection_id": "radar", "license": "open-cc-by-4.0@1",
+                                     "pricing": {"model": "free", "currency": "EUR"}})
+        offers.create_offer(SYSTEM, {"product_id": keys["opt-2"], "license": "open-cc-by-4.0@1",
+                                     "pricing": {"model": "per_km2", "price": 50, "currency": "EUR", "min_km2": 25}})
+    assert product_ids(text(client.get("/search?price_model=per_scene"))) == [keys["opt-1"]]
+    assert product_ids(text(client.get("/search?price_model=free"))) == [keys["rad-1"]]
+    assert product_ids(text(client.get("/search?price_model=per_km2"))) == [keys["opt-2"]]
+    assert product_ids(text(client.get("/search?price_model=per_gb"))) == []
+    first = text(client.get("/search?price_model=per_scene,free&limit=1"))  # paged in the query, counted exactly
+    assert "2 products found" in first and len(product_ids(first)) == 1
+    refused = client.get("/search?price_model=barter")
+    assert refused.status_code == 422 and 'id="e-price_model"' in text(refused)
+
+
+def test_the_stac_search_takes_the_same_price_model_filter(app, client, keys):
+    assert [f["id"] for f in client.get("/stac/search?price_model=per_scene").json["features"]] == ["opt-1"]
+    posted = client.post("/stac/search", json={"price_model": ["per_scene"]})
+    assert [f["id"] for f in posted.json["features"]] == ["opt-1"]
+    assert client.get("/stac/search?price_model=barter").status_code == 400
