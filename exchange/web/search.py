@@ -142,7 +142,7 @@ def search():
         except SearchError as problem:
             errors.setdefault(_field_of(problem.detail or ""), []).append(problem.detail or problem.title)
     if page is not None:
-        documents = schemas.items(page.items, request.host_url.rstrip("/"), withheld=page.withheld)
+        documents = schemas.items(page.items, current_app.config["PUBLIC_BASE_URL"], withheld=page.withheld)
     features = [{"type": "Feature", "id": item.key, "geometry": doc["geometry"],
                  "properties": {"title": doc["properties"].get("title") or item.item_id}}
                 for item, doc in zip(page.items, documents)] if page else []
@@ -178,7 +178,7 @@ def product(product_id: str):
     identity = visitor()
     item = service.product_for(identity, _product_key(product_id), "item:read")
     withheld = service.withheld_footprints(identity, [item])
-    document = schemas.item(item, request.host_url.rstrip("/"), withheld)
+    document = schemas.item(item, current_app.config["PUBLIC_BASE_URL"], withheld)
     offers = [{"offer": offer, "terms": terms_of(offer.template)}
               for offer in active_offers([item]).get(item.key, [])]
     return render_template("search/product.html", item=item, doc=document, offers=offers,

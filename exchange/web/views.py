@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Blueprint, current_app, render_template, request, send_from_directory
+from flask import Blueprint, current_app, render_template, send_from_directory
 from swagger_ui_bundle import swagger_ui_path
 from xstatic.pkg import leaflet
 
@@ -52,7 +52,7 @@ def home():
     identity = current_identity() or ANONYMOUS
     collections = service.list_collections(identity)
     newest = service.search(identity, SearchRequest(limit=HOME_NEWEST))
-    documents = schemas.items(newest.items, request.host_url.rstrip("/"), withheld=newest.withheld)
+    documents = schemas.items(newest.items, current_app.config["PUBLIC_BASE_URL"], withheld=newest.withheld)
     return render_template("home.html", user=user, collections=_collection_counts(identity, collections),
                            more_collections=len(collections) > HOME_COLLECTIONS,
                            newest=list(zip(newest.items, documents)), withheld=newest.withheld,
