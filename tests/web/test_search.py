@@ -253,3 +253,31 @@ def test_the_stac_search_takes_the_same_price_model_filter(app, client, keys):
     posted = client.post("/stac/search", json={"price_model": ["per_scene"]})
     assert [f["id"] for f in posted.json["features"]] == ["opt-1"]
     assert client.get("/stac/search?price_model=barter").status_code == 400
+
+
+def test_previews_are_served_to_whoever_may_see_the_footprint(app, client, keys):
+    from exchange.catalog import hooks
+    with app.app_context():
+        bulk_write(SYSTEM, "optical", [dict(item_doc("opt-pic", "optical", 16, title="Pictured", day=4), assets={
+            "thumbnail": {"href": "thumb.png", "type": "image/png", "roles": ["thumbnail"]}})],
+            method="insert", status=ItemStatus.published)
+        pictured = db.session.scalar(select(Item.key).where(Item.item_id == "opt-pic"))
+
+    def preview(item):
+        return b"\x89PNG fake" if item.item_id == "opt-pic" else None
+
+    with hooks.item_preview.connected_to(preview):
+        for page in (text(client.get("/")), text(client.get("/search"))):
+            assert f'src="/products/{pictured}/thumbnail" alt="Preview of Pictured"' in page
+        answer = client.get(f"/products/{pictured}/thumbnail")
+        assert answer.status_code == 200 and answer.mimetype == "image/png" and answer.data == b"\x89PNG fake"
+        with app.app_context():  # the provider withholds footprints from everyone else
+            optical = identity_of(accounts.find_user("p1@search.example"))
+            sharing.create_policy(optical, {"name": "No footprints", "target": {"collections": ["optical"]},
+                                            "actions": ["view_footprint"], "effect": "deny"}, own=True)
+        buyer = signed_in(app, app.test_client(), "viewer@buyer.example", ("buyer",), "buyer")
+        page = text(buyer.get("/search"))
+        assert f"/products/{pictured}/thumbnail" not in page and "Footprint shown coarsened" in page
+        assert buyer.get(f"/products/{pictured}/thumbnail").status_code == 403
+        product = text(buyer.get(f"/products/{pictured}"))
+        assert "The footprint is shown coarsened" in product and "km²" not in product.split("Offers")[0]
