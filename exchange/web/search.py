@@ -26,6 +26,7 @@ bp = page_blueprint("search", __name__, template_folder="templates")
 BBOX_FIELDS = ("west", "south", "east", "north")
 NUMBER_FIELDS = BBOX_FIELDS + ("max_cloud", "max_gsd")
 PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
 #: The uses of a product (sharing-policy uses, not decision-point actions) whose standing the page shows.
 STANDING_USES = ("license", "download")
 
@@ -72,7 +73,10 @@ def search_params(values: dict) -> tuple[dict, dict]:
                 numbers[name] = float(values[name])
             except ValueError:
                 errors[name] = [_("Enter a number.")]
-    params: dict = {"limit": values["limit"] or PAGE_SIZE, "token": values["token"] or None}
+    limit = values["limit"] or PAGE_SIZE
+    if str(limit).isdigit():  # a page shows at most MAX_PAGE_SIZE results (the service checks the rest)
+        limit = min(int(limit), MAX_PAGE_SIZE)
+    params: dict = {"limit": limit, "token": values["token"] or None}
     if values.get("bbox_text"):
         errors["west"] = [_("The bbox parameter must be four numbers: west,south,east,north.")]
     given = [name for name in BBOX_FIELDS if values[name]]
@@ -110,7 +114,7 @@ def search_params(values: dict) -> tuple[dict, dict]:
 
 
 #: Which form field a search service's message is about (its message starts with the parameter).
-PARAMETER_FIELDS = (("bbox", "west"), ("intersects", "intersects"), ("datetime", "from"), ("limit", "limit"),
+PARAMETER_FIELDS = (("bbox", "west"), ("intersects", "intersects"), ("datetime", "from"), ("limit", "form"),
                     ("token", "form"), ("collections", "collections"), ("price_model", "price_model"),
                     ("query", "form"))
 

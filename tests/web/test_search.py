@@ -281,3 +281,9 @@ def test_previews_are_served_to_whoever_may_see_the_footprint(app, client, keys)
         assert buyer.get(f"/products/{pictured}/thumbnail").status_code == 403
         product = text(buyer.get(f"/products/{pictured}"))
         assert "The footprint is shown coarsened" in product and "km²" not in product.split("Offers")[0]
+
+
+def test_a_page_shows_at_most_a_hundred_results_and_a_bad_limit_is_named(client, keys):
+    assert client.get("/search?limit=5000").status_code == 200
+    refused = client.get("/search?limit=0")
+    assert refused.status_code == 422 and "limit must be at least 1" in text(refused)
