@@ -3,6 +3,9 @@ search (results listed, footprints drawn) to a product; drawing the area of inte
 the search page in Chinese and on a phone. A product titled with a script tag shows as text."""
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from tests.browser.conftest import PHONE, assert_accessible, shot
@@ -27,10 +30,15 @@ def watched(page) -> list[str]:
 
 
 def test_anonymous_visitor_searches_by_bbox_and_opens_a_product(site, catalogue, browser_page):
+    demo = Path(site.app.config["SDX_VAR_DIR"]) / "demo-accounts.json"  # as `make run` leaves it
+    demo.parent.mkdir(parents=True, exist_ok=True)
+    demo.write_text(json.dumps({"buyer@sdx.example": {"password": "not-on-the-page"}}))
     page = browser_page()
     problems = watched(page)
     page.goto(f"{site.url}/")
     assert page.get_by_role("link", name="Optical scenes").is_visible()
+    assert page.get_by_role("heading", name="Try it").is_visible() and page.get_by_text("buyer@sdx.example").is_visible()
+    assert "not-on-the-page" not in page.content()
     assert page.get_by_text(XSS, exact=True).count() == 1  # shown as text, not run
     assert_accessible(page)
     shot(page, "home")
