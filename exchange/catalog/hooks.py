@@ -30,6 +30,10 @@ items_rendered = _signals.signal("items-rendered")
 #: assets, no thumbnail: each receiver returns ``{item key: the refusing Decision}``, in one query
 #: for the whole page (the sharing policies' "view_footprint" answers it).
 footprints_withheld = _signals.signal("footprints-withheld")
+#: A search filters on something another domain keeps (sender: the parameter's name, e.g.
+#: ``price_model``; keyword ``value``: its value as sent): the receiver that knows the name returns an
+#: SQL condition on ``Item`` (part of the query, so paging and counts stay exact), others None.
+search_condition = _signals.signal("search-condition")
 
 
 def first_answer(signal, sender: Any, **kwargs: Any) -> Any:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import and_, func, literal, or_, select, true
 
-from exchange.catalog import planner, properties
+from exchange.catalog import hooks, planner, properties
 from exchange.catalog.cql2_filter import FilterError, Queryable, to_sqlalchemy
 from exchange.catalog.models import Item
 from exchange.catalog.ordering import after, sort_values
@@ -79,6 +79,11 @@ def conditions(request: SearchRequest, order: list, *, visible, scope: Callable[
                      else Item.collection_id.in_(collections))
     if request.ids:
         found.append(Item.item_id.in_(request.ids))
+    for name, value in request.answered.items():
+        answered = hooks.first_answer(hooks.search_condition, name, value=value)
+        if answered is None:
+            raise SearchError(f"{name}: this server cannot filter on it")
+        found.append(answered)
     documents = properties.DocumentProperties()
     for ast in ([request.filter] if request.filter else []) + ([query_to_cql2(request.query)] if request.query else []):
         try:

@@ -224,6 +224,10 @@ class QueryablesSchema(_Open):
     properties = fields.Dict(metadata={"description": "JSON Schema of each property a filter may name"})
 
 
+PRICE_MODEL = ("Only products with an offer on sale priced by one of these models (free, per_scene, per_km2, "
+               "per_gb): the product's own offers, else its collection's, as sdx:offers shows")
+
+
 class SearchBodySchema(_Open):
     collections = fields.List(fields.String())
     ids = fields.List(fields.String())
@@ -236,6 +240,7 @@ class SearchBodySchema(_Open):
     filter = fields.Raw(metadata={"description": "CQL2 text or JSON"})
     filter_lang = fields.String(data_key="filter-lang", metadata={"enum": ["cql2-text", "cql2-json"]})
     query = fields.Dict(metadata={"description": 'The query extension: {"eo:cloud_cover": {"lt": 10}}'})
+    price_model = fields.List(fields.String(), metadata={"description": PRICE_MODEL})
     token = fields.String(metadata={"description": "The token of a next or prev link"})
 
 
@@ -253,6 +258,7 @@ class SearchArgsSchema(Schema):
     filter = fields.String(metadata={"description": "CQL2 text (or JSON with filter-lang=cql2-json)"})
     filter_lang = fields.String(data_key="filter-lang", metadata={"enum": ["cql2-text", "cql2-json"]})
     query = fields.String(metadata={"description": "The query extension, as JSON"})
+    price_model = fields.String(metadata={"description": PRICE_MODEL + " (comma-separated)"})
     token = fields.String(metadata={"description": "The token of a next or prev link"})
 
 

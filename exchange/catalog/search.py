@@ -42,6 +42,13 @@ class SearchRequest:
     filter: dict | None = None  # CQL2 JSON AST
     query: dict | None = None
     token: str | None = None
+    #: Filters other domains answer (``hooks.search_condition``): parameter name -> value as sent.
+    answered: dict = field(default_factory=dict)
+
+
+#: Search parameters another domain answers (``hooks.search_condition``): licensing's price model
+#: of the offers on sale (comma-separated in GET, a list in POST).
+ANSWERED_PARAMETERS = ("price_model",)
 
 
 def _split(value, parameter: str, limit: int = limits.MAX_LIST_ITEMS) -> list[str]:
@@ -223,6 +230,8 @@ def build_request(params: dict, *, from_get: bool) -> SearchRequest:
     elif params.get("intersects") not in (None, ""):
         request.geometry = parse_intersects(params["intersects"])
     request.fields = parse_fields(params)
+    request.answered = {name: _split(params[name], name) for name in ANSWERED_PARAMETERS
+                        if params.get(name) not in (None, "", [])}
     if params.get("filter") not in (None, ""):
         try:
             request.filter = parse_filter(params["filter"], params.get("filter-lang"))

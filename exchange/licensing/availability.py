@@ -8,11 +8,12 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
 
-from sqlalchemy import BigInteger, String, any_, bindparam, or_, select
+from sqlalchemy import BigInteger, String, and_, any_, bindparam, exists, or_, select
 from sqlalchemy.dialects.postgresql import ARRAY
 
+from exchange.catalog.models import Item
 from exchange.core.db import db, utcnow
-from exchange.licensing.models import LicenseTemplate, Offer
+from exchange.licensing.models import LicenseTemplate, Offer, PricingModel
 
 
 def on_sale(now: dt.datetime):
@@ -70,3 +71,13 @@ def offer_summaries(products: Iterable, now: dt.datetime | None = None) -> dict:
                      Offer.currency, Offer.min_km2, Offer.gb, Offer.discounts, LicenseTemplate.code,
                      LicenseTemplate.version).join(LicenseTemplate, LicenseTemplate.id == Offer.template_id)
     return _by_product(products, db.session.execute(_on_sale_for(columns, products, now or utcnow())).all())
+
+
+def on_sale_with_model(models: set[PricingModel], now: dt.datetime | None = None):
+    """The SQL condition of an item (``Item``) whose offers on sale — its own, else its collection's,
+    the choice ``active_offers`` makes — include one priced by one of ``models``."""
+    now = now or utcnow()
+    priced = Offer.pricing_model.in_(sorted(models, key=lambda model: model.value))
+    own = select(Offer.id).where(Offer.item_key == Item.key, *on_sale(now))
+    collections = select(Offer.id).where(Offer.collection_id == Item.collection_id, *on_sale(now), priced)
+    return or_(exists(own.where(priced)), and_(~exists(own), exists(collections)))

@@ -8,13 +8,27 @@ module answers it with one query for the whole page (``availability.offer_summar
 from __future__ import annotations
 
 from exchange.catalog import hooks
-from exchange.licensing.availability import offer_summaries
+from exchange.catalog.search import SearchError
+from exchange.licensing.availability import offer_summaries, on_sale_with_model
 from exchange.licensing.models import PricingModel
 
 
 def connect() -> None:
-    """Answer the catalogue's rendering hook (connecting twice is harmless)."""
+    """Answer the catalogue's rendering and search hooks (connecting twice is harmless)."""
     hooks.items_rendered.connect(add_offers)
+    hooks.search_condition.connect(price_model_condition)
+
+
+def price_model_condition(name: str, *, value: list[str]):
+    """A search's ``price_model`` (one or more of free, per_scene, per_km2, per_gb): the items with
+    an offer on sale priced that way, as SQL; None for a parameter licensing does not answer."""
+    if name != "price_model":
+        return None
+    known = {model.value for model in PricingModel}
+    unknown = [model for model in value if model not in known]
+    if unknown:
+        raise SearchError(f"price_model {unknown[0]!r} is not one of {', '.join(sorted(known))}")
+    return on_sale_with_model({PricingModel(model) for model in value})
 
 
 def summary(offer) -> dict:

@@ -3,12 +3,17 @@ Leaflet files (from XStatic-Leaflet, served by the platform: no CDN, deployments
 the Swagger UI files of the API docs page (from a pinned package)."""
 from __future__ import annotations
 
-from flask import Blueprint, render_template, send_from_directory
+from pathlib import Path
+
+from flask import Blueprint, current_app, render_template, send_from_directory
 from swagger_ui_bundle import swagger_ui_path
 from xstatic.pkg import leaflet
 
+from exchange.catalog import schemas, service
+from exchange.catalog.search import SearchRequest
 from exchange.core.problems import NotFound
-from exchange.web.pages import current_user
+from exchange.policy import ANONYMOUS
+from exchange.web.pages import current_identity, current_user
 
 bp = Blueprint("web", __name__, template_folder="templates", static_folder="static", static_url_path="/assets")
 
@@ -21,10 +26,37 @@ LEAFLET_FILES = {"leaflet.js", "leaflet.css", "images/layers.png", "images/layer
 LEAFLET_VERSION = leaflet.VERSION
 
 
+#: How many collections and newest products the front page lists.
+HOME_COLLECTIONS = 12
+HOME_NEWEST = 6
+
+
+def _collection_counts(identity, collections: list) -> list[tuple[object, object]]:
+    """Each collection with how many of its products the visitor may discover (a search's count)."""
+    return [(collection, service.search(identity, SearchRequest(collections=[collection.id], limit=1)).matched)
+            for collection in collections[:HOME_COLLECTIONS]]
+
+
+def _demo_accounts_file() -> str | None:
+    """Where ``make run`` keeps the demo accounts' passwords, when it made them (never their contents)."""
+    path = Path(current_app.config["SDX_VAR_DIR"]) / "demo-accounts.json"
+    return str(path) if path.is_file() else None
+
+
 @bp.get("/")
 def home():
-    """Everyone's front page: what the exchange holds; a signed-in person also sees who they are."""
-    return render_template("home.html", user=current_user())
+    """Everyone's front page: what the exchange holds, as the visitor may see it (sharing policies
+    apply through the catalogue's services), the newest products and a search box; a visitor not
+    signed in also learns where the demo accounts are."""
+    user = current_user()
+    identity = current_identity() or ANONYMOUS
+    collections = service.list_collections(identity)
+    newest = service.search(identity, SearchRequest(limit=HOME_NEWEST))
+    documents = schemas.items(newest.items, current_app.config["PUBLIC_BASE_URL"], withheld=newest.withheld)
+    return render_template("home.html", user=user, collections=_collection_counts(identity, collections),
+                           more_collections=len(collections) > HOME_COLLECTIONS,
+                           newest=list(zip(newest.items, documents)), withheld=newest.withheld,
+                           demo_file=None if user else _demo_accounts_file())
 
 
 @bp.get("/assets/vendor/leaflet/<path:filename>")

@@ -35,7 +35,6 @@ EXEMPT = {
     "health.healthz": "liveness: touches no data",
     "health.readyz": "readiness: probes the database and the store, reads no table",
     "prometheus_metrics": "process metrics",
-    "web.home": "the home page: who is signed in",
     "web.static": "the pages' own CSS, scripts and world map",
     "web.leaflet_file": "the pinned Leaflet files",
     "stac.landing": "the STAC landing page: links only",
