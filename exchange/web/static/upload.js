@@ -1,0 +1,427 @@
+/* A provider's browser upload (see exchange/web/upload.py): each chosen file is checked (SHA-256),
+   an upload is started or resumed through the page's JSON endpoints (session + X-CSRFToken), its
+   parts are PUT straight to S3 through presigned URLs, three at a time, with progress and retries,
+   then completed; the page then polls the product's status until ingest has published or refused it.
+   The upload's id (never a URL or token) is kept in localStorage, keyed by product, asset and file,
+   so after a reload the same file resumes with only the parts S3 has not received. */
+"use strict";
+
+/* -- SHA-256, streamed: crypto.subtle.digest needs the whole file in memory and exists only in
+   secure contexts (https or localhost); this one reads the file 4 MiB at a time, anywhere. -- */
+const SHA_K = new Uint32Array([0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3, 0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2]);
+const SHA_H = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19];
+
+class Sha256 {
+  constructor() {
+    this.h = Uint32Array.from(SHA_H);
+    this.w = new Uint32Array(64);
+    this.buffer = new Uint8Array(64);
+    this.buffered = 0;
+    this.length = 0;
+  }
+
+  update(data) {
+    let i = 0;
+    this.length += data.length;
+    if (this.buffered) {
+      const n = Math.min(64 - this.buffered, data.length);
+      this.buffer.set(data.subarray(0, n), this.buffered);
+      this.buffered += n;
+      i = n;
+      if (this.buffered < 64) return;
+      this.block(this.buffer, 0);
+      this.buffered = 0;
+    }
+    for (; i + 64 <= data.length; i += 64) this.block(data, i);
+    if (i < data.length) {
+      this.buffer.set(data.subarray(i), 0);
+      this.buffered = data.length - i;
+    }
+  }
+
+  block(d, o) {
+    const w = this.w, h = this.h;
+    for (let t = 0; t < 16; t++) {
+      const p = o + 4 * t;
+      w[t] = (d[p] << 24) | (d[p + 1] << 16) | (d[p + 2] << 8) | d[p + 3];
+    }
+    for (let t = 16; t < 64; t++) {
+      const x = w[t - 15], y = w[t - 2];
+      const s0 = ((x >>> 7) | (x << 25)) ^ ((x >>> 18) | (x << 14)) ^ (x >>> 3);
+      const s1 = ((y >>> 17) | (y << 15)) ^ ((y >>> 19) | (y << 13)) ^ (y >>> 10);
+      w[t] = (w[t - 16] + s0 + w[t - 7] + s1) | 0;
+    }
+    let a = h[0], b = h[1], c = h[2], e = h[4], f = h[5], g = h[6], k = h[7], dd = h[3];
+    for (let t = 0; t < 64; t++) {
+      const s1 = ((e >>> 6) | (e << 26)) ^ ((e >>> 11) | (e << 21)) ^ ((e >>> 25) | (e << 7));
+      const t1 = (k + s1 + ((e & f) ^ (~e & g)) + SHA_K[t] + w[t]) | 0;
+      const s0 = ((a >>> 2) | (a << 30)) ^ ((a >>> 13) | (a << 19)) ^ ((a >>> 22) | (a << 10));
+      const t2 = (s0 + ((a & b) ^ (a & c) ^ (b & c))) | 0;
+      k = g; g = f; f = e; e = (dd + t1) | 0; dd = c; c = b; b = a; a = (t1 + t2) | 0;
+    }
+    h[0] += a; h[1] += b; h[2] += c; h[3] += dd; h[4] += e; h[5] += f; h[6] += g; h[7] += k;
+  }
+
+  hex() {
+    const bits = this.length * 8;
+    const tail = new Uint8Array(((this.buffered + 9 + 63) >> 6) << 6);
+    tail.set(this.buffer.subarray(0, this.buffered));
+    tail[this.buffered] = 0x80;
+    const view = new DataView(tail.buffer);
+    view.setUint32(tail.length - 8, Math.floor(bits / 4294967296));
+    view.setUint32(tail.length - 4, bits >>> 0);
+    for (let i = 0; i < tail.length; i += 64) this.block(tail, i);
+    return Array.from(this.h, (v) => v.toString(16).padStart(8, "0")).join("");
+  }
+}
+
+const HASH_CHUNK = 4 * 1024 * 1024;
+
+async function sha256OfFile(file, onProgress) {
+  const sha = new Sha256();
+  for (let offset = 0; offset < file.size; offset += HASH_CHUNK) {
+    sha.update(new Uint8Array(await file.slice(offset, offset + HASH_CHUNK).arrayBuffer()));
+    onProgress(Math.min(file.size, offset + HASH_CHUNK));
+  }
+  return sha.hex();
+}
+
+
+/* -- talking to the platform ------------------------------------------------------------------- */
+const PARALLEL_PARTS = 3;
+const URL_BATCH = 50;  // presigned part URLs asked for at a time (they expire)
+const RETRIES = 4;
+const MEDIA_TYPES = {
+  tif: "image/tiff; application=geotiff", tiff: "image/tiff; application=geotiff", json: "application/json",
+  geojson: "application/geo+json", png: "image/png", jpg: "image/jpeg", jpeg: "image/jpeg", jp2: "image/jp2",
+  zip: "application/zip", nc: "application/x-netcdf", h5: "application/x-hdf5", pdf: "application/pdf",
+  xml: "application/xml", txt: "text/plain", csv: "text/csv", kml: "application/vnd.google-earth.kml+xml",
+};
+
+class Refused extends Error {
+  /* The platform's problem details (status, detail, errors, and extras such as upload_id). */
+  constructor(status, problem) {
+    const errors = (problem.errors || []).map((e) => (e.field ? e.field + ": " : "") + e.message).join("; ");
+    super((problem.detail || problem.title || "HTTP " + status) + (errors ? " (" + errors + ")" : ""));
+    this.status = status;
+    this.problem = problem;
+  }
+}
+
+class Platform {
+  constructor(base, csrf) { this.base = base; this.csrf = csrf; }
+
+  async call(method, path, body) {
+    const options = { method, headers: { "X-CSRFToken": this.csrf, Accept: "application/json" },
+                      credentials: "same-origin" };
+    if (body !== undefined) {
+      options.headers["Content-Type"] = "application/json";
+      options.body = JSON.stringify(body);
+    }
+    const response = await fetch(this.base + path, options);
+    if (response.status === 204) return null;
+    const data = await response.json().catch(() => ({ title: response.statusText }));
+    if (!response.ok) throw new Refused(response.status, data);
+    return data;
+  }
+}
+
+function sleep(ms) { return new Promise((resolve) => setTimeout(resolve, ms)); }
+
+function putBlob(url, blob, onProgress) {
+  /* PUT a part to S3 (XMLHttpRequest: fetch reports no upload progress). Resolves with the status;
+     rejects on a network error. The part's length is signed in the URL; the browser sends it. */
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open("PUT", url);
+    xhr.upload.onprogress = (event) => onProgress(event.loaded);
+    xhr.onload = () => resolve(xhr.status);
+    xhr.onerror = () => reject(new Error("network"));
+    xhr.onabort = () => reject(new Error("aborted"));
+    xhr.ontimeout = () => reject(new Error("timeout"));
+    xhr.send(blob);
+  });
+}
+
+/* -- one file -------------------------------------------------------------------------------- */
+class FileUpload {
+  constructor(page, file, row) {
+    this.page = page; this.file = file; this.row = row;
+    this.upload = null; this.loaded = new Map(); this.doneBytes = 0; this.urls = new Map();
+  }
+
+  get assetKey() { return this.row.assetInput.value.trim(); }
+  get mediaType() { return MEDIA_TYPES[(this.file.name.split(".").pop() || "").toLowerCase()] || "application/octet-stream"; }
+  get storageKey() {
+    const f = this.file;
+    return ["sdx-upload", this.page.product, this.assetKey, f.name, f.size, f.lastModified].join("|");
+  }
+
+  say(text) { this.row.state.textContent = text; }
+
+  showProgress() {
+    let inFlight = 0;
+    this.loaded.forEach((n) => { inFlight += n; });
+    const sent = Math.min(this.file.size, this.doneBytes + inFlight);
+    const percent = this.file.size ? Math.floor((100 * sent) / this.file.size) : 100;
+    this.row.bar.value = percent;
+    this.row.text.textContent = this.page.format("progress", { percent, done: megabytes(sent), total: megabytes(this.file.size) });
+  }
+
+  async open() {
+    /* Resume the upload this browser started for the same file, else start one (or resume the
+       asset's open upload when it holds this very file). */
+    this.row.assetInput.disabled = true;
+    const known = localStorage.getItem(this.storageKey);
+    if (known) {
+      try {
+        const upload = await this.page.platform.call("GET", "/uploads/" + known);
+        if (upload.state === "open") return this.resumed(upload);
+      } catch (error) {
+        if (!(error instanceof Refused) || error.status !== 404) throw error;
+      }
+      localStorage.removeItem(this.storageKey);
+    }
+    const sha256 = await sha256OfFile(this.file, (n) => this.say(this.page.format("hashing", {
+      percent: Math.floor((100 * n) / Math.max(1, this.file.size)) })));
+    this.say(this.page.format("starting"));
+    try {
+      this.upload = await this.page.platform.call("POST", "/products/" + this.page.product + "/assets/" +
+        encodeURIComponent(this.assetKey) + "/uploads",
+        { filename: this.file.name, size: this.file.size, sha256, media_type: this.mediaType });
+    } catch (error) {
+      const openId = error instanceof Refused && error.problem.upload_id;
+      if (!openId) throw error;
+      const upload = await this.page.platform.call("GET", "/uploads/" + openId);
+      if (upload.asset.size !== this.file.size || upload.asset.sha256 !== sha256) {
+        throw new Error(this.page.format("other_file", { asset: this.assetKey }));
+      }
+      return this.resumed(upload);
+    }
+    localStorage.setItem(this.storageKey, this.upload.id);
+    (this.upload.parts || []).forEach((p) => this.urls.set(p.part_number, p.url));
+    if (this.upload.url) this.urls.set(1, this.upload.url);  // one PUT for a small file
+    return this.upload;
+  }
+
+  resumed(upload) {
+    this.upload = upload;
+    localStorage.setItem(this.storageKey, upload.id);
+    const received = (upload.received_parts || []).filter((p) => p.size === this.partLength(p.part_number));
+    this.received = new Set(received.map((p) => p.part_number));
+    this.doneBytes = received.reduce((sum, p) => sum + p.size, 0);
+    this.say(this.page.format("resumed", { parts: this.received.size, total: upload.part_count }));
+    this.showProgress();
+    return upload;
+  }
+
+  partLength(n) {
+    const size = this.upload.part_size;
+    return Math.min(size, this.file.size - (n - 1) * size);
+  }
+
+  async send() {
+    /* Every part S3 has not received, PARALLEL_PARTS at a time. */
+    const received = this.received || new Set();
+    const todo = [];
+    for (let n = 1; n <= this.upload.part_count; n++) if (!received.has(n)) todo.push(n);
+    this.say(this.page.format("sending"));
+    const worker = async () => {
+      while (todo.length) {
+        const n = todo.shift();
+        await this.sendPart(n);
+        this.received = received.add(n);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(PARALLEL_PARTS, todo.length) }, worker));
+  }
+
+  async freshUrls(numbers) {
+    const answer = await this.page.platform.call("POST", "/uploads/" + this.upload.id + "/parts", { part_numbers: numbers });
+    if (!this.upload.multipart) this.urls.set(1, answer.url);
+    (answer.parts || []).forEach((p) => this.urls.set(p.part_number, p.url));
+  }
+
+  async sendPart(n) {
+    for (let attempt = 0; ; attempt++) {
+      if (!this.urls.has(n)) {
+        const missing = [];
+        for (let m = n; m <= this.upload.part_count && missing.length < URL_BATCH; m++) {
+          if (!this.urls.has(m) && !(this.received && this.received.has(m))) missing.push(m);
+        }
+        await this.freshUrls(missing);
+      }
+      const offset = (n - 1) * this.upload.part_size;
+      const blob = this.file.slice(offset, offset + this.partLength(n));
+      let status = 0;
+      try {
+        status = await putBlob(this.urls.get(n), blob, (loaded) => { this.loaded.set(n, loaded); this.showProgress(); });
+      } catch (error) {
+        status = 0;
+      }
+      this.loaded.delete(n);
+      if (status === 200) {
+        this.doneBytes += blob.size;
+        this.showProgress();
+        return;
+      }
+      if (status === 403) this.urls.delete(n);  // expired or refused: a fresh URL
+      if (attempt + 1 >= RETRIES) throw new Error(this.page.format("part_failed", { part: n, status: status || "—" }));
+      const seconds = 0.5 * 2 ** attempt;
+      this.say(this.page.format("retrying", { part: n, seconds }));
+      this.showProgress();
+      await sleep(seconds * 1000);
+      this.say(this.page.format("sending"));
+    }
+  }
+
+  async complete() {
+    this.say(this.page.format("completing"));
+    await this.page.platform.call("POST", "/uploads/" + this.upload.id + "/complete");
+    localStorage.removeItem(this.storageKey);
+    this.row.bar.value = 100;
+    this.say(this.page.format("verifying"));
+  }
+}
+
+function megabytes(n) { return (n / 1048576).toFixed(1) + " MB"; }
+
+/* -- the page -------------------------------------------------------------------------------- */
+class UploadPage {
+  constructor(root) {
+    this.root = root;
+    this.product = root.dataset.product;
+    this.platform = new Platform(root.dataset.base, root.dataset.csrf);
+    this.messages = JSON.parse(document.getElementById("upload-messages").textContent);
+    this.form = document.getElementById("upload-form");
+    this.input = document.getElementById("upload-files");
+    this.table = document.getElementById("upload-table");
+    this.startButton = document.getElementById("upload-start");
+    this.resumeButton = document.getElementById("upload-resume");
+    this.status = document.getElementById("upload-status");
+    this.uploads = [];
+    this.input.addEventListener("change", () => this.choose());
+    this.form.addEventListener("submit", (event) => { event.preventDefault(); this.run(); });
+    this.resumeButton.addEventListener("click", () => this.run());
+  }
+
+  format(name, values) {
+    return (this.messages[name] || name).replace(/\{(\w+)\}/g, (_, key) => (values && key in values ? values[key] : ""));
+  }
+
+  choose() {
+    const body = this.table.tBodies[0];
+    body.replaceChildren();
+    this.uploads = Array.from(this.input.files, (file, i) => new FileUpload(this, file, this.row(body, file, i)));
+    this.table.hidden = this.uploads.length === 0;
+    this.resumeButton.hidden = true;
+    this.status.textContent = "";
+  }
+
+  row(body, file, i) {
+    const tr = body.insertRow();
+    const cell = (label) => { const td = tr.insertCell(); td.dataset.label = label; return td; };
+    cell(this.format("file")).textContent = file.name;
+    const assetCell = cell(this.format("asset"));
+    const assetLabel = document.createElement("label");
+    assetLabel.className = "visually-hidden";
+    assetLabel.htmlFor = "upload-asset-" + i;
+    assetLabel.textContent = this.format("asset_label", { file: file.name });
+    const assetInput = document.createElement("input");
+    assetInput.id = "upload-asset-" + i;
+    assetInput.value = (file.name.replace(/\.[^.]*$/, "").replace(/[^A-Za-z0-9_.:-]/g, "_").replace(/^[^A-Za-z0-9]+/, "") || "data").slice(0, 100);
+    if (this.input.files.length === 1) assetInput.value = "data";
+    assetCell.append(assetLabel, assetInput);
+    const progressCell = cell(this.format("progress_heading"));
+    const bar = document.createElement("progress");
+    bar.max = 100; bar.value = 0;
+    bar.setAttribute("aria-label", this.format("progress_label", { file: file.name }));
+    const text = document.createElement("span");
+    text.className = "upload-bytes";
+    text.textContent = this.format("progress", { percent: 0, done: megabytes(0), total: megabytes(file.size) });
+    progressCell.append(bar, " ", text);
+    const state = cell(this.format("state"));
+    state.setAttribute("aria-live", "polite");
+    state.textContent = this.format("ready_to_send");
+    return { assetInput, bar, text, state };
+  }
+
+  async run() {
+    if (!this.uploads.length) { this.status.textContent = this.format("choose"); this.input.focus(); return; }
+    this.startButton.disabled = true; this.resumeButton.hidden = true; this.input.disabled = true;
+    let current = null;
+    try {
+      // Every file's upload is opened before any is completed, so the product waits for all of them.
+      for (current of this.uploads) if (!current.completed) await current.open();
+      for (current of this.uploads) if (!current.completed) await current.send();
+      for (current of this.uploads) if (!current.completed) { await current.complete(); current.completed = true; }
+    } catch (error) {
+      this.interrupted(current, error);
+      return;
+    }
+    this.status.textContent = this.format("all_sent");
+    this.watch();
+  }
+
+  interrupted(upload, error) {
+    const session = error instanceof Refused && error.status === 401;
+    const reason = session ? this.format("session") : error.message;
+    if (upload) upload.say(this.format("interrupted", { reason }));
+    this.status.textContent = this.format("interrupted", { reason });
+    this.resumeButton.hidden = false;
+    this.startButton.disabled = false;
+  }
+
+  async watch() {
+    /* Poll the product's status until ingest has settled every file. */
+    for (let i = 0; i < 600; i++) {
+      let status;
+      try {
+        status = await this.platform.call("GET", "/products/" + this.product + "/status");
+      } catch (error) {
+        await sleep(3000);
+        continue;
+      }
+      const busy = status.status === "processing" || status.assets.some((a) => a.state === "uploading" || a.state === "verifying");
+      document.getElementById("product-state").textContent = this.format("state_" + status.status);
+      if (!busy) return this.settled(status);
+      await sleep(1000);
+    }
+  }
+
+  settled(status) {
+    const result = document.getElementById("upload-result");
+    const outcome = document.getElementById("upload-outcome");
+    const reasons = document.getElementById("upload-reasons");
+    reasons.replaceChildren();
+    this.uploads.forEach((u) => {
+      const asset = status.assets.find((a) => a.key === u.assetKey);
+      if (asset) u.say(this.format("state_" + asset.state));
+    });
+    if (status.status === "published") {
+      outcome.textContent = this.format("published");
+      outcome.className = "flash";
+      const figure = document.getElementById("upload-preview");
+      const img = document.createElement("img");
+      img.alt = this.format("preview_alt");
+      img.id = "upload-thumbnail";
+      img.src = this.root.dataset.base + "/products/" + this.product + "/thumbnail?t=" + Date.now();
+      img.addEventListener("load", () => { figure.hidden = false; });
+      figure.querySelector("img")?.remove();
+      figure.prepend(img);
+    } else {
+      outcome.textContent = status.reasons.length ? this.format("refused") : this.format("state_" + status.status);
+      outcome.className = status.reasons.length ? "flash flash-error" : "";
+      status.reasons.forEach((text) => { const li = document.createElement("li"); li.textContent = text; reasons.append(li); });
+    }
+    result.hidden = false;
+    this.status.textContent = outcome.textContent;
+  }
+}
+
+if (typeof document !== "undefined") {
+  const root = document.getElementById("uploader");
+  if (root) window.sdxUpload = new UploadPage(root);
+} else if (typeof module !== "undefined") {
+  module.exports = { Sha256 };  // for a check of the hash under Node
+}
