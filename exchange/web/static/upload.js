@@ -284,7 +284,7 @@ class FileUpload {
   }
 }
 
-function megabytes(n) { return (n / 1048576).toFixed(1) + " MB"; }
+function megabytes(n) { return (n / 1048576).toFixed(1) + " MiB"; }
 
 /* -- the page -------------------------------------------------------------------------------- */
 class UploadPage {
@@ -415,7 +415,7 @@ class UploadPage {
       status.reasons.forEach((text) => { const li = document.createElement("li"); li.textContent = text; reasons.append(li); });
     }
     result.hidden = false;
-    this.status.textContent = outcome.textContent;
+    this.status.textContent = "";  // the outcome (aria-live) says it
   }
 }
 
