@@ -114,10 +114,20 @@ def build_store(config: dict) -> ObjectStore:
                        cors_origins=_web_origins(config))
 
 
+#: Names of this machine a browser may use for a platform on loopback (``make run``).
+LOOPBACK_NAMES = ("127.0.0.1", "localhost")
+
+
 def _web_origins(config: dict) -> tuple[str, ...]:
-    """The origin of the platform's pages (``PUBLIC_BASE_URL``), which upload to S3 from the browser."""
+    """The origin of the platform's pages (``PUBLIC_BASE_URL``), which upload to S3 from the browser; on
+    loopback both names of the machine, since a person may open either."""
     parts = urlsplit(config.get("PUBLIC_BASE_URL") or "")
-    return (f"{parts.scheme}://{parts.netloc}",) if parts.scheme in ("http", "https") and parts.netloc else ()
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return ()
+    if parts.hostname in LOOPBACK_NAMES:
+        port = f":{parts.port}" if parts.port else ""
+        return tuple(f"{parts.scheme}://{host}{port}" for host in LOOPBACK_NAMES)
+    return (f"{parts.scheme}://{parts.netloc}",)
 
 
 def get_store(app: Flask | None = None) -> ObjectStore:

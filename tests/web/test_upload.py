@@ -249,3 +249,21 @@ def test_the_products_bucket_lets_the_platforms_pages_put_parts(app):
     assert "PUT" in headers["Access-Control-Allow-Methods"]
     status, headers = _preflight(endpoint, bucket, "http://evil.example")
     assert "Access-Control-Allow-Origin" not in headers
+
+
+def test_a_store_without_bucket_cors_is_logged_not_fatal(app, caplog):
+    """MinIO's community edition answers PutBucketCors with NotImplemented: its global setting applies."""
+    from minio.error import S3Error
+
+    from storage.objectstore import ObjectStore
+
+    class NoBucketCors:
+        def _execute(self, *args, **kwargs):
+            raise S3Error(None, "NotImplemented", "A header you provided implies functionality that is not implemented",
+                          "/sdx-products", "r", None)
+
+    store = ObjectStore(NoBucketCors(), "sdx-products", "sdx-public", None, cors_origins=("https://sdx.example.org",))
+    assert store.ensure_cors() is False
+    assert "MINIO_API_CORS_ALLOW_ORIGIN" in caplog.text and "https://sdx.example.org" in caplog.text
+    assert b"<AllowedOrigin>https://sdx.example.org</AllowedOrigin>" in store.cors_configuration()
+    assert ObjectStore(NoBucketCors(), "a", "b", None).ensure_cors() is False  # no origin: nothing asked
