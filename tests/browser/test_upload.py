@@ -17,7 +17,7 @@ from exchange.catalog import transactions
 from exchange.catalog.models import Item
 from exchange.core.db import db
 from exchange.ingest import service
-from tests.browser.conftest import assert_accessible, shot, sign_in
+from tests.browser.conftest import PHONE, assert_accessible, shot, sign_in
 from tests.conftest import serving
 from tests.ingest.conftest import UPLOAD_SETTINGS, write_geotiff
 
@@ -111,6 +111,7 @@ def test_after_a_dropped_part_and_a_reload_only_the_missing_part_is_sent(upload_
     page.get_by_role("button", name="Upload", exact=True).click()
     expect(page.locator("#upload-status")).to_contain_text("Interrupted", timeout=30_000)
     expect(page.get_by_role("button", name="Resume")).to_be_visible()
+    expect(page.get_by_role("button", name="Abort the upload of scene.tif")).to_be_visible()
     assert len(dropped) == 4  # retried with back-off before giving up
 
     upload_id = page.evaluate("Object.entries(localStorage).find(([k]) => k.startsWith('sdx-upload'))[1]")
@@ -135,3 +136,22 @@ def test_after_a_dropped_part_and_a_reload_only_the_missing_part_is_sent(upload_
     expect(page.locator(".upload-bytes")).to_contain_text("100 %")
     with upload_site.app.app_context():
         assert _item(upload_site, "web-scene-2").status.value == "published"
+
+
+def test_the_upload_page_reads_on_a_phone_in_chinese(upload_site, browser_page, geotiff):
+    with upload_site.app.app_context():
+        user = db.session.scalar(select(User).where(User.email == EMAIL))
+        doc = {"type": "Feature", "stac_version": "1.0.0", "id": "web-scene-3", "links": [], "assets": {},
+               "geometry": {"type": "Point", "coordinates": [0.0, 0.0]}, "bbox": [0.0, 0.0, 0.0, 0.0],
+               "properties": {"datetime": "2026-06-03T10:00:00Z", "title": "湖区晨间影像"}}
+        product = transactions.create_item(identity_of(user), "acme-web", doc).key
+    page = browser_page(viewport=PHONE, locale="zh-CN")
+    sign_in(page, upload_site.url, EMAIL)
+    page.goto(f"{upload_site.url}/provider/upload?product={product}&lang=zh-CN")
+    expect(page.get_by_role("heading", name="上传文件: 湖区晨间影像")).to_be_visible()
+    page.get_by_label("文件", exact=True).set_input_files(str(geotiff))
+    expect(page.get_by_label("scene.tif 的资产名称")).to_have_value("data")
+    expect(page.locator("#upload-table tbody td").first).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390  # no sideways scrolling
+    shot(page, "upload-phone-zh")
+    assert_accessible(page)

@@ -194,6 +194,7 @@ class FileUpload {
       if (!openId) throw error;
       const upload = await this.page.platform.call("GET", "/uploads/" + openId);
       if (upload.asset.size !== this.file.size || upload.asset.sha256 !== sha256) {
+        this.conflictId = openId;  // the user may abort it (the Abort button)
         throw new Error(this.page.format("other_file", { asset: this.assetKey }));
       }
       return this.resumed(upload);
@@ -275,6 +276,18 @@ class FileUpload {
     }
   }
 
+  async abort() {
+    /* Abort the open upload (S3 drops every part received) and forget it, so Upload starts afresh. */
+    const id = (this.upload && this.upload.id) || this.conflictId;
+    if (id) await this.page.platform.call("DELETE", "/uploads/" + id);
+    localStorage.removeItem(this.storageKey);
+    this.upload = null; this.conflictId = null; this.received = null; this.doneBytes = 0;
+    this.urls.clear(); this.loaded.clear();
+    this.row.assetInput.disabled = false;
+    this.showProgress();
+    this.say(this.page.format("aborted"));
+  }
+
   async complete() {
     this.say(this.page.format("completing"));
     await this.page.platform.call("POST", "/uploads/" + this.upload.id + "/complete");
@@ -340,15 +353,25 @@ class UploadPage {
     text.className = "upload-bytes";
     text.textContent = this.format("progress", { percent: 0, done: megabytes(0), total: megabytes(file.size) });
     progressCell.append(bar, " ", text);
-    const state = cell(this.format("state"));
+    const stateCell = cell(this.format("state"));
+    const state = document.createElement("span");
     state.setAttribute("aria-live", "polite");
     state.textContent = this.format("ready_to_send");
-    return { assetInput, bar, text, state };
+    const abort = document.createElement("button");
+    abort.type = "button";
+    abort.className = "secondary upload-abort";
+    abort.hidden = true;
+    abort.textContent = this.format("abort");
+    abort.setAttribute("aria-label", this.format("abort_label", { file: file.name }));
+    abort.addEventListener("click", () => this.abort(i));
+    stateCell.append(state, " ", abort);
+    return { assetInput, bar, text, state, abort };
   }
 
   async run() {
     if (!this.uploads.length) { this.status.textContent = this.format("choose"); this.input.focus(); return; }
     this.startButton.disabled = true; this.resumeButton.hidden = true; this.input.disabled = true;
+    this.uploads.forEach((u) => { u.row.abort.hidden = true; });
     let current = null;
     try {
       // Every file's upload is opened before any is completed, so the product waits for all of them.
@@ -363,10 +386,25 @@ class UploadPage {
     this.watch();
   }
 
+  async abort(i) {
+    const upload = this.uploads[i];
+    upload.row.abort.disabled = true;
+    try {
+      await upload.abort();
+      upload.row.abort.hidden = true;
+      this.status.textContent = "";
+    } catch (error) {
+      upload.say(error.message);
+    }
+    upload.row.abort.disabled = false;
+    this.input.disabled = false;
+  }
+
   interrupted(upload, error) {
     const session = error instanceof Refused && error.status === 401;
     const reason = session ? this.format("session") : error.message;
     if (upload) upload.say(this.format("interrupted", { reason }));
+    if (upload && (upload.upload || upload.conflictId)) upload.row.abort.hidden = false;
     this.status.textContent = this.format("interrupted", { reason });
     this.resumeButton.hidden = false;
     this.startButton.disabled = false;
