@@ -267,3 +267,14 @@ def test_a_store_without_bucket_cors_is_logged_not_fatal(app, caplog):
     assert "MINIO_API_CORS_ALLOW_ORIGIN" in caplog.text and "https://sdx.example.org" in caplog.text
     assert b"<AllowedOrigin>https://sdx.example.org</AllowedOrigin>" in store.cors_configuration()
     assert ObjectStore(NoBucketCors(), "a", "b", None).ensure_cors() is False  # no origin: nothing asked
+
+
+def test_the_products_waiting_for_files_come_a_page_at_a_time(app, provider):
+    from exchange.web.upload import PAGE_SIZE
+
+    keys = [_product(app, "owner@acme.example", "acme-scenes", f"wait-{n:02d}") for n in range(PAGE_SIZE + 1)]
+    first = provider.get("/provider/upload").get_data(as_text=True)
+    assert f"?product={keys[-1]}" in first and f"?product={keys[0]}\"" not in first  # newest first
+    next_url = re.search(r'href="([^"]+)" rel="next"', first).group(1).replace("&amp;", "&")
+    second = provider.get(next_url).get_data(as_text=True)
+    assert f"?product={keys[0]}\"" in second and 'rel="next"' not in second and 'rel="prev"' in second
