@@ -59,6 +59,7 @@ def test_a_provider_uploads_a_geotiff_and_it_is_published_with_a_preview(upload_
     assert_accessible(page)
     page.get_by_role("button", name="Create and choose files").click()
     expect(page.get_by_role("heading", name=re.compile("Morning pass over the lake"))).to_be_visible()
+    expect(page.get_by_role("button", name="Upload", exact=True)).to_be_enabled()  # the page's script runs
 
     page.get_by_label("Files", exact=True).set_input_files(str(geotiff))
     expect(page.get_by_label("Asset name for scene.tif")).to_have_value("data")

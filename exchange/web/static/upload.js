@@ -147,10 +147,16 @@ class FileUpload {
     const todo = [];
     for (let n = 1; n <= this.upload.part_count; n++) if (!received.has(n)) todo.push(n);
     this.say(this.page.format("sending"));
+    let failed = false;  // one part given up: the other workers take no new part
     const worker = async () => {
-      while (todo.length) {
+      while (todo.length && !failed) {
         const n = todo.shift();
-        await this.sendPart(n);
+        try {
+          await this.sendPart(n);
+        } catch (error) {
+          failed = true;
+          throw error;
+        }
         this.received = received.add(n);
       }
     };
@@ -236,6 +242,8 @@ class UploadPage {
     this.input.addEventListener("change", () => this.choose());
     this.form.addEventListener("submit", (event) => { event.preventDefault(); this.run(); });
     this.resumeButton.addEventListener("click", () => this.run());
+    this.startButton.disabled = false;  // disabled in the page until this script runs
+    if (this.input.files.length) this.choose();  // chosen before the script ran, or kept by the browser
   }
 
   format(name, values) {
