@@ -1,0 +1,158 @@
+"""A provider uploads a real GeoTIFF from the browser: straight to S3 in presigned parts (multipart
+forced by small part settings), progress to 100 %, and ingest publishes the product with a preview.
+Then a dropped connection: one part's PUT fails until the page gives up, the page is reloaded, the
+same file chosen again, and only the missing part is sent."""
+from __future__ import annotations
+
+import re
+import uuid
+
+import pytest
+from playwright.sync_api import expect
+from sqlalchemy import select
+
+from auth.models import User
+from auth.policies import identity_of
+from exchange.catalog import transactions
+from exchange.catalog.models import Item
+from exchange.core.db import db
+from exchange.ingest import service
+from tests.browser.conftest import PHONE, assert_accessible, shot, sign_in
+from tests.conftest import serving
+from tests.ingest.conftest import UPLOAD_SETTINGS, write_geotiff
+
+EMAIL = "seller@acme.example"
+PART = re.compile(r"[?&]partNumber=(\d+)(&|$)")
+
+
+@pytest.fixture
+def upload_site(make_app):
+    """A live SDX whose uploads use 5 MiB parts from 6 MiB on, so a 12 MB GeoTIFF goes in three parts."""
+    with serving(make_app, **UPLOAD_SETTINGS) as live:
+        live.user(EMAIL, roles=("provider",), org="Acme Imaging", kind="provider")
+        with live.app.app_context():
+            user = db.session.scalar(select(User).where(User.email == EMAIL))
+            transactions.create_collection(identity_of(user), {"id": "acme-web", "description": "Acme",
+                                                               "title": "Acme scenes"})
+        yield live
+
+
+@pytest.fixture
+def geotiff(tmp_path):
+    """A real GeoTIFF of about 12.5 MB (incompressible pixels): three parts of at most 5 MiB."""
+    return write_geotiff(tmp_path / "scene.tif", width=2600, height=2400, noise=True)
+
+
+def _item(site, item_id: str) -> Item:
+    return db.session.scalar(select(Item).where(Item.item_id == item_id))
+
+
+def test_a_provider_uploads_a_geotiff_and_it_is_published_with_a_preview(upload_site, browser_page, geotiff):
+    page = browser_page()
+    sign_in(page, upload_site.url, EMAIL)
+    page.goto(f"{upload_site.url}/provider/upload")
+    expect(page.get_by_role("heading", name="Upload a product")).to_be_visible()
+    page.get_by_label("Collection").select_option("acme-web")
+    page.get_by_label("Product id").fill("web-scene-1")
+    page.get_by_label("Title").fill("Morning pass over the lake")
+    page.get_by_label("Acquired at (UTC)").fill("2026-06-01T10:30")
+    assert_accessible(page)
+    page.get_by_role("button", name="Create and choose files").click()
+    expect(page.get_by_role("heading", name=re.compile("Morning pass over the lake"))).to_be_visible()
+    expect(page.get_by_role("button", name="Upload", exact=True)).to_be_enabled()  # the page's script runs
+
+    page.get_by_label("Files", exact=True).set_input_files(str(geotiff))
+    expect(page.get_by_label("Asset name for scene.tif")).to_have_value("data")
+    expect(page.get_by_role("button", name="Resume")).to_be_hidden()
+    shot(page, "upload")
+    assert_accessible(page)
+    puts = []
+    page.on("request", lambda r: puts.append(r.url) if r.method == "PUT" and PART.search(r.url) else None)
+    page.get_by_role("button", name="Upload", exact=True).click()
+
+    expect(page.locator("#upload-outcome")).to_have_text("Published: the product is in the catalogue.",
+                                                         timeout=60_000)
+    expect(page.locator(".upload-bytes")).to_contain_text("100 %")
+    assert page.get_by_label("Upload progress of scene.tif").evaluate("bar => bar.value") == 100
+    thumbnail = page.get_by_role("img", name="Preview of the product")
+    expect(thumbnail).to_be_visible()
+    assert thumbnail.evaluate("img => img.complete && img.naturalWidth > 0")
+    assert sorted(int(PART.search(url).group(1)) for url in puts) == [1, 2, 3]
+    assert not page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('sdx-upload'))")
+    shot(page, "upload-done")
+    assert_accessible(page)
+
+    with upload_site.app.app_context():
+        item = _item(upload_site, "web-scene-1")
+        assert item.status.value == "published"
+        assert item.data["assets"]["thumbnail"]["roles"] == ["thumbnail"]
+        assert item.data["assets"]["data"]["file:size"] == geotiff.stat().st_size
+        assert item.geometry.geom_type == "Polygon"  # the footprint came from the data
+
+
+def test_after_a_dropped_part_and_a_reload_only_the_missing_part_is_sent(upload_site, browser_page, geotiff):
+    with upload_site.app.app_context():
+        user = db.session.scalar(select(User).where(User.email == EMAIL))
+        doc = {"type": "Feature", "stac_version": "1.0.0", "id": "web-scene-2", "links": [], "assets": {},
+               "geometry": {"type": "Point", "coordinates": [0.0, 0.0]}, "bbox": [0.0, 0.0, 0.0, 0.0],
+               "properties": {"datetime": "2026-06-02T10:00:00Z", "sdx:footprint_from_data": True}}
+        product = transactions.create_item(identity_of(user), "acme-web", doc).key
+    page = browser_page()
+    sign_in(page, upload_site.url, EMAIL)
+    page.goto(f"{upload_site.url}/provider/upload?product={product}")
+
+    dropped = []
+
+    def drop(route):  # the network drops every PUT of part 2
+        dropped.append(route.request.url)
+        route.abort("connectionreset")
+
+    page.route(lambda url: PART.search(url) is not None and PART.search(url).group(1) == "2", drop)
+    page.get_by_label("Files", exact=True).set_input_files(str(geotiff))
+    page.get_by_role("button", name="Upload", exact=True).click()
+    expect(page.locator("#upload-status")).to_contain_text("Interrupted", timeout=30_000)
+    expect(page.get_by_role("button", name="Resume")).to_be_visible()
+    expect(page.get_by_role("button", name="Abort the upload of scene.tif")).to_be_visible()
+    assert len(dropped) == 4  # retried with back-off before giving up
+
+    upload_id = page.evaluate("Object.entries(localStorage).find(([k]) => k.startsWith('sdx-upload'))[1]")
+    with upload_site.app.app_context():
+        user = db.session.scalar(select(User).where(User.email == EMAIL))
+        for _ in range(50):  # parts 1 and 3 were sent meanwhile
+            received = [p.number for p in service.get_upload(identity_of(user), uuid.UUID(upload_id))["received_parts"]]
+            if received == [1, 3]:
+                break
+            page.wait_for_timeout(100)
+        assert received == [1, 3]
+
+    page.unroute_all()
+    page.reload()
+    puts = []
+    page.on("request", lambda r: puts.append(r.url) if r.method == "PUT" and PART.search(r.url) else None)
+    page.get_by_label("Files", exact=True).set_input_files(str(geotiff))
+    page.get_by_role("button", name="Upload", exact=True).click()
+    expect(page.locator("#upload-outcome")).to_have_text("Published: the product is in the catalogue.",
+                                                         timeout=60_000)
+    assert [int(PART.search(url).group(1)) for url in puts] == [2]
+    expect(page.locator(".upload-bytes")).to_contain_text("100 %")
+    with upload_site.app.app_context():
+        assert _item(upload_site, "web-scene-2").status.value == "published"
+
+
+def test_the_upload_page_reads_on_a_phone_in_chinese(upload_site, browser_page, geotiff):
+    with upload_site.app.app_context():
+        user = db.session.scalar(select(User).where(User.email == EMAIL))
+        doc = {"type": "Feature", "stac_version": "1.0.0", "id": "web-scene-3", "links": [], "assets": {},
+               "geometry": {"type": "Point", "coordinates": [0.0, 0.0]}, "bbox": [0.0, 0.0, 0.0, 0.0],
+               "properties": {"datetime": "2026-06-03T10:00:00Z", "title": "湖区晨间影像"}}
+        product = transactions.create_item(identity_of(user), "acme-web", doc).key
+    page = browser_page(viewport=PHONE, locale="zh-CN")
+    sign_in(page, upload_site.url, EMAIL)
+    page.goto(f"{upload_site.url}/provider/upload?product={product}&lang=zh-CN")
+    expect(page.get_by_role("heading", name="上传文件: 湖区晨间影像")).to_be_visible()
+    page.get_by_label("文件", exact=True).set_input_files(str(geotiff))
+    expect(page.get_by_label("scene.tif 的资产名称")).to_have_value("data")
+    expect(page.locator("#upload-table tbody td").first).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390  # no sideways scrolling
+    shot(page, "upload-phone-zh")
+    assert_accessible(page)
