@@ -258,10 +258,14 @@ def test_the_stac_search_takes_the_same_price_model_filter(app, client, keys):
 def test_previews_are_served_to_whoever_may_see_the_footprint(app, client, keys):
     from exchange.catalog import hooks
     with app.app_context():
-        bulk_write(SYSTEM, "optical", [dict(item_doc("opt-pic", "optical", 16, title="Pictured", day=4), assets={
-            "thumbnail": {"href": "thumb.png", "type": "image/png", "roles": ["thumbnail"]}})],
+        bulk_write(SYSTEM, "optical", [
+            dict(item_doc("opt-pic", "optical", 16, title="Pictured", day=4), assets={  # as ingest records it
+                "thumbnail": {"href": "thumb.png", "type": "image/png", "roles": ["thumbnail"], "sdx:source": "image"}}),
+            dict(item_doc("opt-far", "optical", 16, title="Elsewhere", day=5), assets={  # another server's image
+                "thumbnail": {"href": "https://images.example/far.png", "type": "image/png", "roles": ["thumbnail"]}})],
             method="insert", status=ItemStatus.published)
         pictured = db.session.scalar(select(Item.key).where(Item.item_id == "opt-pic"))
+        elsewhere = db.session.scalar(select(Item.key).where(Item.item_id == "opt-far"))
 
     def preview(item):
         return b"\x89PNG fake" if item.item_id == "opt-pic" else None
@@ -269,6 +273,7 @@ def test_previews_are_served_to_whoever_may_see_the_footprint(app, client, keys)
     with hooks.item_preview.connected_to(preview):
         for page in (text(client.get("/")), text(client.get("/search"))):
             assert f'src="/products/{pictured}/thumbnail" alt="Preview of Pictured"' in page
+            assert f"/products/{elsewhere}/thumbnail" not in page and "far.png" not in page  # no broken image
         answer = client.get(f"/products/{pictured}/thumbnail")
         assert answer.status_code == 200 and answer.mimetype == "image/png" and answer.data == b"\x89PNG fake"
         with app.app_context():  # the provider withholds footprints from everyone else
