@@ -165,6 +165,9 @@ def suspend_org(identity: Identity, org_id) -> Organisation:
     reactivation starts them afresh instead of reviving what was issued before."""
     require(identity, "account:suspend-org")
     org = _org(org_id)
+    if org.id == identity.org_id:
+        raise Conflict("You cannot suspend your own organisation: it would sign out and lock out every "
+                       "administrator in it, you included.")
     now = utcnow()
     members = select(User.id).where(User.org_id == org.id).scalar_subquery()
     with unit_of_work():
