@@ -88,6 +88,14 @@ def test_a_provider_uploads_a_geotiff_and_it_is_published_with_a_preview(upload_
         assert item.data["assets"]["thumbnail"]["roles"] == ["thumbnail"]
         assert item.data["assets"]["data"]["file:size"] == geotiff.stat().st_size
         assert item.geometry.geom_type == "Polygon"  # the footprint came from the data
+        key = item.key
+
+    # The published product's own page shows the preview ingest made, as a buyer would see it.
+    page.goto(f"{upload_site.url}/products/{key}")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Morning pass over the lake")
+    preview = page.get_by_role("img", name="Preview of Morning pass over the lake")
+    expect(preview).to_be_visible()
+    assert preview.evaluate("img => img.complete && img.naturalWidth > 0")
 
 
 def test_after_a_dropped_part_and_a_reload_only_the_missing_part_is_sent(upload_site, browser_page, geotiff):
