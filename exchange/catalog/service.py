@@ -84,7 +84,8 @@ def withheld_footprints(identity: Identity, rows: list[Item]) -> dict[int, Decis
 
 def product_for(identity: Identity, product_id: int, action: str) -> Item:
     """A product by its id, if the caller may see it (else 404, as if absent) and ``action`` it (else 403)."""
-    item = db.session.get(Item, product_id)
+    # A product id is a BIGINT key: a bigger number names nothing (and would overflow the query).
+    item = db.session.get(Item, product_id) if 0 < product_id < 2 ** 63 else None
     if item is None or not decide(identity, "item:read", item):
         raise NotFound(f"No product {product_id}.")
     require(identity, action, item)

@@ -117,12 +117,15 @@ def _require_reader(identity: Identity) -> None:
 
 
 def list_entitlements(identity: Identity, *, product: int | None = None, status: EntitlementStatus | None = None,
-                      after: str | None = None, limit: int = 50) -> tuple[list[dict], str | None]:
+                      held: bool = False, after: str | None = None, limit: int = 50) -> tuple[list[dict], str | None]:
     """The entitlements the caller may read (its organisation's, a provider's sales, an admin's all),
-    in id order: a page and the cursor of the next."""
+    in id order: a page and the cursor of the next. ``held``: only those its own organisation holds
+    (a provider's or an admin's "My licences")."""
     _require_reader(identity)
     now = utcnow()
     query = select(Entitlement).where(query_filter(identity, "entitlement:read", Entitlement))
+    if held:
+        query = query.where(Entitlement.org_id == identity.org_id)
     if product is not None:
         query = query.where(Entitlement.item_key == product)
     if status is not None:

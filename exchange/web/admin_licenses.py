@@ -14,7 +14,7 @@ from exchange.core.problems import Problem
 from exchange.licensing import templates
 from exchange.licensing.models import Use
 from exchange.web.admin import PAGE_SIZE, bp, form_errors
-from exchange.web.pages import ADMINS, current_identity, page
+from exchange.web.pages import ADMINS, current_identity, page, whole_number
 
 LIMITS = ("seats", "duration_days", "downloads_per_asset", "bytes_multiple")
 FLAGS = ("redistribution", "derivatives", "aoi_restricted")
@@ -24,7 +24,8 @@ def _number(text: str):
     text = text.strip()
     if not text:
         return None
-    return int(text) if text.isdigit() else text
+    number = whole_number(text)
+    return number if number is not None else text
 
 
 def _body(code: str) -> dict:

@@ -22,7 +22,7 @@ from exchange.sharing import access, dry_run, service
 from exchange.sharing.access_schemas import STATES
 from exchange.sharing.schemas import ACTIONS, ASSIGNABLE_KINDS, EFFECTS, PURPOSES
 from exchange.web import policy_form
-from exchange.web.pages import ADMINS, current_identity, error_page, page, page_blueprint
+from exchange.web.pages import ADMINS, current_identity, error_page, page, page_blueprint, whole_number
 
 bp = page_blueprint("admin_policies", __name__, url_prefix="/admin", template_folder="templates")
 
@@ -168,7 +168,7 @@ def _policy_page(policy: dict, shown: dict, versions: list[dict]):
     document = {key: shown.get(key) for key in DOCUMENT_KEYS}
     pages = max(1, -(-len(versions) // PAGE_SIZE))
     number = request.args.get("page", "1")
-    number = min(max(int(number), 1), pages) if number.isdigit() else 1
+    number = min(max(whole_number(number) or 1, 1), pages)
     newest = list(reversed(versions))[(number - 1) * PAGE_SIZE:number * PAGE_SIZE]
     here = {"policy_id": policy["id"], **({"n": shown["version"]} if request.view_args.get("n") else {})}
     endpoint = request.endpoint

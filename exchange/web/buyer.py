@@ -312,11 +312,13 @@ def order(order_id):
 
 
 # -- downloads ------------------------------------------------------------------------------------------------
-@bp.get("/licenses/<license_id>/download/<int:product_id>/<key>")
+@bp.post("/licenses/<license_id>/download/<int:product_id>/<key>")
 @page(BUYERS)
 def download(license_id: str, product_id: int, key: str):
     """One asset of a licensed product: a metered presigned link (charged to the licence as the API's
-    links are), then the browser is sent to it. A refusal is a page saying why and what would help."""
+    links are), then the browser is sent to it. A refusal is a page saying why and what would help.
+    A POST with the form's CSRF token: each call draws on the licence, so a link another site (or a
+    prefetcher) makes the browser follow must not spend it."""
     try:
         licence = uuid.UUID(license_id)
     except ValueError:
@@ -331,5 +333,5 @@ def download(license_id: str, product_id: int, key: str):
     except Problem as refusal:
         return render_template("buyer/refused.html", refusal=refusal, remedy=refusal.extra.get("remedy"),
                                product_id=product_id), refusal.status
-    return redirect(answer["links"][0]["url"])
+    return redirect(answer["links"][0]["url"], code=303)
 

@@ -25,7 +25,7 @@ from exchange.metering.schemas import UsageArgsSchema
 from exchange.sharing import access, notifications
 from exchange.sharing.schemas import PURPOSES
 from exchange.trading import wallets
-from exchange.web.pages import BUYERS, current_identity, page, page_blueprint
+from exchange.web.pages import BUYERS, current_identity, page, page_blueprint, whole_number
 
 bp = page_blueprint("holdings", __name__, template_folder="templates")
 
@@ -83,10 +83,9 @@ def _shown(licence: dict) -> dict:
 @bp.get("/licenses")
 @page(BUYERS)
 def licenses():
-    items, next_cursor = entitlements.list_entitlements(current_identity(), after=_after(), limit=PAGE_SIZE)
-    own = current_identity().org_id
-    # A provider also reads its sales, an admin every licence: the page shows the organisation's own.
-    held = [_shown(licence) for licence in items if licence["licensee_org_id"] == own]
+    # A provider also reads its sales, an admin every licence: the page lists the organisation's own.
+    items, next_cursor = entitlements.list_entitlements(current_identity(), held=True, after=_after(), limit=PAGE_SIZE)
+    held = [_shown(licence) for licence in items]
     return render_template("holdings/licenses.html", licences=held,
                            next_url=url_for(".licenses", after=next_cursor) if next_cursor else None,
                            first_url=url_for(".licenses") if _after() else None)
@@ -233,7 +232,8 @@ def _request_body(form: dict) -> dict:
     service names the field), a message is left out when empty."""
     body = {"purpose": form["purpose"]}
     if form["product_id"]:
-        body["product_id"] = int(form["product_id"]) if form["product_id"].isdigit() else form["product_id"]
+        number = whole_number(form["product_id"])
+        body["product_id"] = number if number is not None else form["product_id"]
     if form["collection_id"]:
         body["collection_id"] = form["collection_id"]
     if form["message"].strip():

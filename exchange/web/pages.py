@@ -11,6 +11,7 @@ from functools import wraps
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, current_app, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_wtf.csrf import generate_csrf, validate_csrf
 from wtforms import ValidationError as CSRFInvalid
 
@@ -56,14 +57,27 @@ def page(roles: frozenset | None = None):
             if current_user() is None:
                 return redirect(url_for("oauth.login_form", next=request.full_path.rstrip("?")))
             if roles is not None and not has_role(roles):
-                return error_page(403, "This page is not for your role.")
+                return error_page(403, _("This page is not for your role."))
             return view(*args, **kwargs)
         return wrapper
     return decorator
 
 
+#: The largest whole number a form field or cursor may carry: what a BIGINT column keeps.
+MAX_WHOLE = 2 ** 63 - 1
+
+
+def whole_number(text) -> int | None:
+    """A typed whole number (ASCII digits only, up to ``MAX_WHOLE``), else None: ``"²".isdigit()``
+    is true but ``int("²")`` fails, and a 30-digit id would overflow the database's query."""
+    text = str(text if text is not None else "").strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > 19:
+        return None
+    value = int(text)
+    return value if value <= MAX_WHOLE else None
+
+
 def error_page(status: int, detail: str, title: str | None = None):
-    from flask_babel import gettext as _
     titles = {400: _("Bad request"), 403: _("Forbidden"), 404: _("Not found"), 409: _("Conflict"),
               422: _("Invalid input"), 429: _("Too many requests")}
     return render_template("error.html", status=status, title=title or titles.get(status, _("Error")),
@@ -82,7 +96,7 @@ def check_csrf() -> None:
         if request.accept_mimetypes.best == "application/json" or request.is_json:
             from exchange.core.problems import problem_response
             return problem_response(400, "Bad request", "The form expired or lacks its CSRF token; reload the page.")
-        return error_page(400, "The form expired; go back, reload the page and try again.")
+        return error_page(400, _("The form expired; go back, reload the page and try again."))
     return None
 
 
@@ -91,8 +105,7 @@ def page_blueprint(name: str, import_name: str, **kwargs) -> Blueprint:
     shown as a page saying why rather than as the API's problem+json."""
     blueprint = Blueprint(name, import_name, **kwargs)
     blueprint.before_request(check_csrf)
-    blueprint.register_error_handler(Problem, lambda problem: error_page(
-        problem.status, problem.detail or problem.title, problem.title))
+    blueprint.register_error_handler(Problem, lambda problem: error_page(problem.status, problem.detail or problem.title))
     return blueprint
 
 
@@ -103,7 +116,8 @@ def _origin(url: str) -> str | None:
 
 def content_security_policy() -> str:
     """Scripts and styles only from the platform (no inline ones); images also from the map tile
-    server when one is set; connections also to the S3 endpoint browsers upload to."""
+    server when one is set; connections (uploads) and form redirects (downloads) also to the S3
+    endpoint browsers reach."""
     config = current_app.config
     images = ["'self'", "data:", "blob:"]
     tiles = _origin(config.get("MAP_TILE_URL") or "")
@@ -119,7 +133,8 @@ def content_security_policy() -> str:
     return "; ".join([
         "default-src 'self'", "script-src 'self'", "style-src 'self'", f"img-src {' '.join(images)}",
         f"connect-src {' '.join(connect)}", "font-src 'self'", "object-src 'none'", "base-uri 'none'",
-        "form-action 'self'", "frame-ancestors 'none'",
+        # a download form is answered with a redirect to the file's presigned URL on S3
+        f"form-action 'self'{' ' + s3 if s3 else ''}", "frame-ancestors 'none'",
     ])
 
 

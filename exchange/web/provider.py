@@ -20,7 +20,7 @@ from exchange.licensing import templates
 from exchange.licensing.models import CURRENCIES
 from exchange.licensing.schemas import DISCOUNT_KINDS, OfferInSchema
 from exchange.web import provider_reads as reads
-from exchange.web.pages import PROVIDERS, current_identity, page, page_blueprint
+from exchange.web.pages import PROVIDERS, current_identity, page, page_blueprint, whole_number
 
 bp = page_blueprint("provider", __name__, url_prefix="/provider", template_folder="templates")
 
@@ -48,6 +48,9 @@ def form_errors(problem: Problem, fields: dict[str, str], default: str = "form")
 
 
 # -- money --------------------------------------------------------------------------------------------
+#: A price has at most this many digits before the decimal point (a BIGINT of minor units keeps 18).
+MAX_PRICE_DIGITS = 14
+
 def to_minor(text: str, currency: str) -> tuple[int | None, str | None]:
     """A price typed in major units ("12.50") as minor units of ``currency`` (1250), or an error."""
     text = (text or "").strip().replace(",", "")
@@ -60,6 +63,8 @@ def to_minor(text: str, currency: str) -> tuple[int | None, str | None]:
         return None, _("Enter a number, such as 12.50.")
     if not amount.is_finite() or amount < 0:
         return None, _("Enter a price of 0 or more.")
+    if amount.adjusted() > MAX_PRICE_DIGITS:  # 1e30 would overflow quantize (and any ledger)
+        return None, _("Enter a smaller price.")
     if amount != amount.quantize(Decimal(1).scaleb(-digits)):
         return None, _("Use at most %(digits)s decimal places.", digits=digits)
     return int(amount.scaleb(digits)), None
@@ -114,11 +119,11 @@ def _offer_body(form: dict) -> tuple[dict, dict[str, list[str]]]:
         if not form["collection_id"]:
             errors["collection_id"] = [_("Choose one of your collections.")]
     else:
-        product = form["product_id"]
-        if not product.isdigit():
+        product = whole_number(form["product_id"])
+        if product is None:
             errors["product_id"] = [_("Enter the product's number (its id).")]
         else:
-            body["product_id"] = int(product)
+            body["product_id"] = product
     minor, problem = to_minor(form["price"], form["currency"])
     if problem:
         errors["price"] = [problem]
@@ -133,8 +138,8 @@ def _offer_body(form: dict) -> tuple[dict, dict[str, list[str]]]:
     for kind in DISCOUNT_KINDS:
         text = form[f"discount_{kind}"]
         if text:
-            if text.isdigit():
-                discounts[kind] = int(text)
+            if whole_number(text) is not None:
+                discounts[kind] = whole_number(text)
             else:
                 errors[f"discount_{kind}"] = [_("Enter a whole percentage from 0 to 100.")]
     body["discounts"] = discounts

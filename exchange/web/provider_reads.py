@@ -28,6 +28,7 @@ from exchange.policy import Identity, query_filter, require_own
 from exchange.sharing import access
 from exchange.trading.models import Order, OrderLine
 from exchange.trading.statements import SOLD
+from exchange.web.pages import whole_number
 
 #: The statuses a provider filters products by: the item's, plus "refused" (ingest quarantined a file).
 PRODUCT_STATUSES = ("draft", "processing", "published", "withdrawn", "refused")
@@ -41,10 +42,7 @@ class Page:
 
 def _after(value: str | None) -> int | None:
     """A keyset cursor is a row key (an integer); anything else starts from the top."""
-    try:
-        return int(value) if value else None
-    except ValueError:
-        return None
+    return whole_number(value)
 
 
 def own_collections(identity: Identity) -> list[Collection]:

@@ -21,7 +21,7 @@ from exchange.sharing import access
 from exchange.sharing.access_schemas import STATES, ApproveSchema
 from exchange.trading import statements
 from exchange.web import provider_reads as reads
-from exchange.web.pages import PROVIDERS, current_identity, page
+from exchange.web.pages import PROVIDERS, current_identity, page, whole_number
 from exchange.web.provider import PAGE_SIZE, bp, form_errors, licence_options
 
 #: How many past months the sales page links statements for.
@@ -120,10 +120,10 @@ def access_request(request_id):
 def _whole(text: str, name: str, errors: dict) -> int | None:
     if not text:
         return None
-    if not text.isdigit():
+    number = whole_number(text)
+    if number is None:
         errors[name] = [_("Enter a whole number.")]
-        return None
-    return int(text)
+    return number
 
 
 @bp.post("/requests/<uuid:request_id>/approve")

@@ -7,6 +7,7 @@ choice of what is on sale, the caller's standing from the sharing explanation se
 from __future__ import annotations
 
 import datetime as dt
+import math
 
 from flask import current_app, render_template, request, url_for
 from flask_babel import gettext as _
@@ -19,7 +20,7 @@ from exchange.licensing.templates import terms_of
 from exchange.policy import ANONYMOUS
 from exchange.sharing import explain
 from exchange.trading.pricing import geodesic_km2
-from exchange.web.pages import current_identity, page_blueprint
+from exchange.web.pages import current_identity, page_blueprint, whole_number
 
 bp = page_blueprint("search", __name__, template_folder="templates")
 
@@ -73,9 +74,12 @@ def search_params(values: dict) -> tuple[dict, dict]:
                 numbers[name] = float(values[name])
             except ValueError:
                 errors[name] = [_("Enter a number.")]
+            else:
+                if not math.isfinite(numbers[name]):
+                    errors[name] = [_("Enter a number.")]
     limit = values["limit"] or PAGE_SIZE
-    if str(limit).isdigit():  # a page shows at most MAX_PAGE_SIZE results (the service checks the rest)
-        limit = min(int(limit), MAX_PAGE_SIZE)
+    if whole_number(limit) is not None:  # a page shows at most MAX_PAGE_SIZE results (the service checks the rest)
+        limit = min(whole_number(limit), MAX_PAGE_SIZE)
     params: dict = {"limit": limit, "token": values["token"] or None}
     if values.get("bbox_text"):
         errors["west"] = [_("The bbox parameter must be four numbers: west,south,east,north.")]

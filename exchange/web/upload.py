@@ -26,7 +26,7 @@ from exchange.core.problems import Conflict, Forbidden, NotFound, Problem, load_
 from exchange.ingest import service
 from exchange.ingest.schemas import PartNumbersSchema, ProductStatusSchema, UploadRequestSchema, UploadSchema
 from exchange.policy import decide
-from exchange.web.pages import PROVIDERS, current_identity, current_user, has_role, page, page_blueprint
+from exchange.web.pages import PROVIDERS, current_identity, current_user, has_role, page, page_blueprint, whole_number
 
 bp = page_blueprint("upload", __name__, url_prefix="/provider", template_folder="templates")
 
@@ -66,7 +66,7 @@ def _product_for_page(identity, product_id: int) -> Item:
 
 def _choose_page(form: dict | None = None, errors: dict | None = None, status: int = 200):
     identity = current_identity()
-    drafts, next_key = _drafts(identity, request.args.get("after", type=int))
+    drafts, next_key = _drafts(identity, whole_number(request.args.get("after")))
     collections = _own_collections(identity)
     options = [(c.id, f"{c.title} ({c.id})" if c.title else c.id) for c in collections]
     return render_template("upload/choose.html", collections=collections, collection_options=options, drafts=drafts,
@@ -78,7 +78,7 @@ def _choose_page(form: dict | None = None, errors: dict | None = None, status: i
 @bp.get("/upload")
 @page(PROVIDERS)
 def upload():
-    product_id = request.args.get("product", type=int)
+    product_id = whole_number(request.args.get("product"))
     if product_id is None:
         return _choose_page()
     identity = current_identity()

@@ -38,9 +38,10 @@ def _collection_counts(identity, collections: list) -> list[tuple[object, object
 
 
 def _demo_accounts_file() -> str | None:
-    """Where ``make run`` keeps the demo accounts' passwords, when it made them (never their contents)."""
+    """Where ``make run`` keeps the demo accounts' passwords, when it made them (never their contents):
+    named inside the data folder, so the page tells no visitor the server's directories."""
     path = Path(current_app.config["SDX_VAR_DIR"]) / "demo-accounts.json"
-    return str(path) if path.is_file() else None
+    return "demo-accounts.json" if path.is_file() else None
 
 
 @bp.get("/")

@@ -71,21 +71,10 @@ def test_buyer_finds_orders_by_keyboard_and_downloads(site, browser_page):
     page = browser_page()
     sign_in(page, site.url, "buyer@walk.example")
 
-    # Search → product page → "Add to cart" (the search helper's pages; until they are merged, the
-    # product page's form is posted from the browser's own session instead).
+    # Search → product page → "Add to cart".
     page.goto(f"{site.url}/search?bbox={BBOX}")
-    result = page.locator(f"ul#results li[data-product-id='{key}'] a.result-link")
-    if result.count():
-        result.click()
-        page.get_by_role("button", name="Add to cart").first.click()
-    else:
-        page.goto(f"{site.url}/cart")
-        token = page.locator("input[name=csrf_token]").first.get_attribute("value")
-        with site.app.app_context():
-            offer_id = str(db.session.scalar(select(Offer.id).where(Offer.item_key == key)))
-        page.context.request.post(f"{site.url}/cart/add", form={"product_id": str(key), "offer_id": offer_id,
-                                                                "csrf_token": token}, max_redirects=0)
-        page.goto(f"{site.url}/cart")
+    page.locator(f"ul#results li[data-product-id='{key}'] a.result-link").click()
+    page.get_by_role("button", name="Add to cart").first.click()
     row = page.locator(f"#cart-lines tr[data-product-id='{key}']")
     assert "Walk scene" in row.inner_text() and "Walk licence" in row.inner_text()
     assert_accessible(page)
@@ -118,7 +107,7 @@ def test_buyer_finds_orders_by_keyboard_and_downloads(site, browser_page):
 
     # Download: the browser receives the stored bytes, and the licence has one download less.
     with page.expect_download() as received:
-        page.get_by_role("link", name="Download").first.click()
+        page.get_by_role("button", name="Download").first.click()
     download = received.value
     assert download.suggested_filename == "walk.tif"
     with open(download.path(), "rb") as fh:

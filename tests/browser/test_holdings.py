@@ -30,7 +30,7 @@ def test_buyer_sees_licences_wallet_usage_and_asks_for_access(site, browser_page
     # The commercial template allows 3 downloads per file and 3× the product's bytes; one was taken.
     assert "2 of 3 per file" in row.locator('td[data-label="Downloads left"]').inner_text()
     assert "of 3.3 kB" in row.locator('td[data-label="Bytes left"]').inner_text()
-    assert row.get_by_role("link", name="Download Harbour at dawn data").is_visible()
+    assert row.get_by_role("button", name="Download Harbour at dawn data").is_visible()
     assert_accessible(page)
     shot(page, "holdings-licenses")
 

@@ -152,24 +152,31 @@ def test_download_issues_a_metered_link_and_refusals_say_why(app, world):
     placed = client.post(f"{path}/order", data={"csrf_token": form["csrf_token"], "accept_licenses": form["refs"],
                                                 "idempotency_key": form["idempotency_key"]})
     page = client.get(placed.headers["Location"]).get_data(as_text=True)
-    link = re.search(r'href="(/licenses/[^"]+/download/[^"]+)"', page).group(1)
-    sent = client.get(link)
-    assert sent.status_code == 302 and "X-Amz-Signature" in sent.headers["Location"]
+    link = re.search(r'action="(/licenses/[^"]+/download/[^"]+)"', page).group(1)
+    token = {"csrf_token": form["csrf_token"]}
+    # A GET (a link another site made the browser follow, a prefetch) spends nothing; nor does a POST
+    # without the form's token.
+    assert client.get(link).status_code == 405
+    assert client.post(link).status_code == 400
+    with app.app_context():
+        assert db.session.scalar(select(Entitlement)).bytes_used == 0
+    sent = client.post(link, data=token)
+    assert sent.status_code == 303 and "X-Amz-Signature" in sent.headers["Location"]
     with app.app_context():
         licence = db.session.scalar(select(Entitlement))
         assert licence.bytes_used == PRODUCT_BYTES
     assert "Downloads left per file: 1" in client.get(placed.headers["Location"]).get_data(as_text=True)
     for _ in range(2):  # 3 × the product's size in all: two more whole files fit
-        assert client.get(link).status_code == 302
-    refused = client.get(link)
+        assert client.post(link, data=token).status_code == 303
+    refused = client.post(link, data=token)
     assert refused.status_code == 403 and "Download refused" in refused.get_data(as_text=True)
     assert "bytes left" in refused.get_data(as_text=True)
     # Another organisation's licence reads as absent; a key the product lacks is named.
     lab = browser(app, "lab@orders.example")
-    assert lab.get(link).status_code == 404
-    assert client.get(link.rsplit("/", 1)[0] + "/nothing").status_code == 422
-    assert client.get(f"/licenses/{uuid.uuid4()}/download/1/data").status_code == 404
-    assert "No such licence" in client.get("/licenses/not-an-id/download/1/data").get_data(as_text=True)
+    assert lab.post(link, data={"csrf_token": csrf_of(lab)}).status_code == 404
+    assert client.post(link.rsplit("/", 1)[0] + "/nothing", data=token).status_code == 422
+    assert client.post(f"/licenses/{uuid.uuid4()}/download/1/data", data=token).status_code == 404
+    assert "No such licence" in client.post("/licenses/not-an-id/download/1/data", data=token).get_data(as_text=True)
 
 
 def test_other_organisations_quotes_and_orders_are_absent(app, world):

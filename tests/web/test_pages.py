@@ -73,7 +73,17 @@ def test_browser_language_is_the_default(client):
 
 def test_a_form_without_its_csrf_token_is_refused(app, client):
     signed_in(app, client, "csrf@buyer.example", ("buyer",), "buyer")
-    assert client.post("/cart").status_code in (400, 405)
+    refused = client.post("/cart/add", data={"product_id": "1", "offer_id": "x"})
+    assert refused.status_code == 400 and "The form expired" in refused.get_data(as_text=True)
+    chinese = client.post("/cart/add?lang=zh-CN", data={"product_id": "1"})
+    assert chinese.status_code == 400 and "The form expired" not in chinese.get_data(as_text=True)
+
+
+def test_a_wrong_role_is_told_so_in_the_page_language(app, client):
+    signed_in(app, client, "role@buyer.example", ("buyer",), "buyer")
+    refused = client.get("/admin/orgs?lang=zh-CN")
+    assert refused.status_code == 403 and "This page is not for your role." not in refused.get_data(as_text=True)
+    assert "无权访问" in refused.get_data(as_text=True)
 
 
 def test_compiled_catalogues_match_their_sources():

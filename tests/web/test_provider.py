@@ -95,7 +95,10 @@ def test_products_show_status_refusal_reason_and_links_escaped(world):
     assert "alice-c-0" in page and "alice-draft" in page and "bob-c-0" not in page
     assert SCRIPT not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "not a GeoTIFF &lt;script&gt;" in page and "refused" in page
-    assert f'href="/provider/upload?product_id={world["draft"]}"' in page
+    upload = f'/provider/upload?product={world["draft"]}'
+    assert f'href="{upload}"' in page
+    # the link opens that product's upload page, not the page for choosing one
+    assert "alice-draft" in world["alice"].get(upload).get_data(as_text=True)
     assert f'href="/products/{world["p1"]}"' in page
     assert 'href="/provider/offers?collection_id=alice-c#new-offer"' in page
     collection_form = world["alice"].get("/provider/offers?collection_id=alice-c").get_data(as_text=True)

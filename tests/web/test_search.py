@@ -104,6 +104,7 @@ def test_home_tells_a_visitor_where_the_demo_passwords_are_only_when_the_file_ex
         page = text(client.get("/"))
         assert "buyer@sdx.example" in page and "provider@sdx.example" in page and "admin@sdx.example" in page
         assert "demo-accounts.json" in page and "s3cret-demo-pass" not in page
+        assert app.config["SDX_VAR_DIR"] not in page  # the server's directories are not the visitor's business
         signed = signed_in(app, app.test_client(), "home@buyer.example", ("buyer",), "buyer")
         assert "provider@sdx.example" not in text(signed.get("/"))  # only for visitors not signed in
     finally:
