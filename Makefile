@@ -24,10 +24,11 @@ run: install
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-## Print the benchmark figures of auth and uploads (not part of the test run; the catalogue one is long: see README).
+## Print the benchmark figures of auth, uploads and the web pages (not part of the test run; the catalogue one is long: see README).
 bench: install
 	$(BIN)/python bench/auth.py
 	$(BIN)/python bench/upload.py
+	PYTHONPATH=. $(BIN)/python bench/web.py
 
 ## Check the STAC API with stac-api-validator 0.6.8, offline, on a fresh SDX (its own venv is made on first use).
 stac-validate: install
