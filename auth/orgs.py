@@ -69,3 +69,13 @@ def get_org(identity: Identity, org_id: uuid.UUID) -> dict:
     if org is None:
         raise NotFound(f"No organisation {org_id}.")
     return _view(org, _signup_emails([org.id]))
+
+
+def org_names(identity: Identity, org_ids) -> dict[uuid.UUID, str]:
+    """Organisation id → name for many ids in one query (an administrator's pages name the
+    organisations policies and requests refer to); unknown ids are left out."""
+    require(identity, "account:list-orgs")
+    ids = {org_id for org_id in org_ids if org_id is not None}
+    if not ids:
+        return {}
+    return dict(db.session.execute(select(Organisation.id, Organisation.name).where(Organisation.id.in_(ids))).all())

@@ -39,14 +39,16 @@ DOCUMENT_KEYS = ("name", "description", "target", "assignee", "except", "actions
 
 
 def _org_names(ids) -> dict[str, str]:
-    """Organisation id → name, for showing ids people cannot read (unknown ids show as themselves)."""
-    names = {}
-    for org_id in {i for i in ids if i}:
+    """Organisation id → name, in one query, for showing ids people cannot read (unknown ids, and text
+    that is not an id at all — the service names it in the form — show as themselves)."""
+    parsed = {}
+    for text in {str(i) for i in ids if i}:
         try:
-            names[org_id] = org_service.get_org(current_identity(), uuid.UUID(org_id))["name"]
-        except (NotFound, ValueError):  # gone, or not an id at all (the service names it in the form)
-            names[org_id] = org_id
-    return names
+            parsed[text] = uuid.UUID(text)
+        except ValueError:
+            parsed[text] = None
+    found = org_service.org_names(current_identity(), [org_id for org_id in parsed.values() if org_id])
+    return {text: found.get(org_id, text) for text, org_id in parsed.items()}
 
 
 def _timed(view: dict, *keys: str) -> dict:

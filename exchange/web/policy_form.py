@@ -12,6 +12,8 @@ import re
 
 from flask_babel import gettext as _
 
+from exchange.core import limits
+
 #: Service error paths (indices dropped) → the editor's input names.
 FIELD_OF = {
     "name": "name", "description": "description", "effect": "effect", "actions": "actions",
@@ -101,7 +103,14 @@ def _instant(text: str):
 
 
 def _json(text: str, name: str, errors: dict):
+    """A JSON field of the form, bounded as the API bounds a JSON body before it parses it (a deep one
+    would reach the recursion limit in the filter's checks, not only in the parser)."""
     if text == "":
+        return None
+    try:
+        limits.check_json_text(text, name)
+    except limits.LimitExceeded:
+        errors.setdefault(name, []).append(_("This JSON is nested too deeply."))
         return None
     try:
         return json.loads(text)

@@ -171,6 +171,9 @@ def test_preview_of_a_new_version_compares_with_the_policy_it_replaces(app, admi
     ({"attribution": "x" * 2001}, {"attribution"}),
     ({"assignee_orgs": ["not-an-id"], "except_orgs": [str(uuid.UUID(int=7))]}, {"assignee_orgs"}),
     ({"filter": "[" * 100_000}, {"filter"}),
+    # deep enough to parse, and then to overflow the filter's checks: bounded before parsing, as the API does
+    ({"filter": '{"op": "not", "args": [' + '{"a": ' * 970 + '1' + '}' * 970 + ']}'}, {"filter"}),
+    ({"region_geojson": '{"type": "Polygon", "coordinates": ' + '[' * 900 + ']' * 900 + '}'}, {"region"}),
 ])
 def test_every_bad_field_is_named_next_to_its_input_and_nothing_is_written(app, admin, changes, named):
     before = counts(app)
