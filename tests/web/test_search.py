@@ -146,7 +146,8 @@ def test_search_filters_collection_dates_cloud_gsd_and_polygon(client, keys):
 
 def test_search_pages_with_the_search_tokens(client, keys):
     first = text(client.get("/search?limit=2"))
-    assert len(product_ids(first)) == 2 and "4 products found" in first
+    # beside a next page, PostgreSQL may give the planner's estimate instead of counting (by design)
+    assert len(product_ids(first)) == 2 and re.search(r'id="result-count"[^>]*>(4|About \d+) products found', first)
     next_url = re.search(r'<a href="([^"]+)" rel="next"', first).group(1).replace("&amp;", "&")
     second = text(client.get(next_url))
     assert len(product_ids(second)) == 2 and not set(product_ids(first)) & set(product_ids(second))
