@@ -110,3 +110,20 @@ def test_the_consent_page_is_in_chinese(app):
         assert text in page
     for english in ("Allow access?", "Search and read the catalogue", "will not be granted", ">Deny<", "<b>Map app"):
         assert english not in page
+
+
+def test_who_is_signed_in_on_the_home_page_is_in_chinese(app):
+    page = _chinese_client(app).get("/").text
+    section = page[page.index('<section aria-label="您的账户">'):]
+    section = section[:section.index("</section>")]
+    for text in ("当前登录：", "(买方)", "组织状态：", "有效", "退出登录"):
+        assert text in section
+    for english in ("Signed in as", "status:", "active", "(buyer)"):
+        assert english not in section
+
+
+def test_who_is_signed_in_reads_as_before_in_english(app):
+    client = signed_in(app, app.test_client(), EMAIL, ("buyer",), "buyer")
+    page = client.get("/?lang=en").text
+    assert "Signed in as <strong>reader@buyer.example</strong> (buyer)" in page
+    assert "organisation status: <strong>active</strong>." in page
