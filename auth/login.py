@@ -26,6 +26,11 @@ class LoginFailed(Problem):
     status = 401
     title = "Sign-in failed"
 
+    def __init__(self, detail: str, *, org_status: str | None = None):
+        super().__init__(detail)
+        #: The organisation's status when that is why (the sign-in page words it in its language).
+        self.org_status = org_status
+
 
 def authenticate_password(email: str, password: str) -> User:
     """The user with this email and password, or ``LoginFailed`` (the same for unknown emails)."""
@@ -38,7 +43,8 @@ def authenticate_password(email: str, password: str) -> User:
     if user.organisation.status is not OrgStatus.active:
         # Only someone who knows the password learns this.
         raise LoginFailed(f"Your organisation is {user.organisation.status.value}; "
-                          "an administrator must approve it before you can sign in.")
+                          "an administrator must approve it before you can sign in.",
+                          org_status=user.organisation.status.value)
     return user
 
 

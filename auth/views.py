@@ -14,6 +14,7 @@ from authlib.common.urls import add_params_to_uri
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749.errors import InvalidRequestError
 from flask import Blueprint, current_app, jsonify, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
 from flask_limiter import Limiter, RateLimitExceeded
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import generate_csrf, validate_csrf
@@ -80,9 +81,21 @@ def _rate_limited(error: RateLimitExceeded):
     The message is about the caller's address, never about an account."""
     if request.endpoint == "oauth.login":
         return render_template("login.html", next=request.form.get("next", ""), csrf_token=generate_csrf(),
-                               error="Too many attempts from your address. Please wait a few minutes and try again.",
+                               error=_("Too many attempts from your address. Please wait a few minutes and try again."),
                                email=request.form.get("email", "")), 429
     return problem_response(429, "Too Many Requests", f"Rate limit exceeded ({error.description}).")
+
+
+def _login_failure(problem: LoginFailed) -> str:
+    """The sign-in failure in the page's language; the problem's English detail is what the audit
+    and any other caller see."""
+    if problem.org_status == "pending":
+        return _("Your organisation is pending; an administrator must approve it before you can sign in.")
+    if problem.org_status == "suspended":
+        return _("Your organisation is suspended; an administrator must approve it before you can sign in.")
+    if problem.detail == "Wrong email or password.":
+        return _("Wrong email or password.")
+    return problem.detail
 
 
 def _failed(response) -> bool:
@@ -96,11 +109,11 @@ def login():
     next_url = request.form.get("next", "")
     if not csrf_ok():
         return render_template("login.html", next=next_url, csrf_token=generate_csrf(),
-                               error="The form expired; please try again."), 400
+                               error=_("The form expired; please try again.")), 400
     try:
         user = sign_in(request.form.get("email", ""), request.form.get("password", ""), address=request.remote_addr)
     except LoginFailed as problem:
-        response = render_template("login.html", next=next_url, csrf_token=generate_csrf(), error=problem.detail,
+        response = render_template("login.html", next=next_url, csrf_token=generate_csrf(), error=_login_failure(problem),
                                    email=request.form.get("email", ""))
         return response, problem.status, problem.headers
     session.clear()
@@ -139,7 +152,7 @@ def authorize():
         return redirect(url_for("oauth.login_form", next=request.full_path))
     server = _server()
     if request.method == "POST" and not csrf_ok():
-        return render_template("oauth_error.html", error=None, message="The form expired; please try again."), 400
+        return render_template("oauth_error.html", error=None, message=_("The form expired; please try again.")), 400
     try:
         grant = server.get_consent_grant(end_user=user)
     except OAuth2Error as error:

@@ -10,6 +10,7 @@ create form, and never stored in clear.
 from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_wtf.csrf import generate_csrf
 
 from auth import clients
@@ -66,10 +67,21 @@ def _field_of(error_field: str | None) -> str:
     return error_field or "form"
 
 
+def _service_message(message: str) -> str:
+    """A service's English message in the page's language when it is one the form is known to meet
+    (the API keeps the English)."""
+    known = {
+        "must not contain a fragment": _("must not contain a fragment"),
+        "must be https://…, http://localhost…, or a private-use scheme like com.example.app:/callback":
+            _("must be https://…, http://localhost…, or a private-use scheme like com.example.app:/callback"),
+    }
+    return known.get(message, message)
+
+
 def _form_errors(problem: Problem) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
     for error in problem.errors or [{"field": None, "message": problem.detail or problem.title}]:
-        errors.setdefault(_field_of(error.get("field")), []).append(error["message"])
+        errors.setdefault(_field_of(error.get("field")), []).append(_service_message(error["message"]))
     return errors
 
 
@@ -78,14 +90,14 @@ def _form_problems(form: dict) -> dict[str, list[str]]:
     checks all of it again (and the role's scopes) when the form is right."""
     errors: dict[str, list[str]] = {}
     if not form["name"].strip():
-        errors["name"] = ["Enter a name."]
+        errors["name"] = [_("Enter a name.")]
     if form["kind"] not in KINDS:
-        errors["kind"] = ["Choose machine or authorization code."]
+        errors["kind"] = [_("Choose machine or authorization code.")]
     if not form["scopes"]:
-        errors["scope"] = ["Choose at least one scope."]
+        errors["scope"] = [_("Choose at least one scope.")]
     if form["kind"] == "authorization_code":
-        problem = redirect_uri_problem(form["redirect_uri"]) if form["redirect_uri"] else \
-            "an application needs the redirect URI people come back to"
+        problem = _service_message(redirect_uri_problem(form["redirect_uri"]) or "") if form["redirect_uri"] else \
+            _("an application needs the redirect URI people come back to")
         if problem:
             errors["redirect_uri"] = [problem]
     return errors
@@ -99,7 +111,7 @@ def client_create():
     form = {"name": request.form.get("name", ""), "kind": request.form.get("kind", ""),
             "redirect_uri": request.form.get("redirect_uri", "").strip(), "scopes": request.form.getlist("scope")}
     if not csrf_ok():
-        return _list_page(user, form=form, errors={"form": ["The form expired; please try again."]}, status=400)
+        return _list_page(user, form=form, errors={"form": [_("The form expired; please try again.")]}, status=400)
     errors = _form_problems(form)
     if errors:
         return _list_page(user, form=form, errors=errors, status=422)
@@ -131,7 +143,7 @@ def client_delete(client_id: str):
     if missing:
         return missing
     if request.method == "GET" or not csrf_ok():
-        error = None if request.method == "GET" else "The form expired; please try again."
+        error = None if request.method == "GET" else _("The form expired; please try again.")
         return render_template("account/client_delete.html", user=user, client=client, csrf_token=generate_csrf(),
                                error=error), 200 if error is None else 400
     try:
