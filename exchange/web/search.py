@@ -41,7 +41,8 @@ def map_settings() -> dict:
     """The map's tile server (empty: the offline world map) for the scripts' data attributes."""
     config = current_app.config
     return {"tiles": config.get("MAP_TILE_URL") or "", "attribution": config.get("MAP_TILE_ATTRIBUTION") or "",
-            "basemap": url_for("web.static", filename="basemap/land-110m.geojson")}
+            "basemap": url_for("web.static", filename="basemap/land-110m.geojson"),
+            "basemap_failed": _("The world map could not be loaded; the results and drawing still work.")}
 
 
 # -- the search form -------------------------------------------------------------------------------

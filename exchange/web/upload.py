@@ -84,7 +84,9 @@ def upload():
     identity = current_identity()
     item = _product_for_page(identity, product_id)
     status = service.product_view(item)
+    here = url_for("upload.upload", product=item.key)
     return render_template("upload/product.html", item=item, status=status, messages=script_messages(),
+                           login_url=url_for("oauth.login_form", next=here),
                            title=(item.data.get("properties") or {}).get("title") or item.item_id)
 
 
@@ -100,7 +102,12 @@ def script_messages() -> dict[str, str]:
         "part_failed": _("part {part} could not be sent (HTTP {status})"),
         "completing": _("Completing…"), "verifying": _("Sent; the platform is checking it…"),
         "interrupted": _("Interrupted: {reason}. Press Resume to send the rest."),
-        "session": _("your session has ended; sign in again in another tab"),
+        "session": _("Your session has ended."),
+        "signed_out": _("Your session has ended or this page has expired: sign in, then reload this page; "
+                        "the upload resumes where it stopped."),
+        "sign_in": _("Sign in and come back to this page"),
+        "still_checking": _("The platform is still checking the files; reload this page later to see the outcome."),
+        "waiting": _("Your files are checked; the product waits for its other files:"),
         "other_file": _("asset {asset} has an open upload of another file; choose another asset name"),
         "choose": _("Choose at least one file."), "abort": _("Abort"), "abort_label": _("Abort the upload of {file}"),
         "aborted": _("Aborted: nothing of this file is kept. Press Upload to send it again."),
@@ -167,9 +174,10 @@ def json_call(view):
     @wraps(view)
     def wrapper(*args, **kwargs):
         if current_user() is None:
-            return problem_response(401, "Unauthorized", "Your session has ended; sign in again and resume.")
+            return problem_response(401, _("Unauthorized"),
+                                    _("Your session has ended; sign in again, then reload the page to resume."))
         if not has_role(PROVIDERS):
-            return problem_response(403, "Forbidden", "Only providers upload products.")
+            return problem_response(403, _("Forbidden"), _("Only providers upload products."))
         try:
             return view(*args, **kwargs)
         except Problem as problem:

@@ -115,3 +115,26 @@ def test_search_and_product_pages_fit_a_phone(site, catalogue, browser_page):
     page.goto(f"{site.url}/products/{catalogue['opt-1']}")
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     shot(page, "product-phone")
+
+
+def test_without_the_world_map_the_search_map_still_draws_and_says_why(site, catalogue, browser_page):
+    """The offline basemap cannot be fetched: a short note on the map says so, and the results'
+    footprints and drawing the area of interest still work."""
+    page = browser_page()
+    problems = watched(page)
+    page.route("**/basemap/*.geojson", lambda route: route.abort("connectionreset"))
+    page.goto(f"{site.url}/search?bbox=9.5,-1,13.5,2")
+    note = page.locator("#basemap-note")
+    assert note.wait_for() is None and note.inner_text() == \
+        "The world map could not be loaded; the results and drawing still work."
+    page.wait_for_function(f"document.querySelectorAll('{FOOTPRINTS}').length >= 1")
+    box = page.locator("#search-map").bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.get_by_role("button", name="Rectangle").click()
+    page.mouse.move(x - 60, y - 40)
+    page.mouse.down()
+    page.mouse.move(x + 60, y + 40, steps=5)
+    page.mouse.up()
+    assert page.get_by_label("West", exact=True).input_value() != ""
+    assert_accessible(page)
+    assert not problems, problems

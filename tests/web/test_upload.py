@@ -225,6 +225,27 @@ def test_the_endpoints_refuse_buyers_and_anonymous_callers_in_json(app, provider
     assert refused.status_code == 403 and refused.mimetype == "application/problem+json"
     anonymous = app.test_client().get(f"/provider/upload/products/{key}/status")
     assert anonymous.status_code == 401 and anonymous.mimetype == "application/problem+json"
+    assert "reload the page" in anonymous.json["detail"]
+
+
+def test_the_json_refusals_speak_the_callers_language(app, provider):
+    """The 401 and 403 texts a script may show are in the page's language."""
+    key = _product(app, "owner@acme.example", "acme-scenes", "json-6")
+    chinese = {"Accept-Language": "zh-CN"}
+    anonymous = app.test_client().get(f"/provider/upload/products/{key}/status", headers=chinese)
+    assert anonymous.status_code == 401
+    assert anonymous.json["title"] == "未登录" and "重新加载页面" in anonymous.json["detail"]
+    buyer = signed_in(app, app.test_client(), "zh@buyer.example", ("buyer",), "buyer")
+    refused = buyer.get(f"/provider/upload/products/{key}/status", headers=chinese)
+    assert refused.status_code == 403
+    assert refused.json["title"] == "无权访问" and refused.json["detail"] == "只有提供方可以上传产品。"
+
+
+def test_the_page_links_to_a_sign_in_that_comes_back_to_it(app, provider):
+    key = _product(app, "owner@acme.example", "acme-scenes", "json-7")
+    html = provider.get(f"/provider/upload?product={key}").get_data(as_text=True)
+    login = re.search(r'data-login="([^"]+)"', html).group(1)
+    assert login == f"/login?next=/provider/upload?product%3D{key}"
 
 
 # -- CORS on the products bucket ------------------------------------------------------------------------

@@ -13,15 +13,31 @@
     return node ? JSON.parse(node.textContent) : null;
   }
 
+  function basemapFailed(map, text) {
+    /* Without the world map the footprints and drawing still work; a short note says what is missing
+       (as text: Leaflet's attribution would take it as HTML). */
+    var note = L.control({ position: "bottomleft" });
+    note.onAdd = function () {
+      var p = L.DomUtil.create("p", "leaflet-control-attribution map-note");
+      p.id = "basemap-note";
+      p.textContent = text || "";
+      return p;
+    };
+    note.addTo(map);
+  }
+
   function makeMap(node) {
     var map = L.map(node, { worldCopyJump: true, minZoom: 1 }).setView([20, 0], 1);
     if (node.dataset.tiles) {
       L.tileLayer(node.dataset.tiles, { attribution: node.dataset.attribution || "", maxZoom: 18 }).addTo(map);
     } else {
-      fetch(node.dataset.basemap).then(function (answer) { return answer.json(); }).then(function (land) {
+      fetch(node.dataset.basemap).then(function (answer) {
+        if (!answer.ok) { throw new Error("HTTP " + answer.status); }
+        return answer.json();
+      }).then(function (land) {
         L.geoJSON(land, { interactive: false, style: { color: "#9aa5b4", weight: 1, fillColor: "#f4f1e8", fillOpacity: 1 } })
           .addTo(map).bringToBack();
-      });
+      }).catch(function () { basemapFailed(map, node.dataset.basemapFailed); });
     }
     return map;
   }

@@ -11,6 +11,8 @@
 const PARALLEL_PARTS = 3;
 const URL_BATCH = 50;  // presigned part URLs asked for at a time (they expire)
 const RETRIES = 4;
+const POLLS = 600;  // status polls after the last file is sent (about ten minutes)
+const URL_MARGIN_MS = 60000;  // presigned URLs are asked for again this long before they expire
 const MEDIA_TYPES = {
   tif: "image/tiff; application=geotiff", tiff: "image/tiff; application=geotiff", json: "application/json",
   geojson: "application/geo+json", png: "image/png", jpg: "image/jpeg", jpeg: "image/jpeg", jp2: "image/jp2",
@@ -25,6 +27,12 @@ class Refused extends Error {
     super((problem.detail || problem.title || "HTTP " + status) + (errors ? " (" + errors + ")" : ""));
     this.status = status;
     this.problem = problem;
+  }
+
+  /* The session ended (401) or the page's CSRF token is no longer the session's (400): only signing
+     in and reloading the page helps. */
+  get signedOut() {
+    return this.status === 401 || (this.status === 400 && /CSRF/.test(this.problem.detail || ""));
   }
 }
 
@@ -67,7 +75,14 @@ function putBlob(url, blob, onProgress) {
 class FileUpload {
   constructor(page, file, row) {
     this.page = page; this.file = file; this.row = row;
-    this.upload = null; this.loaded = new Map(); this.doneBytes = 0; this.urls = new Map();
+    this.upload = null; this.loaded = new Map(); this.doneBytes = 0; this.urls = new Map(); this.urlsExpire = 0;
+  }
+
+  keepUrls(answer) {
+    /* Remember presigned URLs and when they expire (a sleeping laptop outlives them). */
+    if (answer.url) this.urls.set(1, answer.url);  // one PUT for a small file
+    (answer.parts || []).forEach((p) => this.urls.set(p.part_number, p.url));
+    this.urlsExpire = answer.expires_at ? Date.parse(answer.expires_at) : 0;
   }
 
   get assetKey() { return this.row.assetInput.value.trim(); }
@@ -120,13 +135,13 @@ class FileUpload {
       return this.resumed(upload);
     }
     localStorage.setItem(this.storageKey, this.upload.id);
-    (this.upload.parts || []).forEach((p) => this.urls.set(p.part_number, p.url));
-    if (this.upload.url) this.urls.set(1, this.upload.url);  // one PUT for a small file
+    this.keepUrls(this.upload);
     return this.upload;
   }
 
   resumed(upload) {
     this.upload = upload;
+    this.urls.clear();  // they may have expired meanwhile; fresh ones are asked for part by part
     localStorage.setItem(this.storageKey, upload.id);
     const received = (upload.received_parts || []).filter((p) => p.size === this.partLength(p.part_number));
     this.received = new Set(received.map((p) => p.part_number));
@@ -160,17 +175,20 @@ class FileUpload {
         this.received = received.add(n);
       }
     };
-    await Promise.all(Array.from({ length: Math.min(PARALLEL_PARTS, todo.length) }, worker));
+    // Every worker settles before the error is shown, so Resume never races a part still in flight.
+    const results = await Promise.allSettled(Array.from({ length: Math.min(PARALLEL_PARTS, todo.length) }, worker));
+    const failure = results.find((r) => r.status === "rejected");
+    if (failure) throw failure.reason;
   }
 
   async freshUrls(numbers) {
     const answer = await this.page.platform.call("POST", "/uploads/" + this.upload.id + "/parts", { part_numbers: numbers });
-    if (!this.upload.multipart) this.urls.set(1, answer.url);
-    (answer.parts || []).forEach((p) => this.urls.set(p.part_number, p.url));
+    this.keepUrls(this.upload.multipart ? { parts: answer.parts, expires_at: answer.expires_at } : answer);
   }
 
   async sendPart(n) {
     for (let attempt = 0; ; attempt++) {
+      if (this.urlsExpire && Date.now() > this.urlsExpire - URL_MARGIN_MS) this.urls.clear();
       if (!this.urls.has(n)) {
         const missing = [];
         for (let m = n; m <= this.upload.part_count && missing.length < URL_BATCH; m++) {
@@ -192,7 +210,8 @@ class FileUpload {
         this.showProgress();
         return;
       }
-      if (status === 403) this.urls.delete(n);  // expired or refused: a fresh URL
+      // Expired or refused (403, or 0 when S3's answer carries no CORS headers): a fresh URL.
+      if (status === 403 || status === 0) this.urls.delete(n);
       if (attempt + 1 >= RETRIES) throw new Error(this.page.format("part_failed", { part: n, status: status || "—" }));
       const seconds = 0.5 * 2 ** attempt;
       this.say(this.page.format("retrying", { part: n, seconds }));
@@ -238,6 +257,7 @@ class UploadPage {
     this.startButton = document.getElementById("upload-start");
     this.resumeButton = document.getElementById("upload-resume");
     this.status = document.getElementById("upload-status");
+    this.loginUrl = root.dataset.login;
     this.uploads = [];
     this.input.addEventListener("change", () => this.choose());
     this.form.addEventListener("submit", (event) => { event.preventDefault(); this.run(); });
@@ -328,9 +348,22 @@ class UploadPage {
     this.input.disabled = false;
   }
 
+  signedOut() {
+    /* Resume cannot help once the session is gone: sign in (which comes back here), then reload;
+       the upload's id in localStorage lets the same file resume. */
+    const link = document.createElement("a");
+    link.href = this.loginUrl;
+    link.textContent = this.format("sign_in");
+    this.status.replaceChildren(this.format("signed_out"), " ", link);
+  }
+
   interrupted(upload, error) {
-    const session = error instanceof Refused && error.status === 401;
-    const reason = session ? this.format("session") : error.message;
+    if (error instanceof Refused && error.signedOut) {
+      if (upload) upload.say(this.format("session"));
+      this.signedOut();
+      return;
+    }
+    const reason = error.message;
     if (upload) upload.say(this.format("interrupted", { reason }));
     if (upload && (upload.upload || upload.conflictId)) upload.row.abort.hidden = false;
     this.status.textContent = this.format("interrupted", { reason });
@@ -339,23 +372,28 @@ class UploadPage {
   }
 
   async watch() {
-    /* Poll the product's status until ingest has settled every file. */
-    for (let i = 0; i < 600; i++) {
+    /* Poll the product's status until ingest has settled the files this page sent (another asset's
+       abandoned upload is not waited for); say so when polling stops without an outcome. */
+    const mine = new Set(this.uploads.map((u) => u.assetKey));
+    for (let i = 0; i < POLLS; i++) {
       let status;
       try {
         status = await this.platform.call("GET", "/products/" + this.product + "/status");
       } catch (error) {
+        if (error instanceof Refused && error.signedOut) return this.signedOut();
         await sleep(3000);
         continue;
       }
-      const busy = status.status === "processing" || status.assets.some((a) => a.state === "uploading" || a.state === "verifying");
+      const sent = status.assets.filter((a) => mine.has(a.key));
+      const checking = sent.length < mine.size || sent.some((a) => a.state === "uploading" || a.state === "verifying");
       document.getElementById("product-state").textContent = this.format("state_" + status.status);
-      if (!busy) return this.settled(status);
+      if (!checking) return this.settled(status, sent);
       await sleep(1000);
     }
+    this.status.textContent = this.format("still_checking");
   }
 
-  settled(status) {
+  settled(status, sent) {
     const result = document.getElementById("upload-result");
     const outcome = document.getElementById("upload-outcome");
     const reasons = document.getElementById("upload-reasons");
@@ -376,9 +414,12 @@ class UploadPage {
       figure.querySelector("img")?.remove();
       figure.prepend(img);
     } else {
-      outcome.textContent = status.reasons.length ? this.format("refused") : this.format("state_" + status.status);
-      outcome.className = status.reasons.length ? "flash flash-error" : "";
-      status.reasons.forEach((text) => { const li = document.createElement("li"); li.textContent = text; reasons.append(li); });
+      const refused = sent.some((a) => a.state === "quarantined");
+      const others = refused ? [] : status.assets.filter((a) => a.state === "uploading" || a.state === "verifying");
+      outcome.textContent = this.format(refused ? "refused" : others.length ? "waiting" : "state_" + status.status);
+      outcome.className = refused ? "flash flash-error" : others.length ? "flash" : "";
+      const lines = status.reasons.concat(others.map((a) => a.key + ": " + this.format("state_" + a.state)));
+      lines.forEach((text) => { const li = document.createElement("li"); li.textContent = text; reasons.append(li); });
     }
     result.hidden = false;
     this.status.textContent = "";  // the outcome (aria-live) says it
