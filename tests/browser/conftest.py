@@ -64,11 +64,13 @@ def browser_page(chromium):
 
 
 def sign_in(page, base_url: str, email: str, password: str = PASSWORD) -> None:
-    """Sign in through the login form, as a person would."""
+    """Sign in through the login form, as a person would (found by its fields' names, so that it
+    works in either language)."""
     page.goto(f"{base_url}/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
+    form = page.locator("form:has(input[name=password])")
+    form.locator("input[name=email]").fill(email)
+    form.locator("input[name=password]").fill(password)
+    form.locator("button[type=submit]").click()
     page.wait_for_load_state()
 
 
